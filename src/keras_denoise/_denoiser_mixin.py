@@ -1,0 +1,116 @@
+"""`DenoiserMixin`: what every keras-denoise model offers besides its layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_denoise import _validation
+from keras_denoise._saving import save_model
+
+
+class DenoiserMixin:
+    """NumPy in, NumPy out: `denoise`, default `compile`, and atomic `save`.
+
+    Mixed into `keras.Model` subclasses that set `image_shape` (height and
+    width may be `None` for fully convolutional models).
+    """
+
+    image_shape: tuple
+
+    def compile(self, optimizer: Any = "adam", loss: Any = "binary_crossentropy", **kwargs):
+        """Configure training; by default Adam and binary cross-entropy.
+
+        Every argument of `keras.Model.compile` is accepted, for example
+        `metrics=[keras_denoise.metrics.PSNR()]`.
+        """
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def compile_from_config(self, config: dict) -> None:
+        """Restore the training configuration saved with the model.
+
+        `compile` is overridden (to offer defaults), so Keras leaves restoring
+        the compile arguments to the class; this does what Keras would.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def save(self, filepath: Any, overwrite: bool = True, **kwargs) -> None:
+        """Save to a `.keras` file atomically (see `keras_denoise.save_model`)."""
+        save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def _prepare_images(self, images: Any, name: str = "images") -> tuple[np.ndarray, bool, bool]:
+        """Return `(batch, single, squeezed)` with `batch` of rank 4, checked against the model.
+
+        `single` tells whether one image was given, `squeezed` whether it had no
+        channel axis; `_restore_layout` undoes both on the result.
+        """
+        array = _validation.as_float_images(images, name, min_ndim=2, max_ndim=4)
+        height, width, channels = self.image_shape
+        shape = array.shape
+        if array.ndim == 4:
+            single, squeezed = False, False
+        elif array.ndim == 2:
+            single, squeezed = True, True
+        elif shape[-1] == channels and (height is None or shape[:2] == (height, width)):
+            single, squeezed = True, False
+        elif channels == 1:
+            single, squeezed = False, True
+        else:
+            single, squeezed = True, False
+        if squeezed:
+            array = array[..., None]
+        if single:
+            array = array[None]
+        size_ok = height is None or array.shape[1:3] == (height, width)
+        if array.shape[-1] != channels or not size_ok:
+            expected = "(N, height, width, channels)" if height is None else str(self.image_shape)
+            message = (
+                f"`{name}` do not fit this model, which takes images of shape {expected} "
+                f"with {channels} channel(s). Received: {name} with shape {shape}"
+            )
+            raise ValueError(message)
+        return array, single, squeezed
+
+    @staticmethod
+    def _restore_layout(batch: np.ndarray, single: bool, squeezed: bool) -> np.ndarray:
+        if squeezed:
+            batch = batch[..., 0]
+        return batch[0] if single else batch
+
+    def denoise(self, images: Any, *, batch_size: int = 64) -> np.ndarray:
+        """Denoise images and return the result as a float32 NumPy array.
+
+        Args:
+            images: a batch `(N, height, width[, channels])` or a single image
+                `(height, width[, channels])`, float in [0, 1] or uint8 in
+                0-255, of a size and channel count the model takes.
+            batch_size: images per forward pass. Defaults to 64.
+
+        Returns:
+            float32 array with the same shape as `images`.
+
+        Raises:
+            ValueError: if the images do not fit the model, are empty or hold
+                NaN or infinite values.
+            TypeError: if `images` is not a float or uint8 array.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_denoise import ConvAutoencoder
+        >>> model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+        >>> model.denoise(np.zeros((3, 16, 16))).shape
+        (3, 16, 16)
+        """
+        batch, single, squeezed = self._prepare_images(images)
+        batch_size = _validation.check_positive_int(
+            batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
+        )
+        result = np.asarray(self.predict(batch, batch_size=batch_size, verbose=0))
+        result = keras.ops.convert_to_numpy(result).astype(np.float32, copy=False)
+        return self._restore_layout(result, single, squeezed)

@@ -1,0 +1,99 @@
+"""`NoisyPairs`: a Keras `PyDataset` streaming freshly noised `(noisy, clean)` batches."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from keras_denoise import _validation
+
+
+class NoisyPairs(keras.utils.PyDataset):
+    """Batches of `(noisy, clean)` images, with fresh noise every epoch.
+
+    Made by `GaussianNoise.dataset`; works with `model.fit` on every Keras
+    backend. The noise of batch `i` in epoch `e` is drawn from a generator
+    seeded with `(entropy, e, i)`, so a run is reproducible whatever order the
+    batches are read in, and no noisy copy of the whole dataset is ever held in
+    memory.
+
+    Args:
+        images: float32 array of clean images, `(N, height, width, channels)`.
+        noise_factor: standard deviation of the added noise.
+        clip: `(low, high)` bounds for the noisy images, or `None`.
+        batch_size: number of images per batch.
+        shuffle: whether to visit the images in a new random order each epoch.
+        drop_remainder: whether to drop the last, smaller batch.
+        entropy: integer seed of all the randomness of this stream.
+        **kwargs: `workers`, `use_multiprocessing` and `max_queue_size`, passed
+            to `keras.utils.PyDataset`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_denoise import GaussianNoise
+    >>> images = np.zeros((10, 8, 8, 1), "float32")
+    >>> stream = GaussianNoise(0.5, seed=0).dataset(images, batch_size=4)
+    >>> len(stream)
+    3
+    >>> noisy, clean = stream[0]
+    >>> noisy.shape, clean.shape
+    ((4, 8, 8, 1), (4, 8, 8, 1))
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        *,
+        noise_factor: float,
+        clip: tuple[float, float] | None,
+        batch_size: int,
+        shuffle: bool,
+        drop_remainder: bool,
+        entropy: int,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.images = images
+        self.noise_factor = noise_factor
+        self.clip = clip
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_remainder = drop_remainder
+        self.entropy = entropy
+        self.epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self) -> np.ndarray | None:
+        if not self.shuffle:
+            return None
+        rng = np.random.default_rng([self.entropy, self.epoch, 1])
+        return rng.permutation(len(self.images))
+
+    def __len__(self) -> int:
+        count = len(self.images) / self.batch_size
+        return max(1, math.floor(count)) if self.drop_remainder else math.ceil(count)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not _validation.is_int(index) or not -len(self) <= index < len(self):
+            message = f"`index` must be in [0, {len(self)}). Received: index={index!r}"
+            raise IndexError(message)
+        index = int(index) % len(self)
+        start, stop = index * self.batch_size, (index + 1) * self.batch_size
+        if self._order is None:
+            clean = self.images[start:stop]
+        else:
+            clean = self.images[np.sort(self._order[start:stop])]
+        rng = np.random.default_rng([self.entropy, self.epoch, 0, index])
+        noise = rng.standard_normal(clean.shape, dtype=np.float32)
+        noisy = clean + np.float32(self.noise_factor) * noise
+        if self.clip is not None:
+            np.clip(noisy, self.clip[0], self.clip[1], out=noisy)
+        return noisy, clean
+
+    def on_epoch_end(self) -> None:
+        """Advance to the next epoch: new noise and, if shuffling, a new order."""
+        self.epoch += 1
+        self._order = self._make_order()

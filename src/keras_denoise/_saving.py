@@ -1,0 +1,227 @@
+"""Atomic writes, `save_model`, and a `load_model` that never runs foreign code."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+_ALLOWED_PACKAGES = ("keras", "keras_denoise")
+_FORBIDDEN_CLASSES = ("Lambda", "__lambda__", "TFOpLambda", "function")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside `path`; move it onto `path` on success.
+
+    The temporary file lives in the same folder, with the same extension, so
+    the final `os.replace` is atomic: readers see either the old file or the
+    complete new one. On any exception the temporary file is removed and the
+    previous file (if any) is left intact.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_denoise._saving import atomic_path
+    >>> target = os.path.join(tempfile.mkdtemp(), "numbers.txt")
+    >>> with atomic_path(target) as tmp:
+    ...     with open(tmp, "w") as f:
+    ...         _ = f.write("1 2 3")
+    >>> open(target).read()
+    '1 2 3'
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    extension = "".join(Path(base).suffixes[-1:])
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{extension}", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def _check_keras_path(filepath: Any, name: str = "filepath") -> str:
+    if not isinstance(filepath, (str, os.PathLike)):
+        message = f"`{name}` must be a path to a `.keras` file. Received: {name}={filepath!r}"
+        raise TypeError(message)
+    path = os.fspath(filepath)
+    lowered = path.lower()
+    if lowered.endswith((".h5", ".hdf5")):
+        message = (
+            "Legacy HDF5 model files are not supported: they cannot be loaded safely. "
+            f"Re-save the model in the `.keras` format. Received: {name}={path!r}"
+        )
+        raise ValueError(message)
+    if not lowered.endswith(".keras"):
+        message = f"`{name}` must end with `.keras`. Received: {name}={path!r}"
+        raise ValueError(message)
+    return path
+
+
+def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bool = True,
+               **kwargs) -> None:
+    """Save `model` to a `.keras` file atomically.
+
+    The archive is written to a temporary file in the same folder and renamed
+    over `filepath` only once complete, so a failure half-way leaves any
+    previous file intact. `model.save(...)` on keras-denoise models does this.
+
+    Args:
+        model: the Keras model to save.
+        filepath: destination path; must end with `.keras`.
+        overwrite: whether to replace an existing file. Defaults to True.
+        **kwargs: passed to `keras.saving.save_model`.
+
+    Raises:
+        ValueError: if `filepath` does not end with `.keras`.
+        FileExistsError: if the file exists and `overwrite` is False.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_denoise import ConvAutoencoder, load_model, save_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> save_model(ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=4), path)
+    >>> load_model(path).latent_dim
+    4
+    """
+    path = _check_keras_path(filepath)
+    if not overwrite and os.path.exists(path):
+        message = f"`filepath` already exists and `overwrite` is False. Received: filepath={path!r}"
+        raise FileExistsError(message)
+    with atomic_path(path) as tmp:
+        keras.saving.save_model(model, tmp, **kwargs)
+
+
+def _walk(node: Any, where: str = "config") -> Iterator[tuple[str, dict]]:
+    """Yield every dict inside `node` with its location."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from _walk(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{where}[{index}]")
+
+
+def _is_allowed_module(module: str) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in
+               _ALLOWED_PACKAGES)
+
+
+def check_config_safe(config: Any, filepath: str = "<config>") -> None:
+    """Raise `ValueError` if a saved model config refers to code outside Keras.
+
+    Rejects `Lambda` layers and serialized functions, any `module` outside
+    `keras` and `keras_denoise`, and any registered name from another package.
+
+    Example:
+
+    >>> from keras_denoise._saving import check_config_safe
+    >>> check_config_safe({"module": "keras.layers", "class_name": "Dense", "config": {}})
+    >>> check_config_safe({"module": "os", "class_name": "system", "config": {}})
+    Traceback (most recent call last):
+    ...
+    ValueError: Refusing to load '<config>': config.module names module 'os' ...
+    """
+    for where, node in _walk(config):
+        class_name = node.get("class_name")
+        module = node.get("module")
+        registered = node.get("registered_name")
+        if isinstance(class_name, str) and class_name in _FORBIDDEN_CLASSES:
+            message = (
+                f"Refusing to load {filepath!r}: {where} is a {class_name!r}, which holds "
+                "arbitrary Python code."
+            )
+            raise ValueError(message)
+        if module is not None and (not isinstance(module, str) or not _is_allowed_module(module)):
+            message = (
+                f"Refusing to load {filepath!r}: {where}.module names module {module!r}, "
+                "outside Keras and keras_denoise."
+            )
+            raise ValueError(message)
+        if isinstance(registered, str) and ">" in registered:
+            package = registered.split(">", 1)[0]
+            if package != "keras_denoise":
+                message = (
+                    f"Refusing to load {filepath!r}: {where} names the custom object "
+                    f"{registered!r}, outside Keras and keras_denoise."
+                )
+                raise ValueError(message)
+
+
+def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Model:
+    """Load a keras-denoise (or plain Keras) model from a `.keras` file, safely.
+
+    Before Keras sees the file, its `config.json` is read and checked: legacy
+    `.h5` files, files that are not `.keras` zip archives, `Lambda` layers and
+    any module, class or function outside Keras and keras_denoise are refused
+    with a `ValueError`, without running any of it. The model is then loaded
+    with `safe_mode=True`, and every keras-denoise class validates its
+    hyperparameters before building.
+
+    Args:
+        filepath: path to a `.keras` file.
+        compile: whether to restore the training configuration. Defaults to
+            True.
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        FileNotFoundError: if `filepath` does not exist.
+        ValueError: if the file is not a safe `.keras` archive.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import keras_denoise
+    >>> model = keras_denoise.ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=4)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> model.save(path)
+    >>> restored = keras_denoise.load_model(path)
+    >>> images = np.random.default_rng(0).random((2, 8, 8, 1), dtype="float32")
+    >>> np.allclose(model.denoise(images), restored.denoise(images), atol=1e-6)
+    True
+    """
+    path = _check_keras_path(filepath)
+    if not os.path.isfile(path):
+        message = f"`filepath` does not exist or is not a file. Received: filepath={path!r}"
+        raise FileNotFoundError(message)
+    if not zipfile.is_zipfile(path):
+        message = f"`filepath` is not a `.keras` (zip) archive. Received: filepath={path!r}"
+        raise ValueError(message)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("config.json")
+            if info.file_size > MAX_CONFIG_BYTES:
+                message = (
+                    f"Refusing to load {path!r}: its config.json is {info.file_size} bytes, "
+                    f"more than {MAX_CONFIG_BYTES}."
+                )
+                raise ValueError(message)
+            config = json.loads(archive.read(info).decode("utf-8"))
+    except KeyError:
+        message = f"`filepath` is not a Keras model archive (no config.json). Received: {path!r}"
+        raise ValueError(message) from None
+    except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as error:
+        message = f"`filepath` is a damaged `.keras` archive ({error}). Received: {path!r}"
+        raise ValueError(message) from None
+    check_config_safe(config, path)
+    return keras.saving.load_model(path, compile=compile, safe_mode=True)

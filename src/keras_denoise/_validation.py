@@ -1,0 +1,212 @@
+"""Argument checks shared by every public function and class.
+
+Every check raises *before* any backend work starts, with a message that names
+the argument and echoes the value received, in the Keras style::
+
+    `latent_dim` must be a positive integer. Received: latent_dim=0
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# Upper bounds that keep a crafted configuration from allocating unbounded memory.
+MAX_FILTERS = 4096
+MAX_LATENT_DIM = 65536
+MAX_IMAGE_SIDE = 8192
+MAX_CHANNELS = 64
+MAX_BATCH_SIZE = 1 << 20
+MAX_STAGES = 8
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """`repr(value)`, shortened for arrays and long values."""
+    if isinstance(value, np.ndarray):
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def is_int(value: Any) -> bool:
+    """Whether `value` is an integer (and not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_positive_int(value: Any, name: str, *, maximum: int | None = None) -> int:
+    """Return `value` as an `int` if it is an integer in `[1, maximum]`."""
+    if not is_int(value) or value < 1:
+        message = f"`{name}` must be a positive integer. Received: {name}={_short_repr(value)}"
+        raise ValueError(message) if is_int(value) else TypeError(message)
+    if maximum is not None and value > maximum:
+        message = (
+            f"`{name}` must be at most {maximum}. Received: {name}={_short_repr(value)}"
+        )
+        raise ValueError(message)
+    return int(value)
+
+
+def check_nonnegative_float(value: Any, name: str, *, maximum: float | None = None) -> float:
+    """Return `value` as a `float` if it is a finite real number `>= 0`."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        message = f"`{name}` must be a non-negative number. Received: {name}={_short_repr(value)}"
+        raise TypeError(message)
+    if not math.isfinite(float(value)) or value < 0:
+        message = (
+            f"`{name}` must be a finite, non-negative number. "
+            f"Received: {name}={_short_repr(value)}"
+        )
+        raise ValueError(message)
+    if maximum is not None and value > maximum:
+        message = f"`{name}` must be at most {maximum}. Received: {name}={_short_repr(value)}"
+        raise ValueError(message)
+    return float(value)
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """Return `value` as a `float` if it is a finite real number `> 0`."""
+    value = check_nonnegative_float(value, name)
+    if value == 0:
+        message = f"`{name}` must be a positive number. Received: {name}={value!r}"
+        raise ValueError(message)
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return `value` if it is a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        message = f"`{name}` must be True or False. Received: {name}={_short_repr(value)}"
+        raise TypeError(message)
+    return bool(value)
+
+
+def check_filters(value: Any, name: str) -> tuple[int, ...]:
+    """Return `value` as a tuple of positive ints (1 to `MAX_STAGES` of them)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        message = (
+            f"`{name}` must be a sequence of positive integers. "
+            f"Received: {name}={_short_repr(value)}"
+        )
+        raise TypeError(message)
+    if not 1 <= len(value) <= MAX_STAGES:
+        message = (
+            f"`{name}` must hold between 1 and {MAX_STAGES} integers. "
+            f"Received: {name}={_short_repr(value)}"
+        )
+        raise ValueError(message)
+    for item in value:
+        if not is_int(item) or not 1 <= item <= MAX_FILTERS:
+            message = (
+                f"`{name}` must hold integers between 1 and {MAX_FILTERS}. "
+                f"Received: {name}={_short_repr(value)}"
+            )
+            raise ValueError(message) if is_int(item) else TypeError(message)
+    return tuple(int(item) for item in value)
+
+
+def check_image_shape(value: Any, name: str = "image_shape", *, min_side: int = 4) -> tuple:
+    """Return `value` as `(height, width, channels)` of ints within the library's bounds."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
+        message = (
+            f"`{name}` must be a tuple (height, width, channels). "
+            f"Received: {name}={_short_repr(value)}"
+        )
+        raise ValueError(message)
+    if not all(is_int(item) for item in value):
+        message = f"`{name}` must hold integers. Received: {name}={_short_repr(value)}"
+        raise TypeError(message)
+    height, width, channels = (int(item) for item in value)
+    if not (min_side <= height <= MAX_IMAGE_SIDE and min_side <= width <= MAX_IMAGE_SIDE):
+        message = (
+            f"`{name}` must have a height and width between {min_side} and {MAX_IMAGE_SIDE}. "
+            f"Received: {name}={_short_repr(value)}"
+        )
+        raise ValueError(message)
+    if not 1 <= channels <= MAX_CHANNELS:
+        message = (
+            f"`{name}` must have between 1 and {MAX_CHANNELS} channels. "
+            f"Received: {name}={_short_repr(value)}"
+        )
+        raise ValueError(message)
+    return (height, width, channels)
+
+
+def check_activation(value: Any, name: str) -> str:
+    """Return `value` if it names a built-in Keras activation."""
+    import keras
+
+    if not isinstance(value, str):
+        message = (
+            f"`{name}` must be the name of a Keras activation, such as 'relu'. "
+            f"Received: {name}={_short_repr(value)}"
+        )
+        raise TypeError(message)
+    try:
+        keras.activations.get(value)
+    except (ValueError, TypeError):
+        message = f"`{name}` is not a known Keras activation. Received: {name}={value!r}"
+        raise ValueError(message) from None
+    return value
+
+
+def as_float_images(
+    images: Any,
+    name: str = "images",
+    *,
+    min_ndim: int = 2,
+    max_ndim: int = 4,
+    check_range: bool = False,
+) -> np.ndarray:
+    """Return `images` as a new float32 NumPy array after checking it.
+
+    Float arrays are cast to float32. `uint8` arrays are taken to hold 8-bit
+    pixels and are scaled to [0, 1] (divided by 255). Other integer types,
+    booleans, complex numbers, strings and objects raise `TypeError`. Empty
+    arrays, NaN or infinite pixels, and a rank outside `[min_ndim, max_ndim]`
+    raise `ValueError`.
+    """
+    if isinstance(images, (str, bytes)):
+        message = f"`{name}` must be a numeric array. Received: {name}={_short_repr(images)}"
+        raise TypeError(message)
+    try:
+        array = np.asarray(images)
+    except (ValueError, TypeError):
+        message = f"`{name}` must be a numeric array. Received: {name}={_short_repr(images)}"
+        raise TypeError(message) from None
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / np.float32(255.0)
+    elif np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32, copy=True)
+    else:
+        message = (
+            f"`{name}` must hold floating-point pixels, or uint8 pixels in 0-255. "
+            f"Received: {name} with dtype {array.dtype}"
+        )
+        if np.issubdtype(array.dtype, np.integer):
+            message += "; convert it with `images.astype('float32') / max_value` first"
+        raise TypeError(message)
+    if not min_ndim <= array.ndim <= max_ndim:
+        message = (
+            f"`{name}` must have between {min_ndim} and {max_ndim} dimensions. "
+            f"Received: {name} with shape {array.shape}"
+        )
+        raise ValueError(message)
+    if array.size == 0:
+        message = f"`{name}` must not be empty. Received: {name} with shape {array.shape}"
+        raise ValueError(message)
+    if not np.isfinite(array).all():
+        message = f"`{name}` must not contain NaN or infinite values. Received: {_short_repr(array)}"
+        raise ValueError(message)
+    if check_range and (array.min() < 0.0 or array.max() > 1.0):
+        message = (
+            f"`{name}` must hold pixels in [0, 1]. Received: {name} with values in "
+            f"[{array.min():.4g}, {array.max():.4g}]"
+        )
+        raise ValueError(message)
+    return array

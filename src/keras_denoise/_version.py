@@ -1,0 +1,3 @@
+"""The version of keras-denoise."""
+
+__version__ = "0.1.0"
