@@ -1,0 +1,267 @@
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import filter_stacks, image_shapes, latent_dims
+
+import keras_denoise
+from keras_denoise import ConvAutoencoder
+
+# Output shapes of the reference tutorial model, layer by layer.
+REFERENCE_SHAPES = [
+    (None, 28, 28, 1),
+    (None, 28, 28, 16),
+    (None, 28, 28, 16),
+    (None, 14, 14, 16),
+    (None, 14, 14, 32),
+    (None, 14, 14, 32),
+    (None, 7, 7, 32),
+    (None, 7, 7, 32),
+    (None, 1568),
+    (None, 128),
+    (None, 1568),
+    (None, 7, 7, 32),
+    (None, 7, 7, 32),
+    (None, 7, 7, 32),
+    (None, 14, 14, 32),
+    (None, 14, 14, 32),
+    (None, 14, 14, 32),
+    (None, 28, 28, 32),
+    (None, 28, 28, 16),
+    (None, 28, 28, 1),
+]
+
+
+def _small(**kwargs):
+    kwargs.setdefault("image_shape", (16, 16, 1))
+    kwargs.setdefault("latent_dim", 8)
+    return ConvAutoencoder(**kwargs)
+
+
+def test_default_is_the_reference_architecture():
+    model = ConvAutoencoder()
+    assert model.count_params() == 440865
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 440641
+    assert [tuple(layer.output.shape) for layer in model.layers] == REFERENCE_SHAPES
+    assert model.input_shape == model.output_shape == (None, 28, 28, 1)
+    assert model.encoder.output_shape == (None, 128)
+    assert model.decoder.input_shape == (None, 128)
+
+
+def test_summary_shows_reference_shapes():
+    lines = []
+    ConvAutoencoder().summary(print_fn=lambda line, **_: lines.append(line))
+    text = "\n".join(lines)
+    assert "440,865" in text
+    for shape in ["(None, 14, 14, 16)", "(None, 7, 7, 32)", "(None, 1568)", "(None, 128)"]:
+        assert shape in text
+
+
+def test_encoder_and_decoder_share_weights_with_the_autoencoder():
+    model = _small()
+    ids = {id(v) for v in model.weights}
+    assert {id(v) for v in model.encoder.weights} <= ids
+    assert {id(v) for v in model.decoder.weights} <= ids
+    images = np.random.default_rng(0).random((4, 16, 16, 1)).astype("float32")
+    through = model.decode(model.encode(images))
+    np.testing.assert_allclose(through, model.denoise(images), atol=1e-5)
+
+
+@pytest.mark.parametrize("image_shape", [(28, 28, 1), (16, 16, 3), (30, 22, 2), (5, 7, 1), (4, 4, 4)])
+@pytest.mark.parametrize("latent_dim", [1, 32])
+def test_output_shape_equals_input_shape(image_shape, latent_dim):
+    model = ConvAutoencoder(image_shape=image_shape, latent_dim=latent_dim)
+    assert model.output_shape == (None, *image_shape)
+    images = np.random.default_rng(0).random((3, *image_shape)).astype("float32")
+    out = model.denoise(images)
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert ((out >= 0) & (out <= 1)).all()
+    assert model.encode(images).shape == (3, latent_dim)
+
+
+@given(image_shape=image_shapes(), latent_dim=latent_dims, filters=filter_stacks())
+@settings(max_examples=8)
+def test_property_random_architectures_keep_the_shape(image_shape, latent_dim, filters):
+    encoder_filters, decoder_filters = filters
+    model = ConvAutoencoder(
+        image_shape=image_shape,
+        latent_dim=latent_dim,
+        encoder_filters=encoder_filters,
+        decoder_filters=decoder_filters,
+    )
+    assert model.output_shape == (None, *image_shape)
+    restored = ConvAutoencoder.from_config(model.get_config())
+    assert restored.get_config() == model.get_config()
+    assert restored.count_params() == model.count_params()
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((16, 16), (16, 16)), ((16, 16, 1), (16, 16, 1)), ((5, 16, 16), (5, 16, 16)),
+     ((5, 16, 16, 1), (5, 16, 16, 1))],
+)
+def test_denoise_keeps_the_callers_layout(shape, expected):
+    assert _small().denoise(np.zeros(shape, "float32")).shape == expected
+
+
+def test_denoise_accepts_uint8():
+    model = _small()
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 16), dtype=np.uint8)
+    np.testing.assert_allclose(
+        model.denoise(images), model.denoise(images.astype("float32") / 255), atol=1e-6
+    )
+
+
+def test_single_image_encode_and_decode():
+    model = _small()
+    latent = model.encode(np.zeros((16, 16, 1), "float32"))
+    assert latent.shape == (8,)
+    assert model.decode(latent).shape == (16, 16, 1)
+
+
+@pytest.mark.parametrize("shape", [(2, 12, 16, 1), (2, 16, 16, 3), (16, 12), (2, 16, 16, 16, 1)])
+def test_denoise_rejects_images_the_model_was_not_built_for(shape):
+    with pytest.raises(ValueError, match="images"):
+        _small().denoise(np.zeros(shape, "float32"))
+
+
+def test_decode_rejects_wrong_latent_size():
+    with pytest.raises(ValueError, match="latents"):
+        _small().decode(np.zeros((2, 7), "float32"))
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5])
+def test_denoise_rejects_bad_batch_size(batch_size):
+    with pytest.raises((TypeError, ValueError), match="batch_size"):
+        _small().denoise(np.zeros((2, 16, 16)), batch_size=batch_size)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"latent_dim": 0}, ValueError, "latent_dim"),
+        ({"latent_dim": -3}, ValueError, "latent_dim"),
+        ({"latent_dim": 2.0}, TypeError, "latent_dim"),
+        ({"latent_dim": True}, TypeError, "latent_dim"),
+        ({"latent_dim": 10**6}, ValueError, "latent_dim"),
+        ({"image_shape": (3, 28, 1)}, ValueError, "image_shape"),
+        ({"image_shape": (28, 28)}, ValueError, "image_shape"),
+        ({"image_shape": (28, 28, 0)}, ValueError, "image_shape"),
+        ({"image_shape": (28.0, 28, 1)}, TypeError, "image_shape"),
+        ({"image_shape": (100000, 28, 1)}, ValueError, "image_shape"),
+        ({"image_shape": "28x28"}, ValueError, "image_shape"),
+        ({"encoder_filters": (16, 0, 32)}, ValueError, "encoder_filters"),
+        ({"encoder_filters": 16}, TypeError, "encoder_filters"),
+        ({"encoder_filters": ()}, ValueError, "encoder_filters"),
+        ({"decoder_filters": (32, 16)}, ValueError, "decoder_filters"),
+        ({"decoder_filters": (32, 32, 10**6)}, ValueError, "decoder_filters"),
+        ({"kernel_size": 0}, ValueError, "kernel_size"),
+        ({"activation": "not_an_activation"}, ValueError, "activation"),
+        ({"latent_activation": 3}, TypeError, "latent_activation"),
+        ({"output_activation": "nope"}, ValueError, "output_activation"),
+        ({"batch_norm": "yes"}, TypeError, "batch_norm"),
+        ({"image_shape": (8192, 8192, 1), "latent_dim": 4096}, ValueError, "latent_dim"),
+    ],
+)
+def test_bad_hyperparameters_raise_before_building(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ConvAutoencoder(**kwargs)
+
+
+def test_error_message_echoes_the_value():
+    with pytest.raises(ValueError, match=r"Received: latent_dim=0"):
+        ConvAutoencoder(latent_dim=0)
+
+
+def test_batch_norm_off_and_other_activations():
+    model = _small(batch_norm=False, latent_activation="linear", output_activation="linear")
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    assert model.get_layer("latent").activation.__name__ == "linear"
+
+
+def test_config_round_trip_holds_primitives_only():
+    model = _small(encoder_filters=(8, 8), decoder_filters=(8, 4), batch_norm=False, name="tiny")
+    config = model.get_config()
+    assert config["name"] == "tiny"
+    assert config["image_shape"] == [16, 16, 1] and config["encoder_filters"] == [8, 8]
+
+    def primitive(value):
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and primitive(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(primitive(v) for v in value)
+        return value is None or isinstance(value, (bool, int, float, str))
+
+    assert primitive(config)
+    restored = ConvAutoencoder.from_config(config)
+    assert restored.get_config() == config
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert isinstance(restored, ConvAutoencoder) and restored.get_config() == config
+
+
+def test_registered_under_the_package_name():
+    assert keras.saving.get_registered_name(ConvAutoencoder) == "keras_denoise>ConvAutoencoder"
+
+
+def test_compile_defaults_to_adam_and_binary_crossentropy():
+    model = _small()
+    model.compile()
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.loss == "binary_crossentropy"
+    model.compile(optimizer="sgd", loss="mse")
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+
+
+def test_not_compiled_on_construction():
+    assert not _small().compiled
+
+
+def test_save_and_load_give_identical_predictions(tmp_path):
+    model = _small(image_shape=(12, 20, 3))
+    model.compile()
+    images = np.random.default_rng(0).random((8, 12, 20, 3)).astype("float32")
+    model.fit(images, images, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras_denoise.load_model(path)
+    assert isinstance(restored, ConvAutoencoder)
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(restored.denoise(images), model.denoise(images))
+    np.testing.assert_array_equal(restored.encode(images), model.encode(images))
+    assert isinstance(restored.optimizer, keras.optimizers.Adam)
+    assert restored.loss == "binary_crossentropy"
+    restored.fit(images, images, epochs=1, verbose=0)
+
+
+def test_load_in_a_fresh_process_gives_identical_predictions(tmp_path):
+    model = _small()
+    images = np.random.default_rng(1).random((5, 16, 16, 1)).astype("float32")
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "expected.npy", model.denoise(images))
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, keras_denoise
+        model = keras_denoise.load_model({str(tmp_path / "model.keras")!r})
+        out = model.denoise(np.load({str(tmp_path / "images.npy")!r}))
+        np.save({str(tmp_path / "actual.npy")!r}, out)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "actual.npy"), np.load(tmp_path / "expected.npy"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint8"])
+@given(channels=st.sampled_from([1, 3]))
+@settings(max_examples=2)
+def test_denoise_dtypes(dtype, channels):
+    model = ConvAutoencoder(image_shape=(8, 8, channels), latent_dim=2)
+    images = (np.random.default_rng(0).random((2, 8, 8, channels)) * (255 if dtype == "uint8" else 1))
+    out = model.denoise(images.astype(dtype))
+    assert out.dtype == np.float32 and out.shape == (2, 8, 8, channels)

@@ -1,0 +1,159 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import image_batches, noise_factors, seeds
+
+from keras_denoise import GaussianNoise
+
+
+@pytest.mark.parametrize(
+    "shape", [(16, 16), (16, 16, 1), (16, 16, 3), (5, 16, 16), (5, 16, 16, 1), (5, 12, 16, 3)]
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_noise_keeps_shape_gives_float32_in_range(shape, dtype, rng):
+    images = rng.random(shape).astype(dtype)
+    noisy = GaussianNoise(0.5, seed=0)(images)
+    assert noisy.shape == shape
+    assert noisy.dtype == np.float32
+    assert noisy.min() >= 0.0 and noisy.max() <= 1.0
+
+
+def test_noise_leaves_input_untouched(rng):
+    images = rng.random((4, 16, 16, 1)).astype("float32")
+    before = images.copy()
+    noisy = GaussianNoise(0.5, seed=0)(images)
+    np.testing.assert_array_equal(images, before)
+    assert not np.shares_memory(noisy, images)
+
+
+def test_same_seed_same_sequence_and_calls_give_fresh_noise(rng):
+    images = rng.random((4, 16, 16, 1)).astype("float32")
+    first, second = GaussianNoise(0.5, seed=7), GaussianNoise(0.5, seed=7)
+    a1, a2 = first(images), first(images)
+    b1, b2 = second(images), second(images)
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+    assert not np.array_equal(a1, a2)
+
+
+def test_different_seeds_differ(rng):
+    images = rng.random((4, 16, 16, 1)).astype("float32")
+    assert not np.array_equal(GaussianNoise(0.5, seed=1)(images), GaussianNoise(0.5, seed=2)(images))
+
+
+@pytest.mark.parametrize("noise_factor", [0.1, 0.5, 1.0])
+def test_noise_statistics_without_clipping(noise_factor):
+    clean = np.full((200, 16, 16, 1), 0.5, dtype="float32")
+    noisy = GaussianNoise(noise_factor, clip=None, seed=3)(clean)
+    residual = noisy - clean
+    # 51,200 samples: the standard error of the mean is noise_factor / 226.
+    assert abs(residual.mean()) < 5 * noise_factor / 226
+    assert residual.std() == pytest.approx(noise_factor, rel=0.02)
+    # Gaussian: about 68.3 % of the samples within one standard deviation.
+    assert np.mean(np.abs(residual) < noise_factor) == pytest.approx(0.6827, abs=0.01)
+
+
+def test_clipping_bounds_are_applied():
+    clean = np.full((50, 16, 16), 0.5, dtype="float32")
+    noisy = GaussianNoise(1.0, clip=(0.2, 0.7), seed=0)(clean)
+    assert noisy.min() == pytest.approx(0.2)
+    assert noisy.max() == pytest.approx(0.7)
+
+
+def test_zero_noise_factor_returns_clean_copy(rng):
+    images = rng.random((3, 16, 16)).astype("float32")
+    np.testing.assert_array_equal(GaussianNoise(0.0, seed=0)(images), images)
+
+
+def test_uint8_images_are_scaled_to_unit_range():
+    images = np.full((2, 16, 16), 255, dtype=np.uint8)
+    noisy, clean = GaussianNoise(0.0).pairs(images)
+    np.testing.assert_array_equal(clean, np.ones((2, 16, 16), "float32"))
+    np.testing.assert_array_equal(noisy, clean)
+
+
+def test_pairs_returns_noisy_and_clean(rng):
+    images = rng.random((6, 16, 16, 1)).astype("float64")
+    noisy, clean = GaussianNoise(0.5, seed=0).pairs(images)
+    assert noisy.shape == clean.shape == images.shape
+    assert clean.dtype == noisy.dtype == np.float32
+    np.testing.assert_allclose(clean, images.astype("float32"))
+    assert not np.array_equal(noisy, clean)
+
+
+def test_get_config_and_repr():
+    noise = GaussianNoise(0.25, clip=None, seed=5)
+    assert noise.get_config() == {"noise_factor": 0.25, "clip": None, "seed": 5}
+    assert GaussianNoise(**noise.get_config()).get_config() == noise.get_config()
+    assert "noise_factor=0.25" in repr(noise)
+
+
+@pytest.mark.parametrize("noise_factor", [-0.1, float("nan"), float("inf")])
+def test_bad_noise_factor_value(noise_factor):
+    with pytest.raises(ValueError, match="noise_factor"):
+        GaussianNoise(noise_factor)
+
+
+@pytest.mark.parametrize("noise_factor", ["0.5", None, True, [0.5]])
+def test_bad_noise_factor_type(noise_factor):
+    with pytest.raises(TypeError, match="noise_factor"):
+        GaussianNoise(noise_factor)
+
+
+@pytest.mark.parametrize("clip", [(1.0, 0.0), (0.5, 0.5), (0.0,), (0.0, 1.0, 2.0), (0.0, float("inf"))])
+def test_bad_clip_value(clip):
+    with pytest.raises(ValueError, match="clip"):
+        GaussianNoise(0.5, clip=clip)
+
+
+def test_bad_clip_type():
+    with pytest.raises(TypeError, match="clip"):
+        GaussianNoise(0.5, clip=("a", "b"))
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1"])
+def test_bad_seed(seed):
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        GaussianNoise(0.5, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("images", "error"),
+    [
+        (np.array([["a", "b"], ["c", "d"]]), TypeError),
+        (np.zeros((4, 4), dtype=object), TypeError),
+        (np.zeros((4, 4), dtype=bool), TypeError),
+        (np.zeros((4, 4), dtype=np.int64), TypeError),
+        ("not an image", TypeError),
+        (np.zeros((0, 16, 16)), ValueError),
+        (np.zeros(16), ValueError),
+        (np.zeros((1, 1, 4, 4, 1)), ValueError),
+        (np.full((4, 4), np.nan), ValueError),
+        (np.full((4, 4), np.inf), ValueError),
+    ],
+)
+def test_bad_images(images, error):
+    with pytest.raises(error, match="images"):
+        GaussianNoise(0.5)(images)
+
+
+@given(images=image_batches(), noise_factor=noise_factors, seed=seeds)
+def test_property_noise_shape_range_and_determinism(images, noise_factor, seed):
+    first = GaussianNoise(noise_factor, seed=seed)(images)
+    second = GaussianNoise(noise_factor, seed=seed)(images)
+    assert first.shape == images.shape and first.dtype == np.float32
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    np.testing.assert_array_equal(first, second)
+
+
+@given(
+    noise_factor=st.floats(0.05, 1.0),
+    seed=seeds,
+)
+def test_property_unclipped_noise_is_centred_with_the_right_spread(noise_factor, seed):
+    clean = np.zeros((40, 16, 16), dtype="float32")
+    residual = GaussianNoise(noise_factor, clip=None, seed=seed)(clean) - clean
+    # 10,240 samples: 6 standard errors of tolerance on the mean, 5 % on the std.
+    assert abs(residual.mean()) < 6 * noise_factor / np.sqrt(residual.size)
+    assert residual.std() == pytest.approx(noise_factor, rel=0.05)

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from keras_denoise import ConvAutoencoder, GaussianNoise, NoisyPairs
+
+
+def _images(count=100, shape=(16, 16, 1)):
+    return np.random.default_rng(0).random((count, *shape)).astype("float32")
+
+
+@pytest.mark.parametrize(("count", "batch_size", "drop", "length"),
+                         [(100, 32, False, 4), (100, 32, True, 3), (64, 64, False, 1), (10, 64, True, 1)])
+def test_length_and_batch_shapes(count, batch_size, drop, length):
+    stream = GaussianNoise(0.5, seed=0).dataset(
+        _images(count), batch_size=batch_size, drop_remainder=drop
+    )
+    assert isinstance(stream, NoisyPairs)
+    assert len(stream) == length
+    noisy, clean = stream[0]
+    assert noisy.shape == clean.shape == (min(batch_size, count), 16, 16, 1)
+    assert noisy.dtype == clean.dtype == np.float32
+
+
+def test_missing_channel_axis_is_added():
+    stream = GaussianNoise(0.5, seed=0).dataset(_images(10, (16, 16)), batch_size=4)
+    assert stream[2][0].shape == (2, 16, 16, 1)
+
+
+def test_every_image_once_per_epoch_with_shuffle():
+    images = np.arange(50, dtype="float32").reshape(50, 1, 1, 1) * np.ones((1, 4, 4, 1), "float32")
+    stream = GaussianNoise(0.0, clip=None, seed=0).dataset(images, batch_size=8)
+    seen = np.concatenate([stream[i][1][:, 0, 0, 0] for i in range(len(stream))])
+    np.testing.assert_array_equal(np.sort(seen), np.arange(50))
+    stream.on_epoch_end()
+    seen_next = np.concatenate([stream[i][1][:, 0, 0, 0] for i in range(len(stream))])
+    assert not np.array_equal(seen, seen_next)
+    np.testing.assert_array_equal(np.sort(seen_next), np.arange(50))
+
+
+def test_no_shuffle_keeps_order():
+    images = _images(20)
+    stream = GaussianNoise(0.5, seed=0).dataset(images, batch_size=8, shuffle=False)
+    np.testing.assert_array_equal(stream[1][1], images[8:16])
+
+
+def test_fresh_noise_each_epoch_and_stable_within_an_epoch():
+    stream = GaussianNoise(0.5, seed=0).dataset(_images(), batch_size=16, shuffle=False)
+    first = stream[0][0]
+    np.testing.assert_array_equal(first, stream[0][0])
+    stream.on_epoch_end()
+    assert not np.array_equal(first, stream[0][0])
+
+
+def test_same_seed_same_stream():
+    one = GaussianNoise(0.5, seed=11).dataset(_images(), batch_size=16)
+    two = GaussianNoise(0.5, seed=11).dataset(_images(), batch_size=16)
+    for _ in range(2):
+        for index in range(len(one)):
+            np.testing.assert_array_equal(one[index][0], two[index][0])
+        one.on_epoch_end()
+        two.on_epoch_end()
+
+
+def test_noise_statistics_in_stream():
+    clean = np.full((256, 16, 16, 1), 0.5, "float32")
+    stream = GaussianNoise(0.3, clip=None, seed=0).dataset(clean, batch_size=64)
+    residual = np.concatenate([stream[i][0] - stream[i][1] for i in range(len(stream))])
+    assert abs(residual.mean()) < 5 * 0.3 / np.sqrt(residual.size)
+    assert residual.std() == pytest.approx(0.3, rel=0.02)
+
+
+def test_index_out_of_range():
+    stream = GaussianNoise(0.5).dataset(_images(10), batch_size=4)
+    with pytest.raises(IndexError, match="index"):
+        stream[3]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 2.5}, "batch_size"),
+    ({"shuffle": "yes"}, "shuffle"),
+    ({"workers": 0}, "workers"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        GaussianNoise(0.5).dataset(_images(10), **kwargs)
+
+
+def test_single_image_is_rejected():
+    with pytest.raises(ValueError, match="images"):
+        GaussianNoise(0.5).dataset(np.zeros((16, 16)))
+
+
+def test_fit_accepts_the_stream():
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+    model.compile()
+    images = _images(64)
+    history = model.fit(
+        GaussianNoise(0.3, seed=0).dataset(images, batch_size=16),
+        validation_data=GaussianNoise(0.3, seed=1).pairs(images[:16]),
+        epochs=2,
+        verbose=0,
+    )
+    assert len(history.history["loss"]) == 2
+    assert np.isfinite(history.history["val_loss"]).all()

@@ -1,0 +1,179 @@
+import json
+import os
+import zipfile
+
+import keras
+import pytest
+
+import keras_denoise
+from keras_denoise import ConvAutoencoder, load_model, save_model
+from keras_denoise._saving import atomic_path, check_config_safe
+
+
+def _small():
+    return ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=4)
+
+
+def _rewrite_config(source, target, edit):
+    """Copy a `.keras` archive, passing its config.json through `edit`."""
+    with zipfile.ZipFile(source) as archive_in, zipfile.ZipFile(target, "w") as archive_out:
+        for item in archive_in.infolist():
+            data = archive_in.read(item)
+            if item.filename == "config.json":
+                data = json.dumps(edit(json.loads(data))).encode()
+            archive_out.writestr(item, data)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "model.keras"
+    _small().save(path)
+    return path
+
+
+# --- Atomic writes ---------------------------------------------------------------------------
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "data.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_path(target) as tmp:
+        with open(tmp, "w") as handle:
+            handle.write("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["data.txt"]
+    with atomic_path(target) as tmp:
+        with open(tmp, "w") as handle:
+            handle.write("new")
+    assert target.read_text() == "new"
+    assert os.listdir(tmp_path) == ["data.txt"]
+
+
+def test_failed_save_leaves_previous_model_intact(saved, monkeypatch):
+    before = saved.read_bytes()
+
+    def broken_save(model, filepath, **kwargs):
+        with open(filepath, "wb") as handle:
+            handle.write(b"PK\x03\x04 truncated")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.saving, "save_model", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        _small().save(saved)
+    assert saved.read_bytes() == before
+    assert sorted(os.listdir(saved.parent)) == ["model.keras"]
+    assert isinstance(load_model(saved), ConvAutoencoder)
+
+
+def test_save_refuses_to_overwrite_when_asked(saved):
+    with pytest.raises(FileExistsError, match="overwrite"):
+        save_model(_small(), saved, overwrite=False)
+
+
+@pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.zip", "model"])
+def test_save_requires_keras_extension(tmp_path, name):
+    with pytest.raises(ValueError, match="filepath"):
+        save_model(_small(), tmp_path / name)
+
+
+# --- Safe loading ----------------------------------------------------------------------------
+
+
+def test_load_round_trip(saved):
+    model = load_model(saved)
+    assert isinstance(model, ConvAutoencoder) and model.latent_dim == 4
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="filepath"):
+        load_model(tmp_path / "absent.keras")
+
+
+@pytest.mark.parametrize("name", ["weights.h5", "weights.hdf5"])
+def test_legacy_h5_is_refused(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(ValueError, match="HDF5"):
+        load_model(path)
+
+
+def test_non_zip_is_refused(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_text("not a zip file")
+    with pytest.raises(ValueError, match="zip"):
+        load_model(path)
+
+
+def test_archive_without_config_is_refused(tmp_path):
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("other.txt", "hello")
+    with pytest.raises(ValueError, match="config.json"):
+        load_model(path)
+
+
+def test_lambda_layer_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran.txt"
+
+    def payload(x):
+        with open(marker, "w") as handle:
+            handle.write("the Lambda ran")
+        return x
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(payload)(inputs))
+    marker.unlink()  # building the model above called the payload once
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    with pytest.raises(ValueError, match="Lambda"):
+        load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda c: {**c, "module": "os", "class_name": "system"}, "module 'os'"),
+        (lambda c: {**c, "module": "builtins", "class_name": "function"}, "function"),
+        (lambda c: {**c, "registered_name": "evil>Payload"}, "evil>Payload"),
+        (lambda c: {**c, "module": "keras_denoise_evil"}, "keras_denoise_evil"),
+        (
+            lambda c: {**c, "config": {**c["config"], "activation": {
+                "module": "subprocess", "class_name": "Popen", "config": {}}}},
+            "subprocess",
+        ),
+    ],
+)
+def test_foreign_code_in_config_is_refused(saved, tmp_path, edit, match):
+    hostile = tmp_path / "hostile.keras"
+    _rewrite_config(saved, hostile, edit)
+    with pytest.raises(ValueError, match=match):
+        load_model(hostile)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("latent_dim", 10**9),
+        ("image_shape", [10**6, 10**6, 1]),
+        ("encoder_filters", [10**7, 32, 32]),
+        ("decoder_filters", [32, 32, -1]),
+        ("batch_norm", "__import__('os')"),
+    ],
+)
+def test_crafted_hyperparameters_fail_before_allocating(saved, tmp_path, key, value):
+    hostile = tmp_path / "huge.keras"
+    _rewrite_config(saved, hostile, lambda c: {**c, "config": {**c["config"], key: value}})
+    with pytest.raises((ValueError, TypeError), match=key):
+        load_model(hostile)
+
+
+def test_check_config_safe_accepts_real_configs():
+    model = _small()
+    model.compile(metrics=["mae"])
+    check_config_safe(json.loads(json.dumps(keras.saving.serialize_keras_object(model))))
+
+
+def test_load_model_is_exported():
+    assert keras_denoise.load_model is load_model
