@@ -17,6 +17,7 @@ Example:
 
 from keras_denoise import datasets, metrics, plotting
 from keras_denoise._conv_autoencoder import ConvAutoencoder
+from keras_denoise._determinism import enable_determinism
 from keras_denoise._gaussian_noise import GaussianNoise
 from keras_denoise._noisy_pairs import NoisyPairs
 from keras_denoise._saving import load_model, save_model
@@ -28,6 +29,7 @@ __all__ = [
     "NoisyPairs",
     "__version__",
     "datasets",
+    "enable_determinism",
     "load_model",
     "metrics",
     "plotting",
