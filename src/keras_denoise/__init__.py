@@ -16,6 +16,7 @@ Example:
 """
 
 from keras_denoise import datasets, metrics, plotting
+from keras_denoise._anomaly import anomaly_scores, anomaly_threshold, roc_auc, roc_curve
 from keras_denoise._conv_autoencoder import ConvAutoencoder
 from keras_denoise._determinism import enable_determinism
 from keras_denoise._gaussian_noise import GaussianNoise
@@ -28,10 +29,14 @@ __all__ = [
     "GaussianNoise",
     "NoisyPairs",
     "__version__",
+    "anomaly_scores",
+    "anomaly_threshold",
     "datasets",
     "enable_determinism",
     "load_model",
     "metrics",
     "plotting",
+    "roc_auc",
+    "roc_curve",
     "save_model",
 ]

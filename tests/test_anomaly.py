@@ -1,0 +1,249 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_denoise import ConvAutoencoder
+from keras_denoise._anomaly import anomaly_scores, anomaly_threshold, roc_auc, roc_curve
+
+
+class _Shift:
+    """A stand-in model whose reconstruction is the input plus a constant."""
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def denoise(self, images, *, batch_size=64):
+        return np.asarray(images, dtype=np.float32) + np.float32(self.offset)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=2)
+
+
+# ROC curve and AUC
+
+
+def test_roc_curve_hand_computed():
+    fpr, tpr, thresholds = roc_curve([0.1, 0.4, 0.35, 0.8], [False, False, True, True])
+    np.testing.assert_array_equal(fpr, [0.0, 0.0, 0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(tpr, [0.0, 0.5, 0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(thresholds, [np.inf, 0.8, 0.4, 0.35, 0.1])
+
+
+def test_roc_curve_ties_make_one_diagonal_step():
+    # All scores tie: one step from (0, 0) straight to (1, 1).
+    fpr, tpr, thresholds = roc_curve([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1])
+    np.testing.assert_array_equal(fpr, [0.0, 1.0])
+    np.testing.assert_array_equal(tpr, [0.0, 1.0])
+    np.testing.assert_array_equal(thresholds, [np.inf, 0.5])
+    assert roc_auc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]) == 0.5
+
+
+def test_roc_auc_ties_count_one_half():
+    # Pairs (anomalous, normal): (2 vs 1) win, (2 vs 2) tie, (3 vs 1) win, (3 vs 2) win.
+    scores = [1.0, 2.0, 2.0, 3.0]
+    is_anomaly = [0, 0, 1, 1]
+    assert roc_auc(scores, is_anomaly) == pytest.approx((3 + 0.5) / 4)
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [([0.1, 0.2, 0.3, 0.8, 0.9], 1.0), ([0.9, 0.8, 0.7, 0.2, 0.1], 0.0)],
+    ids=["perfect", "reversed"],
+)
+def test_roc_auc_extremes(scores, expected):
+    is_anomaly = np.array([0, 0, 0, 1, 1])
+    assert roc_auc(scores, is_anomaly) == expected
+
+
+def test_roc_auc_is_the_probability_of_ranking_a_pair_right(rng):
+    scores = rng.integers(0, 20, size=60).astype(np.float64)  # many ties
+    is_anomaly = rng.random(60) < 0.4
+    anomalous, normal = scores[is_anomaly], scores[~is_anomaly]
+    difference = anomalous[:, None] - normal[None, :]
+    expected = np.mean((difference > 0) + 0.5 * (difference == 0))
+    assert roc_auc(scores, is_anomaly) == pytest.approx(expected)
+
+
+def test_roc_auc_of_random_scores_is_near_one_half(rng):
+    aucs = [roc_auc(rng.random(200), rng.random(200) < 0.5) for _ in range(50)]
+    # The AUC of 100 vs 100 random scores has a standard deviation near 0.04.
+    assert abs(np.mean(aucs) - 0.5) < 0.02
+    assert 0.02 < np.std(aucs) < 0.07
+
+
+def test_roc_curve_is_monotone_and_ends_at_corners(rng):
+    fpr, tpr, thresholds = roc_curve(rng.normal(size=100), rng.random(100) < 0.3)
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    assert np.all(np.diff(thresholds) < 0)
+
+
+def test_roc_matches_sklearn(rng):
+    metrics = pytest.importorskip("sklearn.metrics")
+    scores = np.round(rng.normal(size=80), 1)
+    is_anomaly = rng.random(80) < 0.3
+    fpr, tpr, _ = roc_curve(scores, is_anomaly)
+    expected_fpr, expected_tpr, _ = metrics.roc_curve(is_anomaly, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, expected_fpr)
+    np.testing.assert_allclose(tpr, expected_tpr)
+    assert roc_auc(scores, is_anomaly) == pytest.approx(metrics.roc_auc_score(is_anomaly, scores))
+
+
+def test_roc_takes_integer_scores_and_labels():
+    assert roc_auc(np.array([1, 2, 3]), np.array([0, 1, 1])) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("scores", "is_anomaly", "match"),
+    [
+        ([0.1, 0.2], [1, 1], "one normal and one anomalous"),
+        ([0.1, 0.2], [0, 0], "one normal and one anomalous"),
+        ([0.1, 0.2, 0.3], [0, 1], "one value per score"),
+        ([0.1, 0.2], [0, 2], "is_anomaly"),
+        ([0.1, np.nan], [0, 1], "scores"),
+        ([[0.1, 0.2]], [0, 1], "scores"),
+        ([], [], "scores"),
+    ],
+)
+def test_roc_curve_rejects_bad_values(scores, is_anomaly, match):
+    with pytest.raises(ValueError, match=match):
+        roc_curve(scores, is_anomaly)
+
+
+@pytest.mark.parametrize(
+    ("scores", "is_anomaly", "match"),
+    [(["a", "b"], [0, 1], "scores"), ([0.1, 0.2], [0.0, 1.0], "is_anomaly")],
+)
+def test_roc_auc_rejects_bad_types(scores, is_anomaly, match):
+    with pytest.raises(TypeError, match=match):
+        roc_auc(scores, is_anomaly)
+
+
+# Threshold
+
+
+def test_anomaly_threshold_flags_the_expected_fraction(rng):
+    scores = rng.exponential(size=10_000)
+    threshold = anomaly_threshold(scores, quantile=0.95)
+    assert isinstance(threshold, float)
+    assert np.mean(scores > threshold) == pytest.approx(0.05, abs=0.001)
+
+
+@pytest.mark.parametrize(("quantile", "expected"), [(0.0, 1.0), (0.5, 3.0), (1.0, 5.0)])
+def test_anomaly_threshold_quantiles(quantile, expected):
+    assert anomaly_threshold([5.0, 1.0, 3.0, 2.0, 4.0], quantile=quantile) == expected
+
+
+def test_anomaly_threshold_default_is_the_99th_percentile():
+    assert anomaly_threshold(np.arange(101.0)) == pytest.approx(99.0)
+
+
+@pytest.mark.parametrize("quantile", [-0.1, 1.5, float("nan")])
+def test_anomaly_threshold_rejects_bad_quantiles(quantile):
+    with pytest.raises(ValueError, match="quantile"):
+        anomaly_threshold([1.0, 2.0], quantile=quantile)
+
+
+def test_anomaly_threshold_rejects_non_numeric_quantile():
+    with pytest.raises(TypeError, match="quantile"):
+        anomaly_threshold([1.0, 2.0], quantile="high")
+
+
+def test_anomaly_threshold_rejects_empty_scores():
+    with pytest.raises(ValueError, match="scores"):
+        anomaly_threshold([])
+
+
+# Scores
+
+
+@pytest.mark.parametrize("shape", [(5, 8, 8), (5, 8, 8, 1)])
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_anomaly_scores_shape_and_dtype(tiny_model, rng, shape, dtype):
+    images = rng.random(shape)
+    images = (images * 255).astype(np.uint8) if dtype == "uint8" else images.astype(dtype)
+    scores = anomaly_scores(tiny_model, images, batch_size=2)
+    assert scores.shape == (5,)
+    assert scores.dtype == np.float32
+    assert np.all(scores >= 0)
+
+
+def test_anomaly_scores_match_the_reconstruction_error(tiny_model, rng):
+    images = rng.random((4, 8, 8, 1), dtype=np.float32)
+    reconstructions = tiny_model.denoise(images)
+    expected = np.mean(np.square(images - reconstructions), axis=(1, 2, 3))
+    np.testing.assert_allclose(anomaly_scores(tiny_model, images), expected, rtol=1e-5)
+
+
+def test_anomaly_scores_keep_a_batch_of_equal_sides_as_a_batch():
+    # (8, 8, 8) is 8 grayscale images here, never one 8-channel image.
+    model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=2)
+    assert anomaly_scores(model, np.zeros((8, 8, 8))).shape == (8,)
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        ("mse", 0.01),
+        ("mae", 0.1),
+        ("bce", -(0.3 * np.log(0.4) + 0.7 * np.log(0.6))),
+    ],
+)
+def test_anomaly_score_metrics(metric, expected):
+    images = np.full((3, 4, 4), 0.3, dtype=np.float32)
+    scores = anomaly_scores(_Shift(0.1), images, metric=metric)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+
+
+def test_anomaly_scores_rank_worse_reconstructions_higher():
+    images = np.full((2, 4, 4), 0.5, dtype=np.float32)
+    assert anomaly_scores(_Shift(0.2), images)[0] > anomaly_scores(_Shift(0.1), images)[0]
+
+
+def test_anomaly_scores_reject_unknown_metric(tiny_model):
+    with pytest.raises(ValueError, match="metric"):
+        anomaly_scores(tiny_model, np.zeros((2, 8, 8)), metric="psnr")
+
+
+def test_anomaly_scores_bce_needs_images_in_unit_range(tiny_model):
+    with pytest.raises(ValueError, match="images"):
+        anomaly_scores(tiny_model, np.full((2, 8, 8), 2.0), metric="bce")
+
+
+def test_anomaly_scores_need_a_batch(tiny_model):
+    with pytest.raises(ValueError, match="images"):
+        anomaly_scores(tiny_model, np.zeros((8, 8)))
+
+
+def test_anomaly_scores_reject_images_of_the_wrong_size(tiny_model):
+    with pytest.raises(ValueError, match="images"):
+        anomaly_scores(tiny_model, np.zeros((2, 16, 16)))
+
+
+def test_anomaly_scores_reject_bad_batch_size(tiny_model):
+    with pytest.raises(ValueError, match="batch_size"):
+        anomaly_scores(tiny_model, np.zeros((2, 8, 8)), batch_size=0)
+
+
+@pytest.mark.slow
+def test_trained_autoencoder_scores_noise_as_anomalous(rng):
+    # Normal images: dark, nearly blank 16x16 images with a faint random blob.
+    normal = np.zeros((256, 16, 16, 1), dtype=np.float32)
+    rows, columns = rng.integers(2, 14, size=(2, 256))
+    for image, row, column in zip(normal, rows, columns, strict=True):
+        image[row - 2 : row + 2, column - 2 : column + 2] = 0.3
+    model = ConvAutoencoder(
+        image_shape=(16, 16, 1), latent_dim=4, encoder_filters=(8, 8), decoder_filters=(8, 8)
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01))
+    model.fit(normal, normal, epochs=10, batch_size=32, verbose=0)
+
+    test_normal = normal[:40]
+    noise = rng.random((40, 16, 16, 1), dtype=np.float32)
+    scores = anomaly_scores(model, np.concatenate([test_normal, noise]))
+    is_anomaly = np.repeat([False, True], 40)
+    assert roc_auc(scores, is_anomaly) > 0.9
+    threshold = anomaly_threshold(anomaly_scores(model, normal), quantile=0.99)
+    assert np.mean(scores[is_anomaly] > threshold) > 0.9

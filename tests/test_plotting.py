@@ -1,0 +1,398 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from keras_denoise import ConvAutoencoder, plotting
+
+
+def _image_axes(figure):
+    return [ax for ax in figure.axes if ax.images]
+
+
+def _images(rng, n, layout, dtype, side=8):
+    shape = {"gray": (n, side, side), "gray1": (n, side, side, 1), "rgb": (n, side, side, 3)}
+    images = rng.random(shape[layout])
+    return (images * 255).astype(np.uint8) if dtype == "uint8" else images.astype(dtype)
+
+
+def _leftovers(folder, name):
+    return [entry for entry in os.listdir(folder) if entry != name]
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=3)
+
+
+ROWS = [
+    {"noise_factor": noise_factor, "method": method, "psnr": psnr, "ssim": ssim}
+    for noise_factor, method, psnr, ssim in [
+        (0.5, "noisy", 8.0, 0.1),
+        (0.1, "noisy", 20.0, 0.5),
+        (0.1, "autoencoder", 26.0, 0.9),
+        (0.5, "autoencoder", 19.0, 0.7),
+        (0.3, "noisy", 12.0, 0.3),
+        (0.3, "autoencoder", 22.0, 0.8),
+    ]
+]
+
+
+# show_images
+
+
+@pytest.mark.parametrize("layout", ["gray", "gray1", "rgb"])
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_show_images_draws_one_axes_per_image(rng, layout, dtype):
+    figure = plotting.show_images(_images(rng, 7, layout, dtype), ncols=3)
+    assert isinstance(figure, Figure)
+    assert len(_image_axes(figure)) == 7
+    assert len(figure.axes) == 7
+    assert figure.axes[0].get_subplotspec().get_gridspec().get_geometry() == (3, 3)
+
+
+@pytest.mark.parametrize("layout", ["gray", "gray1"])
+def test_show_images_uses_gray_on_a_fixed_range(rng, layout):
+    image = plotting.show_images(_images(rng, 2, layout, "float32")).axes[0].images[0]
+    assert image.get_cmap().name == "gray"
+    assert image.get_clim() == (0.0, 1.0)
+    assert image.get_array().ndim == 2
+
+
+def test_show_images_shows_rgb_in_colour(rng):
+    image = plotting.show_images(_images(rng, 2, "rgb", "uint8")).axes[0].images[0]
+    assert image.get_array().shape == (8, 8, 3)
+    assert image.get_array().max() <= 1.0
+
+
+def test_show_images_turns_ticks_off(rng):
+    ax = plotting.show_images(_images(rng, 2, "gray", "float32")).axes[0]
+    assert len(ax.get_xticks()) == 0 and len(ax.get_yticks()) == 0
+
+
+def test_show_images_classic_grid(rng):
+    figure = plotting.show_images(_images(rng, 25, "gray", "float32"))
+    assert figure.axes[0].get_subplotspec().get_gridspec().get_geometry() == (5, 5)
+
+
+def test_show_images_reduces_ncols_to_the_number_of_images(rng):
+    figure = plotting.show_images(_images(rng, 2, "gray", "float32"), ncols=5)
+    assert figure.axes[0].get_subplotspec().get_gridspec().get_geometry() == (1, 2)
+
+
+def test_show_images_titles(rng):
+    figure = plotting.show_images(_images(rng, 3, "gray", "float32"), titles=["a", "b", "c"])
+    assert [ax.get_title() for ax in figure.axes] == ["a", "b", "c"]
+
+
+def test_show_images_rejects_wrong_number_of_titles(rng):
+    with pytest.raises(ValueError, match="titles"):
+        plotting.show_images(_images(rng, 3, "gray", "float32"), titles=["a"])
+
+
+@pytest.mark.parametrize("ncols", [0, -2])
+def test_show_images_rejects_non_positive_ncols(rng, ncols):
+    with pytest.raises(ValueError, match="ncols"):
+        plotting.show_images(_images(rng, 3, "gray", "float32"), ncols=ncols)
+
+
+def test_show_images_rejects_float_ncols(rng):
+    with pytest.raises(TypeError, match="ncols"):
+        plotting.show_images(_images(rng, 3, "gray", "float32"), ncols=2.0)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (2, 8, 8, 2), (2, 8, 8, 4), (0, 8, 8)])
+def test_show_images_rejects_bad_shapes(shape):
+    with pytest.raises(ValueError, match="images"):
+        plotting.show_images(np.zeros(shape))
+
+
+def test_show_images_rejects_integer_images():
+    with pytest.raises(TypeError, match="images"):
+        plotting.show_images(np.zeros((2, 8, 8), dtype=np.int64))
+
+
+# compare
+
+
+@pytest.mark.parametrize("layout", ["gray", "gray1", "rgb"])
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_compare_draws_three_rows_with_psnr_titles(rng, layout, dtype):
+    clean = _images(rng, 6, layout, dtype)
+    noisy = _images(rng, 6, layout, dtype)
+    figure = plotting.compare(clean, noisy, clean, n=4)
+    assert isinstance(figure, Figure)
+    assert len(_image_axes(figure)) == 12
+    titles = [ax.get_title() for ax in figure.axes]
+    assert all(title == "" for title in titles[:4])
+    assert all(title.endswith(" dB") for title in titles[4:8])
+    assert all(title == "inf dB" for title in titles[8:])
+    assert [figure.axes[i].get_ylabel() for i in (0, 4, 8)] == ["clean", "noisy", "denoised"]
+
+
+def test_compare_titles_hold_each_images_psnr():
+    clean = np.full((2, 8, 8), 0.5)
+    noisy = clean + np.array([0.1, 0.01])[:, None, None]
+    figure = plotting.compare(clean, noisy, noisy)
+    assert [ax.get_title() for ax in figure.axes[2:4]] == ["20.0 dB", "40.0 dB"]
+
+
+def test_compare_reduces_n_to_the_number_of_images(rng):
+    clean = _images(rng, 2, "gray", "float32")
+    assert len(plotting.compare(clean, clean, clean, n=5).axes) == 6
+
+
+def test_compare_rejects_mismatched_shapes(rng):
+    clean = _images(rng, 3, "gray", "float32")
+    with pytest.raises(ValueError, match="denoised"):
+        plotting.compare(clean, clean, clean[:2])
+
+
+def test_compare_rejects_non_positive_n(rng):
+    clean = _images(rng, 3, "gray", "float32")
+    with pytest.raises(ValueError, match="`n`"):
+        plotting.compare(clean, clean, clean, n=0)
+
+
+# plot_history
+
+
+def test_plot_history_one_axes_per_metric():
+    logs = {
+        "loss": [0.3, 0.2, 0.1],
+        "psnr": [15, 18, 20],
+        "val_loss": [0.4, 0.3, 0.2],
+        "val_psnr": [14, 17, 19],
+    }
+    figure = plotting.plot_history(logs)
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "psnr"]
+    for ax in figure.axes:
+        assert [line.get_label() for line in ax.lines] == ["training", "validation"]
+        np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+
+
+def test_plot_history_without_validation():
+    figure = plotting.plot_history({"loss": [0.3, 0.2]})
+    assert len(figure.axes) == 1
+    assert len(figure.axes[0].lines) == 1
+
+
+def test_plot_history_takes_a_keras_history():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", metrics=["mae"])
+    data = np.zeros((8, 2)), np.zeros((8, 1))
+    history = model.fit(*data, validation_data=data, epochs=2, verbose=0)
+    figure = plotting.plot_history(history)
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "mae"]
+    assert all(len(ax.lines) == 2 for ax in figure.axes)
+
+
+def test_plot_history_rejects_empty_history():
+    with pytest.raises(ValueError, match="history"):
+        plotting.plot_history({})
+
+
+def test_plot_history_rejects_non_finite_values():
+    with pytest.raises(ValueError, match="loss"):
+        plotting.plot_history({"loss": [0.1, float("nan")]})
+
+
+def test_plot_history_rejects_other_objects():
+    with pytest.raises(TypeError, match="history"):
+        plotting.plot_history([0.3, 0.2])
+
+
+# plot_latent
+
+
+def test_plot_latent_with_classes_draws_a_legend(tiny_model, rng):
+    images = _images(rng, 12, "gray", "float32")
+    figure = plotting.plot_latent(tiny_model, images, labels=np.arange(12) % 3)
+    ax = figure.axes[0]
+    assert len(ax.collections) == 3
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["0", "1", "2"]
+    assert "% of variance" in ax.get_xlabel() and "% of variance" in ax.get_ylabel()
+
+
+def test_plot_latent_with_continuous_labels_draws_a_colour_bar(tiny_model, rng):
+    images = _images(rng, 12, "gray1", "uint8")
+    figure = plotting.plot_latent(tiny_model, images, labels=rng.random(12))
+    assert len(figure.axes) == 2  # the scatter and its colour bar
+
+
+def test_plot_latent_without_labels(tiny_model, rng):
+    figure = plotting.plot_latent(tiny_model, _images(rng, 5, "gray", "float32"), batch_size=2)
+    offsets = figure.axes[0].collections[0].get_offsets()
+    assert offsets.shape == (5, 2)
+
+
+def test_plot_latent_explained_variance_matches_pca(rng):
+    latents = rng.normal(size=(50, 3)) * [3.0, 1.0, 0.1]
+    coordinates, ratios = plotting._principal_components(latents)
+    variances = np.linalg.eigvalsh(np.cov(latents.T))[::-1]
+    np.testing.assert_allclose(ratios, variances[:2] / variances.sum())
+    np.testing.assert_allclose(np.var(coordinates, axis=0, ddof=1), variances[:2])
+
+
+def test_plot_latent_with_one_latent_dimension(rng):
+    model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=1)
+    figure = plotting.plot_latent(model, _images(rng, 4, "gray", "float32"))
+    offsets = figure.axes[0].collections[0].get_offsets()
+    np.testing.assert_array_equal(offsets[:, 1], 0.0)
+    assert figure.axes[0].get_xlabel() == "PC 1 (100.0% of variance)"
+
+
+def test_plot_latent_rejects_wrong_number_of_labels(tiny_model, rng):
+    with pytest.raises(ValueError, match="labels"):
+        plotting.plot_latent(tiny_model, _images(rng, 4, "gray", "float32"), labels=[0, 1])
+
+
+def test_plot_latent_needs_two_images(tiny_model, rng):
+    with pytest.raises(ValueError, match="two images"):
+        plotting.plot_latent(tiny_model, _images(rng, 1, "gray1", "float32"))
+
+
+# plot_evaluation
+
+
+@pytest.mark.parametrize(("metric", "label"), [("psnr", "PSNR (dB)"), ("ssim", "SSIM")])
+def test_plot_evaluation_one_line_per_method(metric, label):
+    ax = plotting.plot_evaluation(ROWS, metric=metric).axes[0]
+    assert [line.get_label() for line in ax.lines] == ["noisy", "autoencoder"]
+    assert ax.get_ylabel() == label
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0.1, 0.3, 0.5])
+    expected = [
+        row[metric]
+        for row in sorted(ROWS, key=lambda row: row["noise_factor"])
+        if row["method"] == "noisy"
+    ]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), expected)
+    assert ax.lines[0].get_marker() == "o"
+    assert ax.get_legend() is not None
+
+
+def test_plot_evaluation_rejects_unknown_metric():
+    with pytest.raises(ValueError, match="metric"):
+        plotting.plot_evaluation(ROWS, metric="mse")
+
+
+def test_plot_evaluation_rejects_missing_keys():
+    with pytest.raises(ValueError, match="method"):
+        plotting.plot_evaluation([{"noise_factor": 0.1, "psnr": 20.0}])
+
+
+def test_plot_evaluation_rejects_empty_rows():
+    with pytest.raises(ValueError, match="rows"):
+        plotting.plot_evaluation([])
+
+
+def test_plot_evaluation_rejects_non_dict_rows():
+    with pytest.raises(TypeError, match="rows"):
+        plotting.plot_evaluation([(0.1, "noisy", 20.0)])
+
+
+# plot_anomaly_scores
+
+
+def test_plot_anomaly_scores_draws_histograms_and_roc(rng):
+    scores = np.concatenate([rng.normal(0, 1, 100), rng.normal(3, 1, 20)])
+    is_anomaly = np.repeat([False, True], [100, 20])
+    figure = plotting.plot_anomaly_scores(scores, is_anomaly, threshold=2.0)
+    histogram_ax, roc_ax = figure.axes
+    assert len(histogram_ax.patches) == 60  # 30 shared bins for each class
+    labels = [text.get_text() for text in histogram_ax.get_legend().get_texts()]
+    assert labels == ["normal", "anomalous", "threshold = 2"]
+    assert "AUC = 0.9" in roc_ax.get_title()
+
+
+def test_plot_anomaly_scores_without_threshold():
+    figure = plotting.plot_anomaly_scores([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
+    assert len(figure.axes[0].lines) == 0
+    assert figure.axes[1].get_title() == "ROC curve (AUC = 0.750)"
+
+
+def test_plot_anomaly_scores_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="is_anomaly"):
+        plotting.plot_anomaly_scores([0.1, 0.4, 0.8], [0, 1])
+
+
+def test_plot_anomaly_scores_rejects_non_finite_threshold():
+    with pytest.raises(ValueError, match="threshold"):
+        plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], threshold=float("inf"))
+
+
+def test_plot_anomaly_scores_rejects_non_numeric_threshold():
+    with pytest.raises(TypeError, match="threshold"):
+        plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], threshold="high")
+
+
+# Saving
+
+
+def _draw_each(rng, tiny_model, path):
+    images = _images(rng, 4, "gray", "float32")
+    yield plotting.show_images(images, path=path)
+    yield plotting.compare(images, images, images, path=path)
+    yield plotting.plot_history({"loss": [0.2, 0.1]}, path=path)
+    yield plotting.plot_latent(tiny_model, images, path=path)
+    yield plotting.plot_evaluation(ROWS, path=path)
+    yield plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], path=path)
+
+
+@pytest.mark.parametrize(
+    ("extension", "magic"), [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")]
+)
+def test_every_function_saves_its_figure(tmp_path, rng, tiny_model, extension, magic):
+    path = tmp_path / f"figure.{extension.upper() if extension == 'pdf' else extension}"
+    for figure in _draw_each(rng, tiny_model, path):
+        assert isinstance(figure, Figure)
+        assert path.read_bytes().startswith(magic)
+        path.unlink()
+        assert _leftovers(tmp_path, path.name) == []
+
+
+def test_saves_to_a_string_path(tmp_path, rng):
+    path = str(tmp_path / "grid.png")
+    plotting.show_images(_images(rng, 2, "gray", "float32"), path=path)
+    assert os.path.getsize(path) > 0
+
+
+def test_failed_save_leaves_the_old_file_intact(tmp_path, rng, monkeypatch):
+    path = tmp_path / "grid.png"
+    path.write_bytes(b"old figure")
+
+    def broken_savefig(self, *args, **kwargs):
+        with open(args[0], "wb") as handle:
+            handle.write(b"half a figure")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    with pytest.raises(OSError, match="disk full"):
+        plotting.show_images(_images(rng, 2, "gray", "float32"), path=path)
+    assert path.read_bytes() == b"old figure"
+    assert _leftovers(tmp_path, "grid.png") == []
+
+
+@pytest.mark.parametrize("path", ["figure.jpg", "figure", "figure.png.txt"])
+def test_rejects_unsupported_extensions(tmp_path, rng, path):
+    with pytest.raises(ValueError, match="path"):
+        plotting.show_images(_images(rng, 2, "gray", "float32"), path=tmp_path / path)
+
+
+def test_rejects_non_path(rng):
+    with pytest.raises(TypeError, match="path"):
+        plotting.show_images(_images(rng, 2, "gray", "float32"), path=42)
+
+
+def test_public_api():
+    assert sorted(plotting.__all__) == [
+        "compare",
+        "plot_anomaly_scores",
+        "plot_evaluation",
+        "plot_history",
+        "plot_latent",
+        "show_images",
+    ]
+    assert all(callable(getattr(plotting, name)) for name in plotting.__all__)
