@@ -19,6 +19,7 @@ from keras_denoise import datasets, metrics, plotting
 from keras_denoise._anomaly import anomaly_scores, anomaly_threshold, roc_auc, roc_curve
 from keras_denoise._conv_autoencoder import ConvAutoencoder
 from keras_denoise._determinism import enable_determinism
+from keras_denoise._evaluate import evaluate, format_table
 from keras_denoise._gaussian_noise import GaussianNoise
 from keras_denoise._noisy_pairs import NoisyPairs
 from keras_denoise._saving import load_model, save_model
@@ -33,6 +34,8 @@ __all__ = [
     "anomaly_threshold",
     "datasets",
     "enable_determinism",
+    "evaluate",
+    "format_table",
     "load_model",
     "metrics",
     "plotting",

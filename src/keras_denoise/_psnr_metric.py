@@ -1,0 +1,66 @@
+"""`PSNR`: peak signal-to-noise ratio as a Keras metric."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_denoise import _validation
+
+# Smallest mean squared error, relative to `data_range**2`: caps the PSNR at 100 dB.
+_MIN_RELATIVE_MSE = 1e-10
+
+
+@keras.saving.register_keras_serializable(package="keras_denoise")
+class PSNR(keras.metrics.Mean):
+    """Mean peak signal-to-noise ratio of the predictions, in decibels.
+
+    For each image, `10 * log10(data_range**2 / MSE)` with the mean squared
+    error over all its pixels and channels; the metric is the mean of these
+    values over every image seen since the last reset (the average of
+    per-image PSNRs, not the PSNR of the average error). To keep the mean
+    finite, the MSE is clamped at `1e-10 * data_range**2`, so a perfect
+    prediction scores 100 dB instead of `inf`. Written with `keras.ops` only,
+    it works on every backend; `keras_denoise.metrics.psnr` is the NumPy
+    counterpart.
+
+    Args:
+        data_range: the span of possible pixel values, a positive number.
+            Defaults to 1.0, for images in [0, 1].
+        name: name of the metric, shown in training logs. Defaults to "psnr".
+        dtype: dtype of the metric's computations and state, or `None` for
+            the Keras default (float32).
+
+    Raises:
+        ValueError: if `data_range` is not a positive finite number.
+        TypeError: if `data_range` is not a number.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_denoise.metrics import PSNR
+    >>> metric = PSNR()
+    >>> metric.update_state(np.zeros((2, 8, 8, 1)), np.full((2, 8, 8, 1), 0.1))
+    >>> round(float(metric.result()), 3)
+    20.0
+
+    In training: `model.compile(metrics=[PSNR()])`.
+    """
+
+    def __init__(self, data_range: float = 1.0, name: str = "psnr", dtype=None):
+        data_range = _validation.check_positive_float(data_range, "data_range")
+        super().__init__(name=name, dtype=dtype)
+        self.data_range = data_range
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Add the PSNR of each image in the batch `(N, ...)` to the running mean."""
+        y_true = ops.cast(y_true, self.dtype)
+        y_pred = ops.cast(y_pred, self.dtype)
+        pixel_axes = tuple(range(1, len(y_true.shape)))
+        mse = ops.mean(ops.square(y_true - y_pred), axis=pixel_axes)
+        relative_mse = ops.maximum(mse / self.data_range**2, _MIN_RELATIVE_MSE)
+        super().update_state(-10.0 * ops.log10(relative_mse), sample_weight=sample_weight)
+
+    def get_config(self) -> dict:
+        """The constructor arguments, as a dict of primitives."""
+        return {**super().get_config(), "data_range": self.data_range}

@@ -1,0 +1,114 @@
+"""`SSIM`: structural similarity as a Keras metric."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_denoise import _validation
+
+_SIGMA = 1.5
+_RADIUS = 5  # 3.5 sigma, as in scikit-image: an 11x11 window.
+_K1 = 0.01
+_K2 = 0.03
+
+
+def _gaussian_window() -> np.ndarray:
+    """The normalized 11x11 Gaussian window of sigma 1.5."""
+    offsets = np.arange(-_RADIUS, _RADIUS + 1, dtype=np.float64)
+    weights = np.exp(-(offsets**2) / (2.0 * _SIGMA**2))
+    weights /= weights.sum()
+    return np.outer(weights, weights)
+
+
+@keras.saving.register_keras_serializable(package="keras_denoise")
+class SSIM(keras.metrics.Mean):
+    """Mean structural similarity (Wang et al., 2004) of the predictions.
+
+    For each image: local means, variances and covariance under an 11x11
+    Gaussian window of sigma 1.5 (population statistics, "valid" positions
+    only, so a 5-pixel border is left out), combined with K1=0.01 and K2=0.03
+    into an SSIM map whose mean over positions and channels is the image's
+    score. The metric is the mean of these scores over every image seen since
+    the last reset. This is the definition of `keras_denoise.metrics.ssim`
+    (scikit-image's `structural_similarity` with `gaussian_weights=True`,
+    `sigma=1.5`, `use_sample_covariance=False`), written with `keras.ops`
+    only, so it works on every backend.
+
+    Images must be batches `(N, height, width, channels)` or
+    `(N, height, width)`, at least 11x11.
+
+    Args:
+        data_range: the span of possible pixel values, a positive number.
+            Defaults to 1.0, for images in [0, 1].
+        name: name of the metric, shown in training logs. Defaults to "ssim".
+        dtype: dtype of the metric's computations and state, or `None` for
+            the Keras default (float32).
+
+    Raises:
+        ValueError: if `data_range` is not a positive finite number; in
+            `update_state`, if the images are not of rank 3 or 4 or are
+            smaller than 11x11.
+        TypeError: if `data_range` is not a number.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_denoise.metrics import SSIM
+    >>> images = np.random.default_rng(0).random((2, 16, 16, 1))
+    >>> metric = SSIM()
+    >>> metric.update_state(images, images)
+    >>> round(float(metric.result()), 4)
+    1.0
+
+    In training: `model.compile(metrics=[SSIM()])`.
+    """
+
+    def __init__(self, data_range: float = 1.0, name: str = "ssim", dtype=None):
+        data_range = _validation.check_positive_float(data_range, "data_range")
+        super().__init__(name=name, dtype=dtype)
+        self.data_range = data_range
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Add the SSIM of each image in the batch to the running mean."""
+        y_true = ops.cast(y_true, self.dtype)
+        y_pred = ops.cast(y_pred, self.dtype)
+        if len(y_true.shape) == 3:
+            y_true, y_pred = y_true[..., None], y_pred[..., None]
+        window_side = 2 * _RADIUS + 1
+        height, width = y_true.shape[1:3] if len(y_true.shape) == 4 else (None, None)
+        if len(y_true.shape) != 4 or any(
+            side is not None and side < window_side for side in (height, width)
+        ):
+            message = (
+                "`SSIM` takes batches (N, height, width[, channels]) of images at least "
+                f"{window_side}x{window_side}. Received: y_true with shape {y_true.shape}"
+            )
+            raise ValueError(message)
+        channels = y_true.shape[-1]
+        # One depthwise convolution computes the five local statistics at once.
+        stack = ops.concatenate(
+            [y_true, y_pred, y_true * y_true, y_pred * y_pred, y_true * y_pred], axis=-1
+        )
+        window = np.tile(_gaussian_window()[:, :, None, None], (1, 1, 5 * channels, 1))
+        local = ops.depthwise_conv(
+            stack,
+            ops.convert_to_tensor(window, dtype=self.dtype),
+            padding="valid",
+            data_format="channels_last",
+        )
+        mean_true, mean_pred, mean_true2, mean_pred2, mean_cross = ops.split(local, 5, axis=-1)
+        var_true = mean_true2 - mean_true * mean_true
+        var_pred = mean_pred2 - mean_pred * mean_pred
+        covariance = mean_cross - mean_true * mean_pred
+        c1 = (_K1 * self.data_range) ** 2
+        c2 = (_K2 * self.data_range) ** 2
+        ssim_map = ((2.0 * mean_true * mean_pred + c1) * (2.0 * covariance + c2)) / (
+            (mean_true * mean_true + mean_pred * mean_pred + c1) * (var_true + var_pred + c2)
+        )
+        super().update_state(ops.mean(ssim_map, axis=(1, 2, 3)), sample_weight=sample_weight)
+
+    def get_config(self) -> dict:
+        """The constructor arguments, as a dict of primitives."""
+        return {**super().get_config(), "data_range": self.data_range}

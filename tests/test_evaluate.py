@@ -1,0 +1,206 @@
+import builtins
+
+import numpy as np
+import pytest
+
+from keras_denoise import ConvAutoencoder, GaussianNoise
+from keras_denoise._evaluate import evaluate, format_table
+from keras_denoise.metrics import psnr, ssim
+
+ALL_BASELINES = ("median", "tv", "nl_means", "wavelet")
+
+
+class _Identity:
+    """A stand-in denoiser that returns its input and records the calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def denoise(self, images, *, batch_size=64):
+        self.calls.append((images.shape, batch_size))
+        return images
+
+
+def _quick(images, model=None, **kwargs):
+    kwargs.setdefault("noise_factors", (0.3,))
+    kwargs.setdefault("baselines", ())
+    kwargs.setdefault("verbose", False)
+    return evaluate(model, images, **kwargs)
+
+
+def test_rows_follow_noise_levels_then_methods(rng):
+    images = rng.random((4, 16, 16)).astype("float32")
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4)
+    rows = _quick(images, model, noise_factors=(0.1, 0.5), baselines=("median", "tv"))
+    assert [(row["noise_factor"], row["method"]) for row in rows] == [
+        (noise_factor, method)
+        for noise_factor in (0.1, 0.5)
+        for method in ("noisy", "model", "median", "tv")
+    ]
+    for row in rows:
+        assert list(row) == ["noise_factor", "method", "psnr", "ssim"]
+        assert all(type(row[key]) is float for key in ("noise_factor", "psnr", "ssim"))
+        assert -1.0 <= row["ssim"] <= 1.0
+
+
+def test_rows_are_the_metrics_of_the_noisy_and_denoised_images(rng):
+    images = rng.random((4, 16, 16, 1)).astype("float32")
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4)
+    noisy_row, model_row = _quick(images, model, seed=3)
+    noisy = GaussianNoise(0.3, seed=3)(images)
+    assert noisy_row["psnr"] == pytest.approx(psnr(images, noisy))
+    assert noisy_row["ssim"] == pytest.approx(ssim(images, noisy))
+    assert model_row["psnr"] == pytest.approx(psnr(images, model.denoise(noisy)), rel=1e-5)
+
+
+def test_model_none_and_no_baselines_leave_rows_out(rng):
+    rows = _quick(rng.random((3, 16, 16)), noise_factors=(0.1, 0.2))
+    assert [row["method"] for row in rows] == ["noisy", "noisy"]
+
+
+def test_model_gets_the_noisy_batch_and_batch_size(rng):
+    model = _Identity()
+    noisy_row, model_row = _quick(rng.random((5, 16, 16, 3)), model, batch_size=2)
+    assert model.calls == [((5, 16, 16, 3), 2)]
+    assert model_row["psnr"] == noisy_row["psnr"] and model_row["ssim"] == noisy_row["ssim"]
+
+
+def test_same_seed_same_table_other_seed_other_noise(rng):
+    images = rng.random((4, 16, 16))
+    first = _quick(images, noise_factors=(0.2, 0.4), baselines=("median",), seed=5)
+    assert _quick(images, noise_factors=(0.2, 0.4), baselines=("median",), seed=5) == first
+    assert _quick(images, noise_factors=(0.2, 0.4), baselines=("median",), seed=6) != first
+
+
+def test_each_level_does_not_depend_on_the_others(rng):
+    images = rng.random((4, 16, 16))
+    both = _quick(images, noise_factors=(0.2, 0.4))
+    assert _quick(images, noise_factors=(0.4,)) == both[1:]
+
+
+def test_noisy_psnr_is_near_theory():
+    # Pixels at 0.5 with noise of standard deviation 0.1: clipping is negligible, MSE = 0.01.
+    rows = _quick(np.full((20, 16, 16), 0.5), noise_factors=(0.1,))
+    assert rows[0]["psnr"] == pytest.approx(20.0, abs=0.1)
+
+
+def test_psnr_falls_as_noise_rises(rng):
+    rows = _quick(rng.random((4, 16, 16)), noise_factors=(0.1, 0.3, 0.5, 0.7))
+    values = [row["psnr"] for row in rows]
+    assert values == sorted(values, reverse=True)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(3, 16, 16), (3, 16, 16, 1), (3, 16, 16, 3)])
+def test_shapes_dtypes_and_every_baseline(shape, dtype, rng):
+    images = rng.random(shape)
+    if dtype == "uint8":
+        images = np.round(images * 255).astype(np.uint8)
+    rows = _quick(images.astype(dtype), baselines=ALL_BASELINES)
+    assert [row["method"] for row in rows] == ["noisy", *ALL_BASELINES]
+    assert all(np.isfinite(row["psnr"]) for row in rows)
+
+
+def test_uint8_equals_scaled_float(rng):
+    images = rng.integers(0, 256, (3, 16, 16), dtype=np.uint8)
+    assert _quick(images, baselines=("median",)) == _quick(
+        images.astype("float32") / 255.0, baselines=("median",)
+    )
+
+
+def test_max_images_keeps_the_first_images(rng):
+    images = rng.random((6, 16, 16))
+    assert _quick(images, max_images=2) == _quick(images[:2])
+    assert _quick(images, max_images=100) == _quick(images)
+
+
+def test_verbose_shows_a_progress_bar(rng, capsys):
+    _quick(rng.random((2, 16, 16)), noise_factors=(0.1, 0.2), baselines=("median",), verbose=True)
+    assert "4/4" in capsys.readouterr().out
+
+
+def test_baselines_beat_the_noisy_input_on_digits(mnist_path):
+    with np.load(mnist_path, allow_pickle=False) as data:
+        digits = data["x_test"][:20]
+    rows = evaluate(None, digits, noise_factors=(0.5,), baselines=ALL_BASELINES, verbose=False)
+    scores = {row["method"]: row for row in rows}
+    for name in ALL_BASELINES:
+        assert scores[name]["psnr"] > scores["noisy"]["psnr"] + 1.0, name
+    assert scores["median"]["ssim"] > scores["noisy"]["ssim"]
+
+
+def test_images_that_do_not_fit_the_model(rng):
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4)
+    with pytest.raises(ValueError, match="images"):
+        _quick(rng.random((2, 12, 12)), model)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"model": object()}, TypeError, "model"),
+        ({"clean_images": np.zeros((16, 16))}, ValueError, "clean_images"),
+        ({"clean_images": np.zeros((2, 16, 16), dtype=np.int64)}, TypeError, "clean_images"),
+        ({"clean_images": np.full((2, 16, 16), np.nan)}, ValueError, "clean_images"),
+        ({"clean_images": np.full((2, 16, 16), 2.0)}, ValueError, "clean_images"),
+        ({"noise_factors": 0.5}, TypeError, "noise_factors"),
+        ({"noise_factors": "0.5"}, TypeError, "noise_factors"),
+        ({"noise_factors": ()}, ValueError, "noise_factors"),
+        ({"noise_factors": (0.1, -0.5)}, ValueError, "noise_factor"),
+        ({"noise_factors": (float("nan"),)}, ValueError, "noise_factor"),
+        ({"noise_factors": ("0.1",)}, TypeError, "noise_factor"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 1.5}, TypeError, "seed"),
+        ({"baselines": "median"}, TypeError, "baselines"),
+        ({"baselines": ("median", "gaussian")}, ValueError, "baselines"),
+        ({"baselines": ("median", "median")}, ValueError, "baselines"),
+        ({"baselines": (None,)}, ValueError, "baselines"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2.0}, TypeError, "batch_size"),
+        ({"max_images": 0}, ValueError, "max_images"),
+        ({"max_images": "all"}, TypeError, "max_images"),
+        ({"verbose": "yes"}, TypeError, "verbose"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    arguments = {"model": None, "clean_images": np.zeros((2, 16, 16)), **kwargs}
+    with pytest.raises(error, match=match):
+        evaluate(arguments.pop("model"), arguments.pop("clean_images"), **arguments)
+
+
+def test_without_scikit_image_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("skimage"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"keras-denoise\[skimage\]"):
+        evaluate(None, np.zeros((2, 16, 16)), baselines=(), verbose=False)
+
+
+def test_format_table_lays_out_every_row(rng):
+    rows = _quick(rng.random((2, 16, 16)), noise_factors=(0.1, 0.5), baselines=("median",))
+    lines = format_table(rows).splitlines()
+    assert len(lines) == 1 + len(rows)
+    assert lines[0].split() == ["noise", "method", "PSNR", "(dB)", "SSIM"]
+    assert len({len(line) for line in lines}) == 1
+    assert lines[1].startswith("0.10") and lines[3].startswith("0.50")
+    assert lines[2].startswith(" ") and lines[4].startswith(" ")
+    for line, row in zip(lines[1:], rows, strict=True):
+        assert line.split()[-3:] == [row["method"], f"{row['psnr']:.2f}", f"{row['ssim']:.4f}"]
+
+
+def test_format_table_widens_for_long_method_names():
+    rows = [{"noise_factor": 0.5, "method": "a_long_method_name", "psnr": 12.0, "ssim": 0.5}]
+    assert "a_long_method_name" in format_table(rows)
+
+
+@pytest.mark.parametrize(
+    "rows", [[], "rows", None, [{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0}], [1.0]]
+)
+def test_format_table_rejects_bad_rows(rows):
+    with pytest.raises(ValueError, match="rows"):
+        format_table(rows)

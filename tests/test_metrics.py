@@ -1,0 +1,211 @@
+import builtins
+
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from keras_denoise import GaussianNoise
+from keras_denoise.metrics import psnr, ssim
+
+SHAPES = [(16, 16), (3, 16, 16), (3, 16, 16, 1), (3, 16, 16, 3)]
+
+
+def _pair(rng, shape, dtype):
+    clean = rng.random(shape)
+    estimate = np.clip(clean + 0.1 * rng.standard_normal(shape), 0.0, 1.0)
+    if dtype == "uint8":
+        return np.round(clean * 255).astype(np.uint8), np.round(estimate * 255).astype(np.uint8)
+    return clean.astype(dtype), estimate.astype(dtype)
+
+
+def _number_of_images(shape):
+    return 1 if len(shape) == 2 else shape[0]
+
+
+def test_module_exports():
+    import keras_denoise.metrics as metrics
+
+    assert metrics.__all__ == ["psnr", "ssim", "PSNR", "SSIM"]
+
+
+def test_psnr_matches_hand_computation():
+    clean = np.zeros((2, 4, 4))
+    estimate = np.zeros((2, 4, 4))
+    estimate[0, 0, 0] = 1.0  # MSE 1/16
+    estimate[1] = 0.5  # MSE 1/4
+    expected = np.array([10 * np.log10(16), 10 * np.log10(4)])
+    np.testing.assert_allclose(psnr(clean, estimate, reduction="none"), expected)
+    assert psnr(clean, estimate) == pytest.approx(expected.mean())
+
+
+def test_psnr_data_range_scales_the_peak():
+    clean = np.zeros((8, 8))
+    estimate = np.full((8, 8), 0.1)
+    assert psnr(clean, estimate, data_range=2.0) == pytest.approx(
+        psnr(clean, estimate) + 20 * np.log10(2.0)
+    )
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 3)])
+def test_psnr_matches_scikit_image_for_one_image(rng, shape):
+    clean, estimate = _pair(rng, shape, "float64")
+    expected = peak_signal_noise_ratio(clean, estimate, data_range=1.0)
+    assert psnr(clean[None], estimate[None]) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 3)])
+def test_ssim_matches_scikit_image_for_one_image(rng, shape):
+    clean, estimate = _pair(rng, shape, "float64")
+    expected = structural_similarity(
+        clean,
+        estimate,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=1.0,
+        channel_axis=-1 if len(shape) == 3 else None,
+    )
+    assert ssim(clean[None], estimate[None]) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+def test_reductions_shapes_and_types(metric, shape, dtype, rng):
+    clean, estimate = _pair(rng, shape, dtype)
+    values = metric(clean, estimate, reduction="none")
+    assert values.shape == (_number_of_images(shape),)
+    assert values.dtype == np.float64
+    mean = metric(clean, estimate)
+    assert type(mean) is float
+    assert mean == pytest.approx(values.mean())
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_uint8_is_read_as_scaled_float(metric, rng):
+    clean, estimate = _pair(rng, (2, 16, 16), "uint8")
+    assert metric(clean, estimate) == pytest.approx(metric(clean / 255.0, estimate / 255.0))
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_symmetric(metric, rng):
+    clean, estimate = _pair(rng, (3, 16, 16, 3), "float64")
+    assert metric(clean, estimate) == pytest.approx(metric(estimate, clean))
+
+
+def test_identical_images_score_inf_psnr_and_unit_ssim(rng):
+    images = rng.random((3, 16, 16))
+    assert psnr(images, images) == np.inf
+    np.testing.assert_array_equal(psnr(images, images, reduction="none"), np.inf)
+    assert ssim(images, images) == pytest.approx(1.0)
+
+
+def test_one_identical_image_makes_the_mean_psnr_inf(rng):
+    clean = rng.random((2, 16, 16))
+    estimate = clean.copy()
+    estimate[1] += 0.1
+    values = psnr(clean, estimate, reduction="none")
+    assert values[0] == np.inf and np.isfinite(values[1])
+    assert psnr(clean, estimate) == np.inf
+
+
+def test_per_image_values_are_independent_of_the_batch(rng):
+    clean, estimate = _pair(rng, (4, 16, 16, 1), "float64")
+    for metric in (psnr, ssim):
+        batch = metric(clean, estimate, reduction="none")
+        single = [metric(clean[i, ..., 0], estimate[i, ..., 0]) for i in range(4)]
+        np.testing.assert_allclose(batch, single)
+
+
+def test_rank_3_is_a_batch_of_grayscale_images(rng):
+    clean, estimate = _pair(rng, (5, 16, 16), "float64")
+    assert psnr(clean, estimate, reduction="none").shape == (5,)
+    with_channel_axis = ssim(clean[..., None], estimate[..., None], reduction="none")
+    np.testing.assert_allclose(ssim(clean, estimate, reduction="none"), with_channel_axis)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_scores_fall_as_noise_rises(metric, rng):
+    clean = rng.random((4, 16, 16))
+    scores = [
+        metric(clean, GaussianNoise(noise_factor, clip=None, seed=0)(clean))
+        for noise_factor in (0.05, 0.1, 0.2, 0.4)
+    ]
+    assert scores == sorted(scores, reverse=True)
+    assert len(set(scores)) == 4
+
+
+def test_psnr_of_gaussian_noise_is_near_theory():
+    clean = np.full((20, 16, 16), 0.5)
+    noisy = GaussianNoise(0.1, clip=None, seed=0)(clean)
+    assert psnr(clean, noisy) == pytest.approx(20.0, abs=0.1)
+
+
+@pytest.mark.parametrize("side", [1, 4, 7, 10])
+def test_ssim_handles_images_smaller_than_the_window(side, rng):
+    clean, estimate = _pair(rng, (2, side, side + 3), "float64")
+    values = ssim(clean, estimate, reduction="none")
+    assert np.all((values >= -1.0) & (values <= 1.0))
+    assert ssim(clean, clean) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_shape_mismatch_is_rejected(metric):
+    with pytest.raises(ValueError, match="estimate"):
+        metric(np.zeros((2, 16, 16)), np.zeros((2, 16, 15)))
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("data_range", [0.0, -1.0, np.inf, np.nan])
+def test_bad_data_range_value(metric, data_range):
+    with pytest.raises(ValueError, match="data_range"):
+        metric(np.zeros((8, 8)), np.ones((8, 8)), data_range=data_range)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("data_range", ["1", None, True])
+def test_bad_data_range_type(metric, data_range):
+    with pytest.raises(TypeError, match="data_range"):
+        metric(np.zeros((8, 8)), np.ones((8, 8)), data_range=data_range)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("reduction", ["sum", "MEAN", None, 0])
+def test_bad_reduction(metric, reduction):
+    with pytest.raises(ValueError, match="reduction"):
+        metric(np.zeros((8, 8)), np.ones((8, 8)), reduction=reduction)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("name", ["clean", "estimate"])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (np.zeros((8, 8), dtype=np.int32), TypeError),
+        (np.zeros((8, 8), dtype=bool), TypeError),
+        ("image", TypeError),
+        (np.zeros(8), ValueError),
+        (np.zeros((1, 1, 8, 8, 1)), ValueError),
+        (np.zeros((0, 8)), ValueError),
+        (np.full((8, 8), np.nan), ValueError),
+        (np.full((8, 8), np.inf), ValueError),
+    ],
+)
+def test_bad_images(metric, name, bad, error):
+    arrays = {"clean": np.zeros((8, 8)), "estimate": np.zeros((8, 8))}
+    arrays[name] = bad
+    with pytest.raises(error, match=name):
+        metric(arrays["clean"], arrays["estimate"])
+
+
+def test_ssim_without_scikit_image_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("skimage"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"keras-denoise\[skimage\]"):
+        ssim(np.zeros((16, 16)), np.zeros((16, 16)))

@@ -1,0 +1,110 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from keras_denoise import ConvAutoencoder, load_model
+from keras_denoise.metrics import PSNR, psnr
+
+
+def _result(metric):
+    return float(keras.ops.convert_to_numpy(metric.result()))
+
+
+@pytest.mark.parametrize("shape", [(4, 16, 16), (4, 16, 16, 1), (4, 12, 16, 3)])
+@pytest.mark.parametrize("data_range", [1.0, 255.0])
+def test_matches_the_numpy_psnr(shape, data_range, rng):
+    clean = rng.random(shape) * data_range
+    estimate = clean + 0.05 * data_range * rng.standard_normal(shape)
+    metric = PSNR(data_range=data_range)
+    metric.update_state(clean, estimate)
+    assert _result(metric) == pytest.approx(psnr(clean, estimate, data_range=data_range), rel=1e-4)
+
+
+def test_averages_per_image_values_over_batches_and_resets(rng):
+    clean = rng.random((6, 16, 16, 1))
+    estimate = clean + 0.1 * rng.standard_normal(clean.shape)
+    metric = PSNR()
+    metric.update_state(clean[:2], estimate[:2])
+    metric.update_state(clean[2:], estimate[2:])
+    assert _result(metric) == pytest.approx(psnr(clean, estimate), rel=1e-4)
+    metric.reset_state()
+    assert _result(metric) == 0.0
+
+
+def test_sample_weight_weights_images(rng):
+    clean = rng.random((2, 16, 16, 1))
+    estimate = clean + np.array([0.1, 0.01])[:, None, None, None]
+    metric = PSNR()
+    metric.update_state(clean, estimate, sample_weight=np.array([1.0, 0.0]))
+    assert _result(metric) == pytest.approx(20.0, rel=1e-3)
+
+
+@pytest.mark.parametrize("data_range", [1.0, 255.0])
+def test_identical_images_are_capped_at_100_db(data_range, rng):
+    images = rng.random((3, 16, 16, 1)) * data_range
+    metric = PSNR(data_range=data_range)
+    metric.update_state(images, images)
+    assert _result(metric) == pytest.approx(100.0)
+
+
+def test_config_round_trip_and_serialization():
+    metric = PSNR(data_range=255.0, name="peak", dtype="float16")
+    config = metric.get_config()
+    assert config["data_range"] == 255.0 and config["name"] == "peak"
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(metric))
+    assert type(restored) is PSNR
+    assert restored.get_config() == config
+
+
+@pytest.mark.parametrize("data_range", [0.0, -2.0, float("inf"), float("nan")])
+def test_bad_data_range_value(data_range):
+    with pytest.raises(ValueError, match="data_range"):
+        PSNR(data_range=data_range)
+
+
+@pytest.mark.parametrize("data_range", ["1", None, [1.0]])
+def test_bad_data_range_type(data_range):
+    with pytest.raises(TypeError, match="data_range"):
+        PSNR(data_range=data_range)
+
+
+def test_in_compile_fit_evaluate_and_saved_model(rng, tmp_path):
+    images = rng.random((16, 16, 16, 1)).astype("float32")
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4)
+    model.compile(metrics=[PSNR()])
+    history = model.fit(images, images, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["psnr"][0])
+    logs = model.evaluate(images, images, batch_size=8, verbose=0, return_dict=True)
+    expected = psnr(images, model.denoise(images))
+    assert logs["psnr"] == pytest.approx(expected, rel=1e-3)
+    model.save(tmp_path / "model.keras")
+    restored = load_model(tmp_path / "model.keras")
+    restored_logs = restored.evaluate(images, images, batch_size=8, verbose=0, return_dict=True)
+    assert restored_logs["psnr"] == pytest.approx(logs["psnr"], rel=1e-4)
+
+
+def test_runs_on_the_jax_backend():
+    pytest.importorskip("jax")
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        from keras_denoise.metrics import PSNR, psnr
+        rng = np.random.default_rng(0)
+        clean = rng.random((4, 16, 16, 1))
+        estimate = clean + 0.1 * rng.standard_normal(clean.shape)
+        metric = PSNR()
+        metric.update_state(clean, estimate)
+        print(float(metric.result()), psnr(clean, estimate))
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, env=env
+    )
+    computed, expected = map(float, result.stdout.split())
+    assert computed == pytest.approx(expected, rel=1e-4)

@@ -1,0 +1,121 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from keras_denoise import ConvAutoencoder, GaussianNoise, load_model
+from keras_denoise.metrics import SSIM, ssim
+
+
+def _result(metric):
+    return float(keras.ops.convert_to_numpy(metric.result()))
+
+
+@pytest.mark.parametrize("shape", [(4, 32, 32), (4, 32, 32, 1), (3, 32, 24, 3), (2, 11, 11, 1)])
+@pytest.mark.parametrize("noise_factor", [0.05, 0.3])
+def test_matches_the_scikit_image_ssim(shape, noise_factor, rng):
+    clean = rng.random(shape).astype("float32")
+    estimate = GaussianNoise(noise_factor, seed=0)(clean)
+    metric = SSIM()
+    metric.update_state(clean, estimate)
+    assert _result(metric) == pytest.approx(ssim(clean, estimate), abs=1e-3)
+
+
+def test_data_range_is_used(rng):
+    clean = rng.random((2, 16, 16, 1)) * 255.0
+    estimate = clean + 10.0 * rng.standard_normal(clean.shape)
+    metric = SSIM(data_range=255.0)
+    metric.update_state(clean, estimate)
+    assert _result(metric) == pytest.approx(ssim(clean, estimate, data_range=255.0), abs=1e-3)
+
+
+def test_averages_per_image_values_over_batches_and_resets(rng):
+    clean = rng.random((5, 16, 16, 1))
+    estimate = np.clip(clean + 0.2 * rng.standard_normal(clean.shape), 0, 1)
+    metric = SSIM()
+    metric.update_state(clean[:2], estimate[:2])
+    metric.update_state(clean[2:], estimate[2:])
+    assert _result(metric) == pytest.approx(ssim(clean, estimate), abs=1e-3)
+    metric.reset_state()
+    assert _result(metric) == 0.0
+
+
+def test_identical_images_score_one_and_noise_lowers_it(rng):
+    clean = rng.random((3, 16, 16, 1))
+    metric = SSIM()
+    metric.update_state(clean, clean)
+    assert _result(metric) == pytest.approx(1.0, abs=1e-5)
+    scores = []
+    for noise_factor in (0.1, 0.3):
+        metric.reset_state()
+        metric.update_state(clean, GaussianNoise(noise_factor, seed=0)(clean))
+        scores.append(_result(metric))
+    assert 1.0 > scores[0] > scores[1]
+
+
+def test_config_round_trip_and_serialization():
+    metric = SSIM(data_range=2.0, name="structure")
+    config = metric.get_config()
+    assert config["data_range"] == 2.0 and config["name"] == "structure"
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(metric))
+    assert type(restored) is SSIM
+    assert restored.get_config() == config
+
+
+@pytest.mark.parametrize("data_range", [0.0, -1.0, float("inf"), float("nan")])
+def test_bad_data_range_value(data_range):
+    with pytest.raises(ValueError, match="data_range"):
+        SSIM(data_range=data_range)
+
+
+@pytest.mark.parametrize("data_range", ["1", None])
+def test_bad_data_range_type(data_range):
+    with pytest.raises(TypeError, match="data_range"):
+        SSIM(data_range=data_range)
+
+
+@pytest.mark.parametrize("shape", [(2, 10, 16, 1), (2, 16, 8), (16, 16), (1, 2, 16, 16, 1)])
+def test_bad_image_shapes(shape):
+    metric = SSIM()
+    with pytest.raises(ValueError, match="y_true"):
+        metric.update_state(np.zeros(shape), np.zeros(shape))
+
+
+def test_in_compile_fit_evaluate_and_saved_model(rng, tmp_path):
+    images = rng.random((16, 16, 16, 1)).astype("float32")
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4)
+    model.compile(metrics=[SSIM()])
+    history = model.fit(images, images, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["ssim"][0])
+    logs = model.evaluate(images, images, batch_size=8, verbose=0, return_dict=True)
+    assert logs["ssim"] == pytest.approx(ssim(images, model.denoise(images)), abs=1e-3)
+    model.save(tmp_path / "model.keras")
+    restored = load_model(tmp_path / "model.keras")
+    restored_logs = restored.evaluate(images, images, batch_size=8, verbose=0, return_dict=True)
+    assert restored_logs["ssim"] == pytest.approx(logs["ssim"], abs=1e-5)
+
+
+def test_runs_on_the_jax_backend():
+    pytest.importorskip("jax")
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        from keras_denoise.metrics import SSIM, ssim
+        rng = np.random.default_rng(0)
+        clean = rng.random((4, 32, 32, 3))
+        estimate = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0.0, 1.0)
+        metric = SSIM()
+        metric.update_state(clean, estimate)
+        print(float(metric.result()), ssim(clean, estimate))
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, env=env
+    )
+    computed, expected = map(float, result.stdout.split())
+    assert computed == pytest.approx(expected, abs=1e-3)
