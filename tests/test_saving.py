@@ -50,6 +50,16 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     assert os.listdir(tmp_path) == ["data.txt"]
 
 
+def test_atomic_path_gives_default_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "out.txt") as tmp:
+            open(tmp, "w").close()
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
+
+
 def test_failed_save_leaves_previous_model_intact(saved, monkeypatch):
     before = saved.read_bytes()
 

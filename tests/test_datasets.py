@@ -1,0 +1,478 @@
+import importlib.resources
+import importlib.util
+import os
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_denoise import datasets
+from keras_denoise.datasets import (
+    load_images,
+    load_mnist,
+    load_sample_digits,
+    read_image,
+    write_image,
+)
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "make_sample_digits.py"
+MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+
+
+def _save(path, pixels, **options):
+    """Write uint8 `pixels` with Pillow (independently of `write_image`)."""
+    Image.fromarray(pixels).save(path, **options)
+    return str(path)
+
+
+def _pixels(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def _smooth(shape, seed=0):
+    """uint8 ramps, which JPEG keeps close to the original."""
+    grid = np.indices(shape).reshape(len(shape), -1)
+    steps = np.array([8, 4, 10][: len(shape)])[:, None]
+    return (20 + 5 * seed + (steps * grid).sum(axis=0)).reshape(shape).astype(np.uint8)
+
+
+def _check_images(images, shape):
+    assert images.shape == shape
+    assert images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("make_sample_digits", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- The bundled sample ----------------------------------------------------------------------
+
+
+def test_public_names():
+    assert sorted(datasets.__all__) == sorted(
+        ["load_mnist", "load_sample_digits", "load_images", "read_image", "write_image"]
+    )
+
+
+def test_sample_digits_shapes_and_labels(monkeypatch):
+    def no_network():
+        raise AssertionError("load_sample_digits must not download MNIST")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
+    (x_train, y_train), (x_test, y_test) = load_sample_digits(return_labels=True)
+    _check_images(x_train, (3000, 28, 28, 1))
+    _check_images(x_test, (600, 28, 28, 1))
+    assert y_train.dtype == y_test.dtype == np.uint8
+    for labels in (y_train, y_test):
+        shares = np.bincount(labels, minlength=10) / len(labels)
+        # MNIST's class shares lie between 9.0% and 11.3%.
+        assert np.all((shares > 0.085) & (shares < 0.12))
+    # Real digits: mostly black background, the MNIST mean intensity.
+    assert abs(x_train.mean() - 0.1307) < 0.01
+    assert np.mean(x_train == 0.0) > 0.7
+    images_only = load_sample_digits()
+    np.testing.assert_array_equal(images_only[0], x_train)
+    np.testing.assert_array_equal(images_only[1], x_test)
+
+
+def test_sample_digits_is_small_and_traceable():
+    resource = importlib.resources.files("keras_denoise") / "data" / "sample_digits.npz"
+    with importlib.resources.as_file(resource) as path:
+        assert os.path.getsize(path) < 1_000_000
+        with np.load(path, allow_pickle=False) as archive:
+            assert str(archive["source_sha256"]) == MNIST_SHA256
+            assert archive["train_indices"].shape == (3000,)
+            assert archive["test_indices"].shape == (600,)
+            assert np.all(np.diff(archive["train_indices"]) > 0)
+
+
+def test_sample_digits_are_the_recorded_mnist_digits(mnist_path):
+    resource = importlib.resources.files("keras_denoise") / "data" / "sample_digits.npz"
+    with resource.open("rb") as handle, np.load(handle) as sample, np.load(mnist_path) as mnist:
+        for split in ("train", "test"):
+            indices = sample[f"{split}_indices"]
+            np.testing.assert_array_equal(sample[f"x_{split}"], mnist[f"x_{split}"][indices])
+            np.testing.assert_array_equal(sample[f"y_{split}"], mnist[f"y_{split}"][indices])
+
+
+def test_return_labels_must_be_bool():
+    with pytest.raises(TypeError, match="return_labels"):
+        load_sample_digits(return_labels=1)
+
+
+# --- load_mnist ------------------------------------------------------------------------------
+
+
+def test_load_mnist_from_file(mnist_path):
+    (x_train, y_train), (x_test, y_test) = load_mnist(mnist_path, return_labels=True)
+    _check_images(x_train, (60000, 28, 28, 1))
+    _check_images(x_test, (10000, 28, 28, 1))
+    assert abs(float(x_train.mean()) - 0.1307) < 1e-3
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    assert set(np.unique(y_train)) == set(range(10))
+
+
+def test_load_mnist_downloads_through_keras(monkeypatch):
+    calls = []
+    x = np.full((3, 28, 28), 255, dtype=np.uint8)
+    y = np.array([1, 2, 3], dtype=np.uint8)
+
+    def fake_load_data():
+        calls.append(True)
+        return (x, y), (x[:2], y[:2])
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
+    (x_train, y_train), (x_test, y_test) = load_mnist(return_labels=True)
+    assert len(calls) == 1
+    _check_images(x_train, (3, 28, 28, 1))
+    _check_images(x_test, (2, 28, 28, 1))
+    assert np.all(x_train == 1.0)
+    np.testing.assert_array_equal(y_test, [1, 2])
+
+
+def _mnist_like(path, **overrides):
+    arrays = {
+        "x_train": np.zeros((4, 28, 28), np.uint8),
+        "y_train": np.zeros(4, np.uint8),
+        "x_test": np.zeros((2, 28, 28), np.uint8),
+        "y_test": np.zeros(2, np.uint8),
+    }
+    arrays.update(overrides)
+    np.savez(path, **{key: value for key, value in arrays.items() if value is not None})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"x_test": None}, "missing"),
+        ({"y_train": None}, "missing"),
+        ({"x_train": np.zeros((4, 16, 16), np.uint8)}, "x_train"),
+        ({"x_test": np.zeros((2, 28, 28, 3), np.uint8)}, "x_test"),
+        ({"y_train": np.zeros(3, np.uint8)}, "y_train"),
+        ({"y_test": np.zeros(2, np.float32)}, "y_test"),
+        ({"x_train": np.full((4, 28, 28), 2.0, np.float32)}, "x_train"),
+        ({"x_test": np.array([None] * 2, dtype=object)}, "allow_pickle"),
+    ],
+)
+def test_load_mnist_rejects_bad_archives(tmp_path, overrides, match):
+    path = _mnist_like(tmp_path / "bad.npz", **overrides)
+    with pytest.raises(ValueError, match=match):
+        load_mnist(path)
+
+
+def test_load_mnist_accepts_channel_axis(tmp_path):
+    path = _mnist_like(tmp_path / "good.npz", x_test=np.zeros((2, 28, 28, 1), np.uint8))
+    x_train, x_test = load_mnist(path)
+    assert x_train.shape == (4, 28, 28, 1) and x_test.shape == (2, 28, 28, 1)
+
+
+def test_load_mnist_rejects_files_that_are_not_npz(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("not an archive")
+    with pytest.raises(ValueError, match="notes.npz"):
+        load_mnist(text)
+    array = tmp_path / "array.npy"
+    np.save(array, np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match="single array"):
+        load_mnist(array)
+
+
+def test_load_mnist_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        load_mnist(tmp_path / "missing.npz")
+
+
+def test_load_mnist_path_type():
+    with pytest.raises(TypeError, match="path"):
+        load_mnist(3)
+
+
+# --- load_images -----------------------------------------------------------------------------
+
+MODES = {"gray": ((16, 12), 1), "rgb": ((16, 12, 3), 3), "rgba": ((16, 12, 4), 3)}
+
+
+@pytest.mark.parametrize(
+    ("mode", "extension"),
+    [("gray", ".png"), ("rgb", ".png"), ("rgba", ".png"), ("gray", ".jpg"), ("rgb", ".jpeg")],
+)
+def test_load_images_folder(tmp_path, mode, extension):
+    shape, channels = MODES[mode]
+    pixels = [_smooth(shape, seed) for seed in range(3)]
+    for index, image in enumerate(pixels):
+        _save(tmp_path / f"image_{index}{extension}", image, quality=95)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "nested").mkdir()
+    _save(tmp_path / "nested" / "ignored.png", _pixels(shape))
+    images = load_images(tmp_path)
+    _check_images(images, (3, 16, 12, channels))
+    expected = np.stack(pixels).reshape(3, 16, 12, -1)[..., :channels] / 255.0
+    np.testing.assert_allclose(images, expected, atol=1e-6 if extension == ".png" else 0.05)
+
+
+def test_load_images_sorted_list_and_single_file(tmp_path):
+    paths = [_save(tmp_path / f"{name}.png", _pixels((8, 8), seed))
+             for seed, name in enumerate(["b", "a", "c"])]
+    from_folder = load_images(tmp_path)
+    np.testing.assert_array_equal(from_folder[0], load_images(paths[1])[0])  # "a" first
+    from_list = load_images([pathlib.Path(paths[2]), paths[0]])
+    np.testing.assert_array_equal(from_list, from_folder[[2, 1]])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_load_images_forced_channels(tmp_path, channels):
+    _save(tmp_path / "gray.png", _pixels((8, 8)))
+    _save(tmp_path / "rgba.png", _pixels((8, 8, 4), 1))
+    images = load_images(tmp_path, channels=channels)
+    _check_images(images, (2, 8, 8, channels))
+
+
+def test_load_images_mixed_gray_and_colour_become_rgb(tmp_path):
+    gray = _pixels((8, 8))
+    _save(tmp_path / "a_gray.png", gray)
+    _save(tmp_path / "b_rgb.png", _pixels((8, 8, 3), 1))
+    images = load_images(tmp_path)
+    _check_images(images, (2, 8, 8, 3))
+    np.testing.assert_allclose(images[0], np.repeat(gray[..., None] / 255.0, 3, axis=-1),
+                               atol=1e-6)
+
+
+def test_load_images_16_bit_png(tmp_path):
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000
+    path = _save(tmp_path / "deep.png", pixels)
+    np.testing.assert_allclose(load_images(path)[0, ..., 0], pixels / 65535.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [(8, 12), (32, 16)])
+def test_load_images_resize(tmp_path, size):
+    _save(tmp_path / "a.png", np.full((16, 16), 51, np.uint8))
+    _save(tmp_path / "b.png", np.full((20, 10, 3), 102, np.uint8))
+    images = load_images(tmp_path, size=size)
+    _check_images(images, (2, *size, 3))
+    np.testing.assert_allclose(images[0], 0.2, atol=1e-6)  # bilinear keeps flat images flat
+    np.testing.assert_allclose(images[1], 0.4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("stride", "count"), [(None, 2 * 2 + 3 * 2), ((4, 4), 3 * 3 + 5 * 3), ((8, 2), 2 * 5 + 3 * 5)]
+)
+def test_load_images_patches(tmp_path, stride, count):
+    first = _pixels((16, 16))
+    _save(tmp_path / "a.png", first)
+    _save(tmp_path / "b.png", _pixels((24, 16), 1))
+    patches = load_images(tmp_path, patch_size=(8, 8), stride=stride)
+    _check_images(patches, (count, 8, 8, 1))
+    step = stride or (8, 8)
+    np.testing.assert_array_equal(patches[0, ..., 0], first[:8, :8] / np.float32(255))
+    np.testing.assert_array_equal(patches[1, ..., 0],
+                                  first[:8, step[1]:step[1] + 8] / np.float32(255))
+
+
+def test_load_images_image_smaller_than_patch(tmp_path):
+    _save(tmp_path / "tiny.png", _pixels((4, 16)))
+    with pytest.raises(ValueError, match="tiny.png"):
+        load_images(tmp_path, patch_size=(8, 8))
+
+
+def test_load_images_mixed_sizes_need_size_or_patches(tmp_path):
+    _save(tmp_path / "a.png", _pixels((8, 8)))
+    _save(tmp_path / "b.png", _pixels((8, 12)))
+    with pytest.raises(ValueError, match="patch_size"):
+        load_images(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n garbage", b"plain text"])
+def test_load_images_corrupt_file(tmp_path, content):
+    _save(tmp_path / "good.png", _pixels((8, 8)))
+    (tmp_path / "broken.png").write_bytes(content)
+    with pytest.raises(ValueError, match="broken.png"):
+        load_images(tmp_path)
+
+
+def test_load_images_truncated_file(tmp_path):
+    data = (tmp_path / "full.png")
+    _save(data, _pixels((64, 64)))
+    truncated = tmp_path / "cut" / "truncated.png"
+    truncated.parent.mkdir()
+    truncated.write_bytes(data.read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated.png"):
+        load_images(truncated)
+
+
+def test_load_images_empty_folder(tmp_path):
+    (tmp_path / "readme.txt").write_text("no images here")
+    with pytest.raises(ValueError, match="no PNG or JPEG"):
+        load_images(tmp_path)
+
+
+def test_load_images_empty_list():
+    with pytest.raises(ValueError, match="at least one"):
+        load_images([])
+
+
+def test_load_images_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_images(tmp_path / "nowhere")
+
+
+def test_load_images_missing_file_in_list(tmp_path):
+    path = _save(tmp_path / "a.png", _pixels((8, 8)))
+    with pytest.raises(FileNotFoundError, match="gone.png"):
+        load_images([path, tmp_path / "gone.png"])
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"size": (8, 8), "patch_size": (4, 4)}, "not both"),
+        ({"stride": (2, 2)}, "stride"),
+        ({"channels": 2}, "channels"),
+        ({"size": (8,)}, "size"),
+        ({"size": (0, 8)}, "size"),
+        ({"patch_size": "8x8"}, "patch_size"),
+    ],
+)
+def test_load_images_bad_options(tmp_path, options, match):
+    _save(tmp_path / "a.png", _pixels((8, 8)))
+    with pytest.raises(ValueError, match=match):
+        load_images(tmp_path, **options)
+
+
+def test_load_images_bad_path_type():
+    with pytest.raises(TypeError, match="path"):
+        load_images(42)
+
+
+# --- read_image / write_image ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(8, 12), (8, 12, 1), (8, 12, 3)])
+@pytest.mark.parametrize("extension", [".png", ".npy"])
+def test_write_read_round_trip(tmp_path, shape, extension):
+    image = _pixels(shape).astype(np.float32) / 255.0
+    path = tmp_path / f"image{extension}"
+    write_image(path, image)
+    restored = read_image(path)
+    expected_shape = shape if len(shape) == 3 else (*shape, 1)
+    assert restored.shape == expected_shape and restored.dtype == np.float32
+    np.testing.assert_allclose(restored, image.reshape(expected_shape),
+                               atol=0 if extension == ".npy" else 1e-6)
+    assert os.listdir(tmp_path) == [path.name]  # no temporary file left behind
+
+
+def test_write_npy_keeps_floats_exactly(tmp_path):
+    image = np.random.default_rng(0).random((8, 8, 3), dtype=np.float32)
+    write_image(tmp_path / "exact.npy", image)
+    np.testing.assert_array_equal(read_image(tmp_path / "exact.npy"), image)
+
+
+def test_write_png_clips_and_rounds(tmp_path):
+    image = np.array([[-0.5, 0.0, 0.5, 1.0, 1.5, 0.2]], dtype=np.float32)
+    write_image(tmp_path / "clip.png", image)
+    pixels = np.asarray(Image.open(tmp_path / "clip.png"))
+    np.testing.assert_array_equal(pixels, [[0, 0, 128, 255, 255, 51]])
+
+
+def test_write_jpeg(tmp_path):
+    image = np.full((16, 16, 3), 0.4, np.float32)
+    write_image(tmp_path / "photo.JPEG", image)
+    assert Image.open(tmp_path / "photo.JPEG").format == "JPEG"
+    np.testing.assert_allclose(read_image(tmp_path / "photo.JPEG"), image, atol=0.01)
+
+
+def test_write_uint8(tmp_path):
+    write_image(tmp_path / "bytes.png", np.full((4, 4), 255, np.uint8))
+    np.testing.assert_array_equal(read_image(tmp_path / "bytes.png"), 1.0)
+
+
+def test_write_image_replaces_existing_file(tmp_path):
+    path = tmp_path / "image.png"
+    write_image(path, np.zeros((4, 4)))
+    write_image(path, np.ones((4, 4)))
+    np.testing.assert_array_equal(read_image(path), 1.0)
+
+
+def test_write_image_bad_extension(tmp_path):
+    with pytest.raises(ValueError, match="image.gif"):
+        write_image(tmp_path / "image.gif", np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 4, 4), (4, 4, 2), (2, 4, 4, 1)])
+def test_write_image_bad_shape(tmp_path, shape):
+    with pytest.raises(ValueError, match="image"):
+        write_image(tmp_path / "image.png", np.zeros(shape))
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_image_rejects_nan(tmp_path):
+    with pytest.raises(ValueError, match="NaN"):
+        write_image(tmp_path / "image.png", np.full((4, 4), np.nan))
+
+
+def test_read_image_rgba_drops_alpha(tmp_path):
+    pixels = _pixels((8, 8, 4))
+    path = _save(tmp_path / "alpha.png", pixels)
+    np.testing.assert_allclose(read_image(path), pixels[..., :3] / 255.0, atol=1e-6)
+
+
+def test_read_image_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="absent.png"):
+        read_image(tmp_path / "absent.png")
+    (tmp_path / "fake.png").write_text("text")
+    with pytest.raises(ValueError, match="fake.png"):
+        read_image(tmp_path / "fake.png")
+    np.save(tmp_path / "objects.npy", np.array([None, 1], dtype=object))
+    with pytest.raises(ValueError, match="objects.npy"):
+        read_image(tmp_path / "objects.npy")
+    np.save(tmp_path / "stack.npy", np.zeros((2, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match="stack.npy"):
+        read_image(tmp_path / "stack.npy")
+
+
+# --- scripts/make_sample_digits.py -----------------------------------------------------------
+
+
+def test_make_sample_script_is_reproducible(script, mnist_path, tmp_path):
+    outputs = [tmp_path / "first.npz", tmp_path / "second.npz", tmp_path / "other.npz"]
+    for out, seed in zip(outputs, [5, 5, 6], strict=True):
+        argv = ["--source", str(mnist_path), "--out", str(out), "--train", "50", "--test", "20",
+                "--seed", str(seed)]
+        assert script.main(argv) == 0
+    with np.load(outputs[0]) as first, np.load(outputs[1]) as second, \
+            np.load(outputs[2]) as other, np.load(mnist_path) as mnist:
+        assert sorted(first.files) == sorted(second.files)
+        for key in first.files:
+            np.testing.assert_array_equal(first[key], second[key])
+        assert not np.array_equal(first["train_indices"], other["train_indices"])
+        assert str(first["source_sha256"]) == MNIST_SHA256 and int(first["seed"]) == 5
+        assert first["x_train"].shape == (50, 28, 28) and first["x_test"].dtype == np.uint8
+        np.testing.assert_array_equal(first["x_test"], mnist["x_test"][first["test_indices"]])
+        counts = np.bincount(first["y_train"], minlength=10)
+        quotas = 50 * np.bincount(mnist["y_train"]) / 60000
+        assert counts.sum() == 50 and np.all(np.abs(counts - quotas) < 1)
+    assert sorted(os.listdir(tmp_path)) == sorted(out.name for out in outputs)
+
+
+def test_stratified_indices_takes_each_class_share(script):
+    labels = np.repeat(np.arange(3), [50, 30, 20])
+    indices = script.stratified_indices(labels, 10, np.random.default_rng(0))
+    assert len(set(indices.tolist())) == 10
+    np.testing.assert_array_equal(np.bincount(labels[indices]), [5, 3, 2])
+    with pytest.raises(ValueError, match="101"):
+        script.stratified_indices(labels, 101, np.random.default_rng(0))
+
+
+def test_make_sample_script_checks_the_source(script, tmp_path, capsys):
+    fake = _mnist_like(tmp_path / "fake.npz")
+    out = tmp_path / "sample.npz"
+    assert script.main(["--source", str(fake), "--out", str(out)]) == 1
+    assert "SHA-256" in capsys.readouterr().err
+    assert not out.exists()
