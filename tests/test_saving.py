@@ -187,3 +187,35 @@ def test_check_config_safe_accepts_real_configs():
 
 def test_load_model_is_exported():
     assert keras_denoise.load_model is load_model
+
+
+def test_load_model_registers_every_keras_denoise_class():
+    import importlib
+
+    import keras_denoise
+    from keras_denoise._saving import SERIALIZABLE_MODULES
+
+    for name in keras_denoise.__all__:
+        getattr(keras_denoise, name)
+    for module in ("keras_denoise._psnr_metric", "keras_denoise._ssim_metric",
+                   "keras_denoise._noisy_trainer"):
+        importlib.import_module(module)
+    registered = {
+        obj.__module__
+        for key, obj in keras.saving.get_custom_objects().items()
+        if key.startswith("keras_denoise>")
+    }
+    assert registered and registered <= set(SERIALIZABLE_MODULES)
+
+
+def test_public_api_is_complete_and_lazy():
+    import subprocess
+    import sys
+
+    import keras_denoise
+
+    for name in keras_denoise.__all__:
+        assert getattr(keras_denoise, name) is not None
+    code = "import sys, keras_denoise; print('keras' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+if TYPE_CHECKING:
+    import keras
+
+# Every module that registers a Keras-serializable class; `load_model` imports them all
+# so that any keras-denoise object in a file can be found (tested in tests/test_saving.py).
+SERIALIZABLE_MODULES = (
+    "keras_denoise._conv_autoencoder",
+    "keras_denoise._unet_denoiser",
+    "keras_denoise._noisy_trainer",
+    "keras_denoise._psnr_metric",
+    "keras_denoise._ssim_metric",
+)
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 _ALLOWED_PACKAGES = ("keras", "keras_denoise")
@@ -108,6 +120,8 @@ def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bo
     if not overwrite and os.path.exists(path):
         message = f"`filepath` already exists and `overwrite` is False. Received: filepath={path!r}"
         raise FileExistsError(message)
+    import keras
+
     with atomic_path(path) as tmp:
         keras.saving.save_model(model, tmp, **kwargs)
 
@@ -228,4 +242,8 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
         message = f"`filepath` is a damaged `.keras` archive ({error}). Received: {path!r}"
         raise ValueError(message) from None
     check_config_safe(config, path)
+    import keras
+
+    for module in SERIALIZABLE_MODULES:
+        importlib.import_module(module)
     return keras.saving.load_model(path, compile=compile, safe_mode=True)

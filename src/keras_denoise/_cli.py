@@ -1,0 +1,728 @@
+"""The `keras-denoise` command: `demo`, `train`, `denoise` and `evaluate` from a shell.
+
+Run `keras-denoise --help` (or `python -m keras_denoise --help`) for the
+subcommands, and `keras-denoise COMMAND --help` for each one's options.
+
+Exit status: 0 on success, 2 for a usage error (an unknown option or a value
+that does not parse), 1 for any other failure. A user's mistake (a missing or
+unreadable file, an image of the wrong size, a bad model file) prints one line,
+`keras-denoise: error: ...`, on stderr; `--debug` shows the traceback instead.
+
+Heavy modules (Keras, TensorFlow, matplotlib) are imported inside the
+commands, so building the parser stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_denoise import _validation
+from keras_denoise._saving import atomic_path
+from keras_denoise._version import __version__
+
+PROG = "keras-denoise"
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_INPUT_SUFFIXES = (*_IMAGE_SUFFIXES, ".npy")
+# ITU-R BT.601 luma weights, to turn RGB images into grayscale ones.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Trains in one to two minutes on a 2-core CPU (see `keras-denoise demo --help`).
+_DEMO_EPOCHS = 10
+_DEMO_VALIDATION_SPLIT = 0.1
+_DEMO_OUT = "keras-denoise-demo"
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose usage errors take a single line on stderr."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _checked(parse: Callable[[str], Any], check: Callable[..., Any], name: str, **options):
+    """An argparse `type`: parse the string, then check it with `_validation`."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            kind = "an integer" if parse is int else "a number"
+            message = f"`{name}` must be {kind}. Received: {name}={text!r}"
+            raise argparse.ArgumentTypeError(message) from None
+        try:
+            return check(value, name, **options)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def _fraction(value: float, name: str) -> float:
+    value = _validation.check_nonnegative_float(value, name)
+    if value >= 1:
+        message = f"`{name}` must be in [0, 1). Received: {name}={value!r}"
+        raise ValueError(message)
+    return value
+
+
+def _nonnegative_int(value: int, name: str) -> int:
+    if value < 0:
+        message = f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
+        raise ValueError(message)
+    return value
+
+
+def _noise_factors(text: str) -> tuple[float, ...]:
+    """`"0.1,0.3,0.5"` as a tuple of non-negative floats."""
+    check = _checked(float, _validation.check_nonnegative_float, "noise_factors")
+    return tuple(check(item) for item in text.split(","))
+
+
+def _baselines(text: str) -> tuple[str, ...]:
+    """`"median,tv"` as a tuple of names; `"none"` as `()`."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    return () if names == ("none",) else names
+
+
+def _keras_path(text: str) -> str:
+    if not text.lower().endswith(".keras"):
+        message = f"the model file must end with `.keras`. Received: {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return text
+
+
+def _positive_int(name: str, maximum: int | None = None) -> Callable[[str], int]:
+    return _checked(int, _validation.check_positive_int, name, maximum=maximum)
+
+
+# --- helpers shared by the commands -------------------------------------------------------
+
+
+def _verbosity() -> int:
+    """Keras's live progress bar in a terminal, one line per epoch otherwise."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _write_json(path: str, data: Any) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, default=lambda value: value.tolist())
+        handle.write("\n")
+
+
+def _as_batch(images: Any, name: str) -> np.ndarray:
+    """Images as float32 `(N, height, width, channels)`."""
+    batch = _validation.as_float_images(images, name, min_ndim=3, max_ndim=4)
+    return batch[..., None] if batch.ndim == 3 else batch
+
+
+def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """`(train, test)` from a Keras-layout `.npz`, or `(images, None)` from one array."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.files)
+            if "x_train" in keys:
+                test = archive["x_test"] if "x_test" in keys else None
+                return archive["x_train"], test
+            for key in ("images", "x"):
+                if key in keys:
+                    return archive[key], None
+    except zipfile.BadZipFile as error:
+        message = f"{path} is not a valid .npz file ({error})"
+        raise ValueError(message) from None
+    message = f"{path} must hold `x_train` (and `x_test`), `images` or `x`. Received keys: {keys}"
+    raise ValueError(message)
+
+
+def _load_data(
+    args: argparse.Namespace, *, size: tuple[int, int] | None = None, channels: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`(train, test)` float32 `(N, height, width, channels)` images for `--data`.
+
+    `test` is None when the data has no test split (one array, or a folder).
+    """
+    from keras_denoise import datasets
+
+    data = args.data
+    if data == "mnist":
+        train, test = datasets.load_mnist(args.mnist_path)
+    elif data == "sample":
+        train, test = datasets.load_sample_digits()
+    elif not os.path.exists(data):
+        message = f"--data must be 'mnist', 'sample', an .npz file or a folder. Received: {data!r}"
+        raise FileNotFoundError(message)
+    elif data.lower().endswith(".npz"):
+        train, test = _load_npz(data)
+    else:
+        train = datasets.load_images(
+            data,
+            size=tuple(args.size) if args.size else (None if args.patch_size else size),
+            patch_size=tuple(args.patch_size) if args.patch_size else None,
+            channels=channels,
+        )
+        test = None
+    train = _as_batch(train, data)
+    test = None if test is None else _as_batch(test, data)
+    return train, test
+
+
+def _match_channels(images: np.ndarray, channels: int, name: str) -> np.ndarray:
+    """`(N, H, W, C)` images given `channels` channels: alpha dropped, RGB <-> grayscale."""
+    received = images.shape[-1]
+    if received in (2, 4) and channels != received:
+        images = images[..., :-1]  # drop the alpha channel
+    if images.shape[-1] == 3 and channels == 1:
+        images = (images @ _LUMA)[..., None]
+    elif images.shape[-1] == 1 and channels == 3:
+        images = np.repeat(images, 3, axis=-1)
+    if images.shape[-1] != channels:
+        message = (
+            f"{name} has {received} channel(s), which cannot be converted to the "
+            f"{channels} channel(s) the model takes"
+        )
+        raise ValueError(message)
+    return images
+
+
+def _model_image_shape(model: Any, path: str) -> tuple[int | None, int | None, int]:
+    if not callable(getattr(model, "denoise", None)):
+        message = f"{path} is not a keras-denoise model (it has no `denoise` method)"
+        raise ValueError(message)
+    return tuple(model.image_shape)
+
+
+def _fit_images(model: Any, images: np.ndarray, name: str) -> np.ndarray:
+    """`images` with the model's channel count; a one-line error if their size does not fit."""
+    height, width, channels = model.image_shape
+    images = _match_channels(images, channels, name)
+    if height is not None and images.shape[1:3] != (height, width):
+        message = (
+            f"{name} has images of {images.shape[1]}x{images.shape[2]} pixels, but this "
+            f"{type(model).__name__} takes {height}x{width} only; resize them, or use a fully "
+            "convolutional model (`train --model unet`)"
+        )
+        raise ValueError(message)
+    return images
+
+
+def _psnr_report(
+    model: Any, clean: np.ndarray, *, noise_factor: float, seed: int, batch_size: int
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """PSNR of the noisy and denoised held-out images (noise drawn with `seed`)."""
+    from keras_denoise import GaussianNoise, metrics
+
+    noisy = GaussianNoise(noise_factor, seed=seed)(clean)
+    denoised = model.denoise(noisy, batch_size=batch_size)
+    report = {
+        "heldout_images": len(clean),
+        "psnr_noisy": float(metrics.psnr(clean, noisy)),
+        "psnr_denoised": float(metrics.psnr(clean, denoised)),
+    }
+    print(
+        f"PSNR on {len(clean)} held-out images (noise_factor={noise_factor}): "
+        f"noisy {report['psnr_noisy']:.2f} dB -> denoised {report['psnr_denoised']:.2f} dB"
+    )
+    return report, noisy, denoised
+
+
+def _final_losses(history: Any) -> dict:
+    return {f"final_{key}": float(values[-1]) for key, values in history.history.items()}
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> None:
+    import keras
+
+    from keras_denoise import ConvAutoencoder, datasets, plotting
+
+    train, test = datasets.load_sample_digits()
+    if args.max_images is not None:
+        train, test = train[: args.max_images], test[: args.max_images]
+    os.makedirs(args.out, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+    model = ConvAutoencoder(image_shape=train.shape[1:])
+    model.compile()
+    print(f"Training a ConvAutoencoder on {len(train)} sample digits for {args.epochs} epoch(s)")
+    start = time.perf_counter()
+    history = model.fit_denoising(
+        train,
+        noise_factor=args.noise_factor,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=_DEMO_VALIDATION_SPLIT,
+        seed=args.seed,
+        verbose=_verbosity(),
+    )
+    seconds = time.perf_counter() - start
+    report, noisy, denoised = _psnr_report(
+        model, test, noise_factor=args.noise_factor, seed=args.seed, batch_size=args.batch_size
+    )
+    paths = {
+        name: os.path.join(args.out, name)
+        for name in ("comparison.png", "loss.png", "model.keras", "metrics.json")
+    }
+    plotting.compare(test, noisy, denoised, n=5, path=paths["comparison.png"])
+    plotting.plot_history(history, path=paths["loss.png"])
+    model.save(paths["model.keras"])
+    metrics = {
+        "noise_factor": args.noise_factor,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "train_images": int(len(train) * (1 - _DEMO_VALIDATION_SPLIT)),
+        "train_seconds": round(seconds, 1),
+        **_final_losses(history),
+        **report,
+    }
+    _write_json(paths["metrics.json"], metrics)
+    print(f"Wrote {', '.join(paths.values())}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    import keras
+
+    from keras_denoise import ConvAutoencoder, plotting
+    from keras_denoise._unet_denoiser import UNetDenoiser
+
+    if args.model == "unet" and args.latent_dim is not None:
+        message = "--latent-dim applies to `--model conv` only"
+        raise ValueError(message)
+    train, test = _load_data(args)
+    split_at = int(len(train) * (1 - args.validation_split))  # as `fit_denoising` splits
+    heldout = train[split_at:] if test is None and split_at < len(train) else test
+    keras.utils.set_random_seed(args.seed)
+    if args.model == "conv":
+        options = {} if args.latent_dim is None else {"latent_dim": args.latent_dim}
+        model = ConvAutoencoder(image_shape=train.shape[1:], **options)
+    else:
+        model = UNetDenoiser(image_shape=(None, None, train.shape[-1]))
+    model.compile()
+    callbacks = []
+    if args.resume:
+        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir=f"{args.out}.backup"))
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    print(
+        f"Training a {type(model).__name__} on {split_at} images of "
+        f"{'x'.join(map(str, train.shape[1:]))} for {args.epochs} epoch(s)"
+    )
+    history = model.fit_denoising(
+        train,
+        noise_factor=args.noise_factor,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=args.validation_split,
+        seed=args.seed,
+        callbacks=callbacks,
+        verbose=_verbosity(),
+    )
+    model.save(args.out)
+    stem = args.out[: -len(".keras")]
+    metrics = {
+        "data": args.data,
+        "model": args.model,
+        "image_shape": list(train.shape[1:]),
+        "noise_factor": args.noise_factor,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "train_images": split_at,
+        **_final_losses(history),
+    }
+    if heldout is not None:
+        report, _, _ = _psnr_report(
+            model,
+            heldout,
+            noise_factor=args.noise_factor,
+            seed=args.seed,
+            batch_size=args.batch_size,
+        )
+        metrics.update(report)
+    plotting.plot_history(history, path=f"{stem}.loss.png")
+    _write_json(f"{stem}.metrics.json", metrics)
+    print(f"Wrote {args.out}, {stem}.loss.png, {stem}.metrics.json")
+
+
+def _read_input(path: str) -> tuple[np.ndarray, Callable[[np.ndarray, str], None]]:
+    """Read `path` as `(N, H, W, C)` images, with a function that writes results alike."""
+    from keras_denoise import datasets
+
+    if not path.lower().endswith(".npy"):
+        return datasets.read_image(path)[None], lambda result, out: datasets.write_image(
+            out, result[0]
+        )
+    array = np.load(path, allow_pickle=False)
+    images = _validation.as_float_images(array, path, min_ndim=2, max_ndim=4)
+    one_image = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))
+    no_channels = images.ndim == 2 or (images.ndim == 3 and not one_image)
+    if no_channels:
+        images = images[..., None]
+    if one_image:
+        images = images[None]
+
+    def write(result: np.ndarray, out: str) -> None:
+        if no_channels and result.shape[-1] == 1:
+            result = result[..., 0]
+        if one_image:
+            result = result[0]
+        if array.dtype == np.uint8:
+            result = np.round(np.clip(result, 0, 1) * 255).astype(np.uint8)
+        with atomic_path(out) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, result)
+
+    return images, write
+
+
+def _denoise(args: argparse.Namespace) -> None:
+    from keras_denoise import load_model
+
+    outputs = {}
+    for path in args.inputs:
+        if not os.path.isfile(path):
+            message = f"no such file: {path}"
+            raise FileNotFoundError(message)
+        if not path.lower().endswith(_INPUT_SUFFIXES):
+            message = f"{path} is not a PNG, JPEG or .npy file"
+            raise ValueError(message)
+        out = os.path.join(args.output, os.path.basename(path))
+        if os.path.abspath(out) == os.path.abspath(path):
+            message = f"{out} would overwrite its input; choose another folder with -o"
+            raise ValueError(message)
+        if out in outputs:
+            message = f"{outputs[out]} and {path} would both be written to {out}"
+            raise ValueError(message)
+        outputs[out] = path
+    model = load_model(args.model, compile=False)
+    height, _, _ = _model_image_shape(model, args.model)
+    options = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    if args.tile_size is not None:
+        if height is not None:
+            message = (
+                f"--tile-size needs a fully convolutional model; {args.model} is a "
+                f"{type(model).__name__} for {height}x{model.image_shape[1]} images only"
+            )
+            raise ValueError(message)
+        options.update(tile_size=args.tile_size, overlap=args.overlap)
+    os.makedirs(args.output, exist_ok=True)
+    for out, path in outputs.items():
+        images, write = _read_input(path)
+        images = _fit_images(model, images, path)
+        write(model.denoise(images, **options), out)
+        print(f"{path} -> {out}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from keras_denoise import load_model, plotting
+    from keras_denoise._evaluate import evaluate, format_table
+
+    model = load_model(args.model, compile=False)
+    height, width, channels = _model_image_shape(model, args.model)
+    size = None if height is None else (height, width)
+    train, test = _load_data(args, size=size, channels=channels)
+    images = _fit_images(model, train if test is None else test, args.data)
+    options = {} if args.baselines is None else {"baselines": args.baselines}
+    rows = evaluate(
+        model,
+        images,
+        noise_factors=args.noise_factors,
+        seed=args.seed,
+        max_images=args.max_images,
+        **options,
+    )
+    print(format_table(rows))
+    if args.json is not None:
+        _write_json(args.json, rows)
+    if args.figure is not None:
+        plotting.plot_evaluation(rows, path=args.figure)
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--data",
+        required=True,
+        metavar="{mnist,sample,PATH}",
+        help="'mnist' (see --mnist-path), 'sample' (the small digit set bundled with "
+        "keras-denoise, offline), an .npz file (Keras layout with x_train/x_test, or a single "
+        "array `images` or `x`, (N, H, W[, C]), uint8 or float in [0, 1]), or a folder (or "
+        "one file) of PNG/JPEG images, grayscale or RGB",
+    )
+    group.add_argument(
+        "--mnist-path", metavar="PATH", help="MNIST .npz in Keras layout (default: download)"
+    )
+    sizes = group.add_mutually_exclusive_group()
+    sizes.add_argument(
+        "--size",
+        nargs=2,
+        type=_positive_int("size", maximum=_validation.MAX_IMAGE_SIDE),
+        metavar=("H", "W"),
+        help="resize every image of a folder to H x W pixels",
+    )
+    sizes.add_argument(
+        "--patch-size",
+        nargs=2,
+        type=_positive_int("patch_size", maximum=_validation.MAX_IMAGE_SIDE),
+        metavar=("H", "W"),
+        help="cut the images of a folder into H x W patches instead",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+    common = _ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    parser = _ArgumentParser(
+        prog=PROG,
+        description="Learned image denoising with Keras 3.",
+        epilog=f"Run `{PROG} COMMAND --help` for the options of a command.",
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        formatter_class=formatter,
+        help="train a small denoiser on the bundled digits and show the result",
+        description=(
+            "Train a ConvAutoencoder on the digit sample bundled with keras-denoise (no\n"
+            "download), report the test PSNR of the noisy and denoised images, and write\n"
+            "comparison.png, loss.png, model.keras and metrics.json to --out. With the\n"
+            "default settings it takes one to two minutes on a laptop CPU."
+        ),
+        epilog=f"example:\n  {PROG} demo --out demo --epochs 5",
+    )
+    demo.add_argument(
+        "--out", default=_DEMO_OUT, metavar="DIR", help=f"output folder (default: ./{_DEMO_OUT})"
+    )
+    demo.add_argument(
+        "--epochs",
+        type=_positive_int("epochs"),
+        default=_DEMO_EPOCHS,
+        metavar="N",
+        help=f"training epochs (default: {_DEMO_EPOCHS})",
+    )
+    demo.add_argument("--max-images", type=_positive_int("max_images"), help=argparse.SUPPRESS)
+
+    train = commands.add_parser(
+        "train",
+        parents=[common],
+        formatter_class=formatter,
+        help="train a denoiser on MNIST, the sample, an .npz or a folder of images",
+        description=(
+            "Train a denoiser on clean images, with fresh Gaussian noise every epoch, and\n"
+            "write MODEL.keras, a loss plot MODEL.loss.png and MODEL.metrics.json (final\n"
+            "losses, and the PSNR of the noisy and denoised held-out images: the data's test\n"
+            "split, or else the --validation-split). Folder images of different sizes need\n"
+            "--size (resize) or --patch-size (cut into patches); `--model conv` needs one\n"
+            "size, `--model unet` (fully convolutional) denoises any size afterwards."
+        ),
+        epilog=(
+            "examples:\n"
+            f"  {PROG} train --data sample --epochs 10 --out digits.keras\n"
+            f"  {PROG} train --data photos/ --model unet --patch-size 64 64 --out photos.keras"
+        ),
+    )
+    _add_data_options(train)
+    train.add_argument(
+        "--model",
+        choices=("conv", "unet"),
+        default="conv",
+        help="ConvAutoencoder or UNetDenoiser (default: conv)",
+    )
+    train.add_argument(
+        "--epochs",
+        type=_positive_int("epochs"),
+        default=10,
+        metavar="N",
+        help="training epochs (default: 10)",
+    )
+    train.add_argument(
+        "--latent-dim",
+        type=_positive_int("latent_dim", maximum=_validation.MAX_LATENT_DIM),
+        metavar="N",
+        help="latent units of `--model conv` (default: 128)",
+    )
+    train.add_argument(
+        "--validation-split",
+        type=_checked(float, _fraction, "validation_split"),
+        default=0.1,
+        metavar="F",
+        help="fraction held out for validation (default: 0.1)",
+    )
+    train.add_argument(
+        "--out",
+        type=_keras_path,
+        required=True,
+        metavar="MODEL.keras",
+        help="where to write the model",
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from MODEL.keras.backup/ (removed once training ends)",
+    )
+
+    for command in (demo, train):
+        command.add_argument(
+            "--noise-factor",
+            type=_checked(float, _validation.check_nonnegative_float, "noise_factor"),
+            default=0.5,
+            metavar="F",
+            help="standard deviation of the noise (default: 0.5)",
+        )
+        command.add_argument(
+            "--batch-size",
+            type=_positive_int("batch_size", maximum=_validation.MAX_BATCH_SIZE),
+            default=64,
+            metavar="N",
+            help="images per step (default: 64)",
+        )
+        command.add_argument(
+            "--seed",
+            type=_checked(int, _nonnegative_int, "seed"),
+            default=0,
+            metavar="N",
+            help="seed of the weights and the noise (default: 0)",
+        )
+
+    denoise = commands.add_parser(
+        "denoise",
+        parents=[common],
+        formatter_class=formatter,
+        help="denoise PNG, JPEG or .npy files with a trained model",
+        description=(
+            "Denoise image files with a trained model and write each result, in the same\n"
+            "format, to OUTDIR/NAME. PNG/JPEG images are converted to the model's channels\n"
+            "(RGB <-> grayscale, alpha dropped). A .npy holds one image (H, W) or (H, W, C)\n"
+            "with C in 1, 3, 4, or a batch (N, H, W) or (N, H, W, C), uint8 or float in\n"
+            "[0, 1]. A ConvAutoencoder takes the image size it was trained on only; a U-Net\n"
+            "takes any size, and denoises large images in tiles (--tile-size)."
+        ),
+        epilog=f"example:\n  {PROG} denoise digits.keras scan1.png scan2.png -o clean/",
+    )
+    denoise.add_argument("model", metavar="MODEL", help="a .keras model file")
+    denoise.add_argument("inputs", nargs="+", metavar="INPUT", help="PNG, JPEG or .npy files")
+    denoise.add_argument(
+        "-o",
+        "--output",
+        default="denoised",
+        metavar="OUTDIR",
+        help="output folder (default: ./denoised)",
+    )
+    denoise.add_argument(
+        "--batch-size",
+        type=_positive_int("batch_size", maximum=_validation.MAX_BATCH_SIZE),
+        metavar="N",
+        help="images or tiles per forward pass (default: the model's)",
+    )
+    denoise.add_argument(
+        "--tile-size",
+        type=_positive_int("tile_size"),
+        metavar="N",
+        help="side of the tiles of a fully convolutional model (default: "
+        "tiles only above 1024x1024 pixels)",
+    )
+    denoise.add_argument(
+        "--overlap",
+        type=_checked(int, _nonnegative_int, "overlap"),
+        default=32,
+        metavar="N",
+        help="pixels of context around each tile (default: 32)",
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        parents=[common],
+        formatter_class=formatter,
+        help="score a model against the noisy input and classical filters",
+        description=(
+            "Noise the test images (the data's test split, or all of them) at each noise\n"
+            "level, denoise them with the model and with classical filters (scikit-image),\n"
+            "and print a table of PSNR and SSIM. Folder images are resized to the model's\n"
+            "size unless --size or --patch-size says otherwise."
+        ),
+        epilog=(
+            "example:\n"
+            f"  {PROG} evaluate digits.keras --data mnist --noise-factors 0.1,0.3,0.5 \\\n"
+            "      --max-images 500 --json scores.json --figure scores.png"
+        ),
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a .keras model file")
+    _add_data_options(evaluate)
+    evaluate.add_argument(
+        "--noise-factors",
+        type=_noise_factors,
+        default=(0.1, 0.3, 0.5),
+        metavar="F1,F2,...",
+        help="noise levels (default: 0.1,0.3,0.5)",
+    )
+    evaluate.add_argument(
+        "--baselines",
+        type=_baselines,
+        metavar="NAME,...|none",
+        help="classical filters among median, tv, nl_means, wavelet, or 'none' (default: all four)",
+    )
+    evaluate.add_argument(
+        "--max-images",
+        type=_positive_int("max_images"),
+        metavar="N",
+        help="score only the first N images (default: all)",
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=_checked(int, _nonnegative_int, "seed"),
+        default=0,
+        metavar="N",
+        help="seed of the noise (default: 0)",
+    )
+    evaluate.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
+    evaluate.add_argument("--figure", metavar="OUT.png", help="also plot the PSNR per level")
+
+    demo.set_defaults(run=_demo)
+    train.set_defaults(run=_train)
+    denoise.set_defaults(run=_denoise)
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `keras-denoise` command line and return its exit status.
+
+    Args:
+        argv: the arguments, without the program name; `None` reads
+            `sys.argv[1:]`.
+
+    Returns:
+        0 on success, 1 on failure (usage errors exit with status 2).
+
+    Example:
+
+    >>> from keras_denoise._cli import main
+    >>> main(["denoise", "no-such-model.keras", "no-such-image.png"])  # error on stderr
+    1
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    args = _build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, TypeError, OSError) as error:
+        if args.debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
+    return 0

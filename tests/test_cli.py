@@ -1,0 +1,299 @@
+"""Tests of the `keras-denoise` command line.
+
+The end-to-end tests run `python -m keras_denoise` in a subprocess, as a user
+would (each pays for a TensorFlow import, so they are few and tiny); the error
+cases call `main` in this process and read its stderr with `capsys`.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_denoise import ConvAutoencoder
+from keras_denoise._cli import main
+from keras_denoise._unet_denoiser import UNetDenoiser
+
+# What TensorFlow's C++ runtime writes to stderr while it loads, whatever
+# TF_CPP_MIN_LOG_LEVEL says; the command's own messages never look like this.
+_RUNTIME_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWEF]\d{4} \d\d:\d\d:\d\d)")
+
+
+def run_cli(*args, cwd=None):
+    """Run `python -m keras_denoise ARGS`; return `(returncode, stdout, stderr lines)`."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    process = subprocess.run(
+        [sys.executable, "-m", "keras_denoise", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
+    stderr = [line for line in process.stderr.splitlines() if not _RUNTIME_LOG.match(line)]
+    return process.returncode, process.stdout, stderr
+
+
+def assert_one_line_error(stderr, *fragments):
+    """stderr is one `keras-denoise...: error: ...` line holding every fragment."""
+    lines = [line for line in stderr.splitlines() if line] if isinstance(stderr, str) else stderr
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("keras-denoise") and ": error: " in lines[0], lines
+    assert "Traceback" not in lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def write_png(path, array):
+    Image.fromarray(array).save(path)
+    return path
+
+
+@pytest.fixture
+def digits_folder(tmp_path, rng):
+    """Twelve 16x16 grayscale PNGs: bright squares on black."""
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for index in range(12):
+        image = np.zeros((16, 16), np.uint8)
+        top, left = rng.integers(0, 8, size=2)
+        image[top : top + 8, left : left + 8] = 255
+        write_png(folder / f"digit_{index:02d}.png", image)
+    return folder
+
+
+@pytest.fixture
+def conv_path(tmp_path):
+    """An untrained ConvAutoencoder for 16x16 grayscale images."""
+    path = tmp_path / "conv.keras"
+    ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4).save(path)
+    return path
+
+
+@pytest.fixture
+def unet_path(tmp_path):
+    """An untrained, small UNetDenoiser for RGB images of any size."""
+    path = tmp_path / "unet.keras"
+    UNetDenoiser(image_shape=(None, None, 3), filters=(4, 8)).save(path)
+    return path
+
+
+# --- as a user runs it -----------------------------------------------------------------------
+
+
+def test_console_script_answers_help():
+    script = Path(sys.executable).with_name("keras-denoise")
+    assert script.is_file(), f"{script} missing: reinstall with `pip install -e .`"
+    process = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0
+    for command in ("demo", "train", "denoise", "evaluate"):
+        assert command in process.stdout
+
+
+@pytest.mark.slow
+def test_demo_writes_its_files(tmp_path):
+    out = tmp_path / "demo"
+    code, stdout, stderr = run_cli(
+        "demo", "--out", out, "--epochs", 1, "--max-images", 64, "--batch-size", 32
+    )
+    assert code == 0, stderr
+    assert "loss:" in stdout and "PSNR" in stdout
+    for name in ("comparison.png", "loss.png", "model.keras", "metrics.json"):
+        assert (out / name).stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["heldout_images"] == 64
+    assert metrics["psnr_denoised"] > 0 and metrics["psnr_noisy"] > 0
+
+
+@pytest.mark.slow
+def test_train_on_a_folder_then_denoise_and_evaluate(tmp_path, digits_folder):
+    model = tmp_path / "out" / "squares.keras"
+    code, stdout, stderr = run_cli(
+        "train", "--data", digits_folder, "--epochs", 2, "--batch-size", 4, "--latent-dim", 8,
+        "--validation-split", 0.25, "--seed", 1, "--resume", "--out", model,
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "Epoch 2/2" in stdout
+    assert model.is_file() and (tmp_path / "out" / "squares.loss.png").is_file()
+    assert not (tmp_path / "out" / "squares.keras.backup").exists()
+    metrics = json.loads((tmp_path / "out" / "squares.metrics.json").read_text())
+    assert metrics["train_images"] == 9 and metrics["heldout_images"] == 3
+    assert {"final_loss", "final_val_loss", "psnr_noisy", "psnr_denoised"} <= set(metrics)
+
+    batch = np.random.default_rng(0).random((3, 16, 16), dtype=np.float32)
+    np.save(tmp_path / "batch.npy", batch)
+    rgb = write_png(tmp_path / "rgb.png", np.full((16, 16, 3), 128, np.uint8))
+    code, stdout, stderr = run_cli(
+        "denoise", model, digits_folder / "digit_00.png", rgb, tmp_path / "batch.npy",
+        "-o", tmp_path / "clean",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert np.asarray(Image.open(tmp_path / "clean" / "digit_00.png")).shape == (16, 16)
+    assert np.asarray(Image.open(tmp_path / "clean" / "rgb.png")).shape == (16, 16)
+    denoised = np.load(tmp_path / "clean" / "batch.npy")
+    assert denoised.shape == batch.shape and denoised.dtype == np.float32
+
+    scores = tmp_path / "scores.json"
+    code, stdout, stderr = run_cli(
+        "evaluate", model, "--data", digits_folder, "--noise-factors", "0.2,0.4",
+        "--baselines", "median", "--json", scores, "--figure", tmp_path / "scores.png",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "median" in stdout
+    rows = json.loads(scores.read_text())
+    assert [(row["noise_factor"], row["method"]) for row in rows] == [
+        (0.2, "noisy"), (0.2, "model"), (0.2, "median"),
+        (0.4, "noisy"), (0.4, "model"), (0.4, "median"),
+    ]  # fmt: skip
+    assert (tmp_path / "scores.png").is_file()
+
+
+@pytest.mark.slow
+def test_train_on_the_sample(tmp_path):
+    model = tmp_path / "sample.keras"
+    code, stdout, stderr = run_cli(
+        "train", "--data", "sample", "--epochs", 1, "--validation-split", 0, "--out", model
+    )
+    assert code == 0, stderr
+    metrics = json.loads((tmp_path / "sample.metrics.json").read_text())
+    assert metrics["model"] == "conv" and metrics["image_shape"] == [28, 28, 1]
+    assert metrics["heldout_images"] > 0 and "final_val_loss" not in metrics
+    assert metrics["psnr_denoised"] > metrics["psnr_noisy"]
+
+
+@pytest.mark.slow
+def test_train_unet_on_a_folder(capsys, tmp_path, digits_folder):
+    model = tmp_path / "unet.keras"
+    argv = ["train", "--data", str(digits_folder), "--model", "unet", "--epochs", "1",
+            "--batch-size", "6", "--out", str(model)]  # fmt: skip
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "unet.metrics.json").read_text())
+    assert metrics["model"] == "unet" and metrics["train_images"] == 10
+    assert "PSNR" in capsys.readouterr().out
+
+
+def test_missing_file_is_one_line_in_a_real_process(tmp_path, conv_path):
+    code, stdout, stderr = run_cli("denoise", conv_path, tmp_path / "nowhere.png")
+    assert code == 1
+    assert_one_line_error(stderr, "nowhere.png")
+
+
+def test_unknown_flag_exits_2_in_a_real_process():
+    code, stdout, stderr = run_cli("demo", "--epoch-count", 3)
+    assert code == 2
+    assert_one_line_error(stderr, "--epoch-count")
+
+
+# --- errors, in this process -----------------------------------------------------------------
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert re.fullmatch(r"keras-denoise \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        ([], "required"),
+        (["demo", "--epochs", "0"], "epochs"),
+        (["demo", "--epochs", "many"], "many"),
+        (["demo", "--noise-factor", "-1"], "noise_factor"),
+        (["train", "--data", "sample", "--out", "model.h5"], "model.h5"),
+        (["train", "--data", "sample", "--out", "m.keras", "--validation-split", "1"], "split"),
+        (["train", "--data", "x", "--out", "m.keras", "--size", "8", "8", "--patch-size", "4", "4"],
+         "not allowed"),
+        (["denoise", "model.keras"], "required"),
+        (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,x"], "'x'"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_exit_2(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, fragment)
+
+
+def test_unreadable_image(capsys, tmp_path, conv_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png at all")
+    assert main(["denoise", str(conv_path), str(bad), "-o", str(tmp_path / "out")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "bad.png")
+
+
+@pytest.mark.parametrize("suffix", ["png", "npy"])
+def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
+    path = tmp_path / f"big.{suffix}"
+    if suffix == "png":
+        write_png(path, np.zeros((20, 24), np.uint8))
+    else:
+        np.save(path, np.zeros((20, 24), np.float32))
+    assert main(["denoise", str(conv_path), str(path), "-o", str(tmp_path / "out")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "20x24", "16x16")
+    assert not (tmp_path / "out" / path.name).exists()
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["denoise", "{conv}", "{image}", "--tile-size", "8"], "--tile-size"),
+        (["denoise", "{conv}", "{tmp}/notes.txt"], "notes.txt"),
+        (["denoise", "{conv}", "{image}", "-o", "{tmp}"], "overwrite"),
+        (["denoise", "{tmp}/missing.keras", "{image}"], "missing.keras"),
+        (["denoise", "{image}.keras", "{image}"], "zip"),
+        (["train", "--data", "{tmp}/nothing", "--out", "{tmp}/m.keras"], "nothing"),
+        (["train", "--data", "sample", "--model", "unet", "--latent-dim", "4",
+          "--out", "{tmp}/m.keras"], "--latent-dim"),
+        (["evaluate", "{conv}", "--data", "{tmp}/data.npz", "--baselines", "gaussian"],
+         "gaussian"),
+    ],
+)  # fmt: skip
+def test_failures_exit_1(capsys, tmp_path, conv_path, argv, fragment):
+    image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "image.png.keras").write_bytes(b"not a zip")
+    np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
+    names = {"conv": conv_path, "image": image, "tmp": tmp_path}
+    assert main([arg.format(**names) for arg in argv]) == 1
+    assert_one_line_error(capsys.readouterr().err, fragment)
+
+
+def test_debug_shows_the_traceback(tmp_path, conv_path):
+    with pytest.raises(FileNotFoundError):
+        main(["denoise", "--debug", str(conv_path), str(tmp_path / "nowhere.png")])
+
+
+# --- channels and layouts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [((16, 16), np.float32), ((16, 16, 1), np.uint8), ((2, 16, 16), np.float32),
+     ((2, 16, 16, 1), np.uint8)],
+)  # fmt: skip
+def test_denoise_npy_keeps_layout_and_dtype(capsys, tmp_path, conv_path, shape, dtype):
+    array = np.random.default_rng(0).random(shape)
+    array = (array * 255).astype(dtype) if dtype == np.uint8 else array.astype(dtype)
+    np.save(tmp_path / "in.npy", array)
+    argv = ["denoise", str(conv_path), str(tmp_path / "in.npy"), "-o", str(tmp_path / "o")]
+    assert main(argv) == 0
+    result = np.load(tmp_path / "o" / "in.npy")
+    assert result.shape == shape and result.dtype == dtype
+    assert "in.npy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("image_shape", [(24, 40), (24, 40, 3), (24, 40, 4)])
+def test_unet_denoises_any_size_and_channels(tmp_path, unet_path, image_shape):
+    path = write_png(tmp_path / "photo.png", np.full(image_shape, 200, np.uint8))
+    out = tmp_path / "out"
+    argv = ["denoise", str(unet_path), str(path), "-o", str(out), "--tile-size", "16"]
+    assert main(argv) == 0
+    assert np.asarray(Image.open(out / "photo.png")).shape == (24, 40, 3)
