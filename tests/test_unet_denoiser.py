@@ -1,0 +1,264 @@
+import functools
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given
+from strategies import image_shapes
+
+import keras_denoise
+from keras_denoise import GaussianNoise, _tiling, _unet_denoiser
+from keras_denoise._saving import check_config_safe
+from keras_denoise._unet_denoiser import UNetDenoiser
+from keras_denoise.metrics import psnr
+
+
+@functools.cache
+def _any_size(channels=1, filters=(4, 8)):
+    """A small model for any image size (cached: building models is slow)."""
+    return UNetDenoiser((None, None, channels), filters=filters)
+
+
+def _images(shape, seed=0):
+    return np.random.default_rng(seed).random(shape).astype("float32")
+
+
+def test_default_model_is_small_and_fully_convolutional():
+    model = UNetDenoiser()
+    assert model.count_params() == 467873 <= 500_000
+    assert model.input_shape == model.output_shape == (None, None, None, 1)
+    assert (model.size_multiple, model.receptive_radius) == (4, 23)
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
+    assert not model.compiled
+
+
+@pytest.mark.parametrize("filters", [(4,), (4, 8), (4, 8, 8), (2, 2, 2, 2)])
+def test_receptive_radius_bounds_the_influence_of_a_pixel(filters):
+    model = UNetDenoiser(filters=filters)
+    radius, size = model.receptive_radius, 4 * model.receptive_radius + 8
+    images = _images((1, size, size, 1))
+    changed = images.copy()
+    changed[0, size // 2, size // 2, 0] += 0.5
+    moved = np.abs(model.denoise(changed) - model.denoise(images))[0, :, :, 0] > 0
+    rows, columns = np.nonzero(moved)
+    assert rows.size > 0
+    assert np.abs(rows - size // 2).max() <= radius
+    assert np.abs(columns - size // 2).max() <= radius
+
+
+@given(image_shape=image_shapes(min_side=1, max_side=24))
+def test_output_shape_equals_input_shape_for_any_size(image_shape):
+    height, width, channels = image_shape
+    images = _images((2, height, width, channels))
+    out = _any_size(channels).denoise(images)
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+@pytest.mark.parametrize("image_shape", [(4, 4, 1), (16, 16, 3), (30, 22, 2), (5, 7, 1), (28, 28, 1)])
+def test_fixed_image_shape(image_shape):
+    model = UNetDenoiser(image_shape, filters=(4, 8, 16))
+    assert model.output_shape == (None, *image_shape)
+    assert model.denoise(_images((3, *image_shape))).shape == (3, *image_shape)
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((16, 16), (16, 16)), ((16, 16, 1), (16, 16, 1)), ((5, 16, 16), (5, 16, 16)),
+     ((5, 16, 16, 1), (5, 16, 16, 1))],
+)
+def test_denoise_keeps_the_callers_layout(shape, expected):
+    assert _any_size().denoise(np.zeros(shape, "float32")).shape == expected
+
+
+def test_denoise_accepts_uint8():
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 16), dtype=np.uint8)
+    np.testing.assert_allclose(
+        _any_size().denoise(images), _any_size().denoise(images.astype("float32") / 255), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_tiled_equals_untiled(channels):
+    model = UNetDenoiser((None, None, channels))
+    images = _images((2, 200, 150, channels))
+    tiled = model.denoise(images, tile_size=64, overlap=32, batch_size=5)
+    np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 131, 97), (1, 67, 5), (2, 33, 129), (1, 7, 9)])
+def test_tiled_equals_untiled_for_odd_sizes(shape):
+    model = _any_size(filters=(4, 8, 8))
+    images = _images(shape)
+    tiled = model.denoise(images, tile_size=20, overlap=model.receptive_radius)
+    assert tiled.shape == images.shape
+    np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
+
+
+def test_tiling_with_too_little_overlap_differs():
+    model = _any_size(filters=(4, 8, 8))
+    images = _images((1, 64, 64))
+    tiled = model.denoise(images, tile_size=8, overlap=2)
+    assert np.abs(tiled - model.denoise(images)).max() > 1e-4
+
+
+def test_large_images_are_tiled_automatically(monkeypatch):
+    calls, predict_tiled = [], _tiling.predict_tiled
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return predict_tiled(*args, **kwargs)
+
+    monkeypatch.setattr(_tiling, "predict_tiled", spy)
+    monkeypatch.setattr(_unet_denoiser, "AUTO_TILE_PIXELS", 40 * 40)
+    monkeypatch.setattr(_unet_denoiser, "AUTO_TILE_SIZE", 16)
+    model = _any_size()
+    model.denoise(_images((1, 40, 40)))
+    assert calls == []
+    images = _images((1, 41, 40))
+    untiled = model.predict(images[..., None], verbose=0)[..., 0]
+    np.testing.assert_allclose(model.denoise(images), untiled, atol=1e-4)
+    assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == 32
+
+
+def test_verbose_tiling_shows_progress(capsys):
+    _any_size().denoise(_images((1, 40, 40)), tile_size=16, overlap=9, verbose=True)
+    assert "4/4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 1.5}, TypeError, "batch_size"),
+        ({"tile_size": 0}, ValueError, "tile_size"),
+        ({"tile_size": 17}, ValueError, "tile_size"),
+        ({"tile_size": 16.0}, TypeError, "tile_size"),
+        ({"tile_size": 10**6}, ValueError, "tile_size"),
+        ({"tile_size": 16, "overlap": -1}, ValueError, "overlap"),
+        ({"tile_size": 16, "overlap": 2.5}, TypeError, "overlap"),
+        ({"tile_size": 16, "overlap": 10**6}, ValueError, "overlap"),
+        ({"verbose": 1}, TypeError, "verbose"),
+    ],
+)
+def test_denoise_rejects_bad_options(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        _any_size().denoise(np.zeros((1, 16, 16)), **kwargs)
+
+
+def test_fixed_size_model_refuses_tiling():
+    model = UNetDenoiser((16, 16, 1), filters=(4, 8))
+    with pytest.raises(ValueError, match="tile_size"):
+        model.denoise(np.zeros((1, 16, 16)), tile_size=8)
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 16, 3), (2, 16, 16, 2), (2, 16, 16, 16, 1), (16,)])
+def test_denoise_rejects_wrong_channels_or_rank(shape):
+    with pytest.raises(ValueError, match="images"):
+        _any_size().denoise(np.zeros(shape, "float32"))
+
+
+def test_fixed_size_model_rejects_other_sizes():
+    with pytest.raises(ValueError, match="images"):
+        UNetDenoiser((16, 16, 1), filters=(4,)).denoise(np.zeros((2, 12, 16)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"image_shape": (None, None)}, ValueError, "image_shape"),
+        ({"image_shape": "any"}, ValueError, "image_shape"),
+        ({"image_shape": (3, None, 1)}, ValueError, "image_shape"),
+        ({"image_shape": (None, 10**5, 1)}, ValueError, "image_shape"),
+        ({"image_shape": (16.0, 16, 1)}, TypeError, "image_shape"),
+        ({"image_shape": (None, None, 0)}, ValueError, "image_shape"),
+        ({"image_shape": (None, None, 100)}, ValueError, "image_shape"),
+        ({"image_shape": (None, None, None)}, TypeError, "image_shape"),
+        ({"filters": ()}, ValueError, "filters"),
+        ({"filters": 32}, TypeError, "filters"),
+        ({"filters": (32, 0)}, ValueError, "filters"),
+        ({"filters": (32, 10**6)}, ValueError, "filters"),
+        ({"filters": (8,) * 9}, ValueError, "filters"),
+        ({"activation": "not_an_activation"}, ValueError, "activation"),
+        ({"activation": 3}, TypeError, "activation"),
+        ({"batch_norm": "yes"}, TypeError, "batch_norm"),
+    ],
+)
+def test_bad_hyperparameters_raise_before_building(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        UNetDenoiser(**kwargs)
+
+
+def test_error_message_echoes_the_value():
+    with pytest.raises(ValueError, match=r"Received: image_shape=\(3, None, 1\)"):
+        UNetDenoiser((3, None, 1))
+
+
+def test_batch_norm_off():
+    model = UNetDenoiser(filters=(4, 8), batch_norm=False, activation="gelu")
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    assert model.denoise(_images((9, 9))).shape == (9, 9)
+
+
+def test_config_round_trip_holds_primitives_only():
+    model = UNetDenoiser((None, 20, 2), filters=(4, 8), batch_norm=False, name="tiny")
+    config = model.get_config()
+    assert config["name"] == "tiny"
+    assert config["image_shape"] == [None, 20, 2] and config["filters"] == [4, 8]
+
+    def primitive(value):
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and primitive(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(primitive(v) for v in value)
+        return value is None or isinstance(value, (bool, int, float, str))
+
+    assert primitive(config)
+    restored = UNetDenoiser.from_config(config)
+    assert restored.get_config() == config
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert isinstance(restored, UNetDenoiser) and restored.get_config() == config
+
+
+def test_registered_under_the_package_name():
+    assert keras.saving.get_registered_name(UNetDenoiser) == "keras_denoise>UNetDenoiser"
+
+
+def test_compile_defaults_to_adam_and_binary_crossentropy():
+    model = _any_size()
+    model.compile()
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.loss == "binary_crossentropy"
+
+
+@pytest.mark.parametrize("image_shape", [(None, None, 3), (12, 20, 1)])
+def test_save_and_load_give_identical_predictions(tmp_path, image_shape):
+    model = UNetDenoiser(image_shape, filters=(4, 8))
+    model.compile()
+    images = _images((8, 12, 20, image_shape[-1]))
+    model.fit(images, images, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras_denoise.load_model(path)
+    assert isinstance(restored, UNetDenoiser)
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(restored.denoise(images), model.denoise(images))
+    assert restored.loss == "binary_crossentropy"
+    restored.fit(images, images, epochs=1, verbose=0)
+
+
+def test_saved_config_is_safe_to_load():
+    check_config_safe(keras.saving.serialize_keras_object(UNetDenoiser(filters=(4, 8))))
+
+
+@pytest.mark.slow
+def test_learns_to_denoise_mnist(mnist_path):
+    with np.load(mnist_path, allow_pickle=False) as data:
+        train, test = data["x_train"][:1024], data["x_test"][:64]
+    noise = GaussianNoise(0.5, seed=0)
+    # Without batch normalization: its moving statistics lag in a run this short.
+    model = UNetDenoiser(filters=(8, 16), batch_norm=False)
+    model.compile()
+    model.fit(noise.dataset(train, batch_size=32), epochs=3, verbose=0)
+    noisy, clean = noise.pairs(test)
+    assert psnr(clean, model.denoise(noisy)) > psnr(clean, noisy) + 2
