@@ -80,7 +80,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
     zero-padded inside the model and cropped back at the end, so the output
     shape always equals the input shape.
 
-    `encoder` and `decoder` are `keras.Model`s sharing this model's weights;
+    `encoder` and `decoder` are `keras.Model` objects sharing this model's weights;
     `encode`, `decode` and `denoise` take and return NumPy arrays.
 
     Args:
@@ -161,10 +161,15 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         )
 
         # === Layers ===
+        # Hidden layers follow `dtype` (a mixed policy computes in float16 or
+        # bfloat16); the output layers compute in the variable dtype (float32),
+        # as the Keras mixed-precision guide advises, so outputs stay float32.
+        dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
+        output_dtype = dtype.variable_dtype
         layers = keras.layers
         encoder_layers = []
         if pad_height or pad_width:
-            encoder_layers.append(layers.ZeroPadding2D(padding, name="pad"))
+            encoder_layers.append(layers.ZeroPadding2D(padding, name="pad", dtype=dtype))
         for index, filters in enumerate(encoder_filters, start=1):
             encoder_layers.append(
                 layers.Conv2D(
@@ -173,22 +178,31 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
                     activation=activation,
                     padding="same",
                     name=f"encoder_conv_{index}",
+                    dtype=dtype,
                 )
             )
             if index < stages:
                 if batch_norm:
-                    encoder_layers.append(layers.BatchNormalization(name=f"encoder_bn_{index}"))
+                    encoder_layers.append(
+                        layers.BatchNormalization(name=f"encoder_bn_{index}", dtype=dtype)
+                    )
                 encoder_layers.append(
-                    layers.MaxPooling2D(2, padding="same", name=f"encoder_pool_{index}")
+                    layers.MaxPooling2D(
+                        2, padding="same", name=f"encoder_pool_{index}", dtype=dtype
+                    )
                 )
-        encoder_layers.append(layers.Flatten(name="flatten"))
+        encoder_layers.append(layers.Flatten(name="flatten", dtype=dtype))
         encoder_layers.append(
-            layers.Dense(latent_dim, activation=checked["latent_activation"], name="latent")
+            layers.Dense(
+                latent_dim, activation=checked["latent_activation"], name="latent", dtype=dtype
+            )
         )
 
         decoder_layers = [
-            layers.Dense(int(np.prod(code_shape)), activation=activation, name="decoder_dense"),
-            layers.Reshape(code_shape, name="reshape"),
+            layers.Dense(
+                int(np.prod(code_shape)), activation=activation, name="decoder_dense", dtype=dtype
+            ),
+            layers.Reshape(code_shape, name="reshape", dtype=dtype),
         ]
         for index, filters in enumerate(decoder_filters, start=1):
             decoder_layers.append(
@@ -198,12 +212,17 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
                     activation=activation,
                     padding="same",
                     name=f"decoder_conv_{index}",
+                    dtype=dtype,
                 )
             )
             if index < stages:
                 if batch_norm:
-                    decoder_layers.append(layers.BatchNormalization(name=f"decoder_bn_{index}"))
-                decoder_layers.append(layers.UpSampling2D(2, name=f"decoder_upsample_{index}"))
+                    decoder_layers.append(
+                        layers.BatchNormalization(name=f"decoder_bn_{index}", dtype=dtype)
+                    )
+                decoder_layers.append(
+                    layers.UpSampling2D(2, name=f"decoder_upsample_{index}", dtype=dtype)
+                )
         decoder_layers.append(
             layers.Conv2D(
                 channels,
@@ -211,10 +230,11 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
                 activation=checked["output_activation"],
                 padding="same",
                 name="output_conv",
+                dtype=output_dtype,
             )
         )
         if pad_height or pad_width:
-            decoder_layers.append(layers.Cropping2D(padding, name="crop"))
+            decoder_layers.append(layers.Cropping2D(padding, name="crop", dtype=output_dtype))
 
         # === Functional model ===
         inputs = keras.Input(shape=image_shape, name="images")
@@ -225,6 +245,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         for layer in decoder_layers:
             outputs = layer(outputs)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.dtype_policy = dtype
 
         # === Sub-models sharing the weights ===
         latent_inputs = keras.Input(shape=(latent_dim,), name="latent_vectors")
