@@ -32,6 +32,7 @@ _EXPORTS = {
     "anomaly_threshold": "keras_denoise._anomaly",
     "enable_determinism": "keras_denoise._determinism",
     "evaluate": "keras_denoise._evaluate",
+    "fit_denoising": "keras_denoise._noisy_trainer",
     "format_table": "keras_denoise._evaluate",
     "load_model": "keras_denoise._saving",
     "roc_auc": "keras_denoise._anomaly",
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from keras_denoise._evaluate import evaluate, format_table
     from keras_denoise._gaussian_noise import GaussianNoise
     from keras_denoise._noisy_pairs import NoisyPairs
+    from keras_denoise._noisy_trainer import fit_denoising
     from keras_denoise._saving import load_model, save_model
     from keras_denoise._unet_denoiser import UNetDenoiser
 

@@ -43,6 +43,26 @@ class DenoiserMixin:
         """Save to a `.keras` file atomically (see `keras_denoise.save_model`)."""
         save_model(self, filepath, overwrite=overwrite, **kwargs)
 
+    def fit_denoising(self, clean_images: Any, **kwargs) -> keras.callbacks.History:
+        """Train to denoise `clean_images`, with fresh noise drawn inside every step.
+
+        Takes the arguments of `keras_denoise.fit_denoising` after the model
+        (`noise_factor`, `clip`, `epochs`, `batch_size`, `validation_split`,
+        `validation_data`, `seed`, ...), and returns its `History`.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_denoise import ConvAutoencoder
+        >>> model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+        >>> history = model.fit_denoising(np.zeros((8, 16, 16), "uint8"), seed=0, verbose=0)
+        >>> list(history.history)
+        ['loss']
+        """
+        from keras_denoise._noisy_trainer import fit_denoising  # the mixin stays light
+
+        return fit_denoising(self, clean_images, **kwargs)
+
     def _prepare_images(self, images: Any, name: str = "images") -> tuple[np.ndarray, bool, bool]:
         """Return `(batch, single, squeezed)` with `batch` of rank 4, checked against the model.
 

@@ -1,0 +1,261 @@
+"""Reference denoising recipe vs. `fit_denoising`, side by side on MNIST.
+
+Each recipe runs in its own subprocess (so its peak RSS is its own) with the
+same data, epochs and noise level; the parent prints a comparison table.
+
+    python benchmarks/bench_training.py --data ../shared/data/mnist.npz --epochs 35
+
+See benchmarks/README.md for what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+BATCH_SIZE = 64
+NOISE_FACTOR = 0.5
+VALIDATION_SPLIT = 0.1
+TEST_NOISE_SEED = 2024
+
+
+def reference_model():
+    """The classic tutorial's autoencoder, written out with the functional API."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(16, 3, activation="relu", padding="same")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.MaxPooling2D(2, padding="same")(x)
+    x = layers.Conv2D(32, 3, activation="relu", padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.MaxPooling2D(2, padding="same")(x)
+    x = layers.Conv2D(32, 3, activation="relu", padding="same")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="sigmoid")(x)
+    x = layers.Dense(7 * 7 * 32, activation="relu")(x)
+    x = layers.Reshape((7, 7, 32))(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.UpSampling2D(2)(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.UpSampling2D(2)(x)
+    x = layers.Conv2DTranspose(16, 3, activation="relu", padding="same")(x)
+    outputs = layers.Conv2D(1, 3, activation="sigmoid", padding="same")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def make_epoch_timer():
+    """A Keras callback recording the wall time of every epoch (in `.times`)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
+
+
+def load_mnist(path, subset):
+    with np.load(path, allow_pickle=False) as data:
+        x_train, x_test = data["x_train"], data["x_test"]
+    if subset:
+        x_train = x_train[:subset]
+    return x_train, x_test
+
+
+def quality(model, x_test):
+    """PSNR / SSIM on every test digit, noised with a fixed seed."""
+    rng = np.random.default_rng(TEST_NOISE_SEED)
+    clean = x_test.astype("float32")[..., None] / 255.0
+    noisy = np.clip(clean + NOISE_FACTOR * rng.standard_normal(clean.shape, "float32"), 0, 1)
+    estimate = np.asarray(model.predict(noisy, batch_size=256, verbose=0), "float32")
+    try:
+        from keras_denoise.metrics import psnr, ssim
+
+        return {
+            "psnr_db": float(psnr(clean, estimate, data_range=1.0)),
+            "ssim": float(ssim(clean, estimate, data_range=1.0)),
+            "metrics_source": "keras_denoise.metrics",
+        }
+    except ImportError:
+        mse = np.mean((clean - estimate) ** 2, axis=(1, 2, 3))
+        return {
+            "psnr_db": float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-12)))),
+            "ssim": None,
+            "metrics_source": "numpy PSNR (mean over images); keras_denoise.metrics missing",
+        }
+
+
+def run_one(which, args):
+    """Train one recipe in this process and return its measurements."""
+    import keras
+
+    x_train, x_test = load_mnist(args.data, args.train_subset)
+    keras.utils.set_random_seed(args.seed)
+    timer = make_epoch_timer()
+    start = time.perf_counter()
+    if which == "reference":
+        x = x_train.astype("float64")[..., None] / 255.0
+        rng = np.random.default_rng(args.seed)
+        x_noisy = np.clip(x + NOISE_FACTOR * rng.normal(size=x.shape), 0, 1)
+        model = reference_model()
+        history = model.fit(
+            x_noisy, x, batch_size=BATCH_SIZE, epochs=args.epochs,
+            validation_split=VALIDATION_SPLIT, callbacks=[timer], verbose=args.verbose,
+        )
+        trained = len(x) - int(len(x) * VALIDATION_SPLIT)
+    else:
+        from keras_denoise import ConvAutoencoder, UNetDenoiser
+
+        model = UNetDenoiser() if which == "unet" else ConvAutoencoder()
+        model.compile()
+        history = model.fit_denoising(
+            x_train, noise_factor=NOISE_FACTOR, batch_size=BATCH_SIZE, epochs=args.epochs,
+            validation_split=VALIDATION_SPLIT, seed=args.seed, callbacks=[timer],
+            verbose=args.verbose, **json.loads(args.fit_options),
+        )
+        trained = int(len(x_train) * (1 - VALIDATION_SPLIT))
+    total = time.perf_counter() - start
+    after_first = sum(timer.times[1:])
+    result = {
+        "which": which,
+        "train_samples": trained,
+        "epochs": args.epochs,
+        "epoch_seconds": timer.times,
+        "samples_per_s_all_epochs": trained * args.epochs / sum(timer.times),
+        "samples_per_s_after_first": (
+            trained * (args.epochs - 1) / after_first if args.epochs > 1 else None
+        ),
+        "wall_s_including_setup": total,
+        "final_val_loss": float(history.history["val_loss"][-1]),
+        "final_loss": float(history.history["loss"][-1]),
+    }
+    result["peak_rss_mib"] = peak_rss_mib()  # data preparation and training
+    result.update(quality(model, x_test))
+    result["peak_rss_mib_with_evaluation"] = peak_rss_mib()
+    return result
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def versions(backend):
+    import keras
+
+    info = {"python": platform.python_version(), "keras": keras.__version__,
+            "numpy": np.__version__, "backend": backend, "cpus": os.cpu_count(),
+            "machine": platform.processor() or platform.machine()}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+    elif backend == "jax":
+        import jax
+
+        info["jax"] = jax.__version__
+    elif backend == "torch":
+        import torch
+
+        info["torch"] = torch.__version__
+    return info
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join("..", "shared", "data", "mnist.npz"))
+    parser.add_argument("--epochs", type=int, default=35)
+    parser.add_argument("--train-subset", type=int, default=0,
+                        help="use only the first N training images (0: all 60,000)")
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                        default="tensorflow")
+    parser.add_argument("--which", choices=["both", "all", "reference", "keras_denoise", "unet"],
+                        default="both")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fit-options", default="{}",
+                        help='extra fit_denoising keywords as JSON, e.g. \'{"jit_compile": true}\'')
+    parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--json", help="write all results to this JSON file")
+    parser.add_argument("--child", choices=["reference", "keras_denoise", "unet"],
+                        help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def child_command(which, argv):
+    return [sys.executable, os.path.abspath(__file__), *argv, "--child", which]
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.child:
+        result = run_one(args.child, args)
+        result["versions"] = versions(args.backend)
+        print("RESULT " + json.dumps(result))
+        return
+    env = dict(os.environ, KERAS_BACKEND=args.backend, TF_CPP_MIN_LOG_LEVEL="2")
+    names = {
+        "both": ["reference", "keras_denoise"],
+        "all": ["reference", "keras_denoise", "unet"],
+    }.get(args.which, [args.which])
+    results = {}
+    for name in names:
+        completed = subprocess.run(child_command(name, argv), env=env, check=True,
+                                   stdout=subprocess.PIPE, text=True)
+        line = [row for row in completed.stdout.splitlines() if row.startswith("RESULT ")][-1]
+        results[name] = json.loads(line[len("RESULT "):])
+    report(results)
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump({"args": vars(args), "results": results}, file, indent=2)
+
+
+def report(results):
+    rows = [
+        ("samples/s, all epochs", "samples_per_s_all_epochs", "{:.0f}"),
+        ("samples/s, epochs 2+", "samples_per_s_after_first", "{:.0f}"),
+        ("peak RSS, training (MiB)", "peak_rss_mib", "{:.0f}"),
+        ("peak RSS, +test (MiB)", "peak_rss_mib_with_evaluation", "{:.0f}"),
+        ("final val loss", "final_val_loss", "{:.4f}"),
+        ("test PSNR (dB)", "psnr_db", "{:.2f}"),
+        ("test SSIM", "ssim", "{:.4f}"),
+    ]
+    names = list(results)
+    print(f"{'':26}" + "".join(f"{name:>16}" for name in names))
+    for label, key, fmt in rows:
+        cells = [results[n][key] for n in names]
+        print(f"{label:26}" + "".join(
+            f"{fmt.format(c) if c is not None else '-':>16}" for c in cells))
+    if names[:2] == ["reference", "keras_denoise"]:
+        ref, ours = (results[n] for n in names[:2])
+        for key in ("samples_per_s_all_epochs", "samples_per_s_after_first"):
+            if ref[key] and ours[key]:
+                print(f"speed ratio ({key}): {ours[key] / ref[key]:.2f}x")
+        print(f"peak RSS ratio, training: {ours['peak_rss_mib'] / ref['peak_rss_mib']:.2f}")
+    print("metrics:", results[names[-1]]["metrics_source"])
+    print("versions:", results[names[-1]]["versions"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""`NoisyTrainer` and `fit_denoising`: train a denoiser on noise drawn inside the training step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_denoise import _validation
+from keras_denoise._gaussian_noise import GaussianNoise, _check_clip, _check_seed
+
+# Steps run per call of the compiled training function: fewer Python round trips per epoch.
+_DEFAULT_STEPS_PER_EXECUTION = {"tensorflow": 16, "jax": 16}
+
+
+@keras.saving.register_keras_serializable(package="keras_denoise")
+class TrainingNoise(keras.layers.Layer):
+    """Scale images to [0, 1] and, while training, add clipped Gaussian noise.
+
+    uint8 inputs are divided by 255; other inputs are cast to the compute
+    dtype. With `training=True` the output is
+    `clip(images + noise_factor * N(0, 1))`, the noise drawn in the compute
+    dtype from a `keras.random.SeedGenerator(seed)`, so it is fresh at every
+    step, drawn inside the compiled step on every backend, and the same `seed`
+    gives the same sequence. Otherwise the images pass through unchanged (like
+    `keras.layers.GaussianNoise`).
+
+    Args:
+        noise_factor: standard deviation of the noise, a finite number >= 0.
+        clip: `(low, high)` bounds of the noisy images, or `None`.
+        seed: integer seed of the noise, or `None`.
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_denoise._noisy_trainer import TrainingNoise
+    >>> layer = TrainingNoise(0.5, seed=0)
+    >>> noisy = layer(np.full((2, 8, 8, 1), 128, "uint8"), training=True)
+    >>> tuple(noisy.shape), float(keras.ops.min(noisy)) >= 0.0
+    ((2, 8, 8, 1), True)
+    """
+
+    def __init__(
+        self,
+        noise_factor: float = 0.5,
+        *,
+        clip: tuple[float, float] | None = (0.0, 1.0),
+        seed: int | None = None,
+        **kwargs,
+    ):
+        noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
+        clip = _check_clip(clip)
+        seed = _check_seed(seed)
+        super().__init__(**kwargs)
+        self.noise_factor = noise_factor
+        self.clip = clip
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def scale(self, images: Any) -> Any:
+        """`images` in the compute dtype, uint8 divided by 255."""
+        if keras.backend.standardize_dtype(images.dtype) == "uint8":
+            return keras.ops.cast(images, self.compute_dtype) / 255.0
+        return keras.ops.cast(images, self.compute_dtype)
+
+    def call(self, images: Any, training: bool = False) -> Any:
+        images = self.scale(images)
+        if not training:
+            return images
+        noisy = images + keras.random.normal(
+            keras.ops.shape(images),
+            stddev=self.noise_factor,
+            dtype=self.compute_dtype,
+            seed=self.seed_generator,
+        )
+        if self.clip is not None:
+            noisy = keras.ops.clip(noisy, self.clip[0], self.clip[1])
+        return noisy
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"noise_factor": self.noise_factor, "clip": self.clip, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_denoise")
+class NoisyTrainer(keras.Model):
+    """Wraps a denoiser so that `fit(clean_images)` trains it on noisy inputs.
+
+    `call` corrupts its (clean) input with a `TrainingNoise` layer, `noise`,
+    and passes it to `denoiser`; with no targets given, the loss and metrics
+    compare the output with the clean input. At evaluation (`training=False`)
+    the input is taken as already noisy and the targets must be given. The
+    trainer owns no weights of its own besides the noise state: training it
+    trains `denoiser`. Used by `fit_denoising`; callbacks given to it see this
+    wrapper as their `model` (the denoiser is `model.denoiser`).
+
+    Args:
+        denoiser: the `keras.Model` to train.
+        noise_factor: standard deviation of the training noise.
+        clip: `(low, high)` bounds of the noisy images, or `None`.
+        seed: integer seed of the noise, or `None`.
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_denoise import ConvAutoencoder
+    >>> from keras_denoise._noisy_trainer import NoisyTrainer
+    >>> model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+    >>> trainer = NoisyTrainer(model, 0.5, seed=0)
+    >>> trainer.compile(optimizer="adam", loss="binary_crossentropy")
+    >>> history = trainer.fit(np.zeros((8, 16, 16, 1), "uint8"), epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['loss']
+    """
+
+    def __init__(
+        self,
+        denoiser: keras.Model,
+        noise_factor: float = 0.5,
+        *,
+        clip: tuple[float, float] | None = (0.0, 1.0),
+        seed: int | None = None,
+        **kwargs,
+    ):
+        if not isinstance(denoiser, keras.Model):
+            message = f"`model` must be a keras.Model. Received: model={denoiser!r}"
+            raise TypeError(message)
+        noise = TrainingNoise(noise_factor, clip=clip, seed=seed, name="noise")
+        super().__init__(**kwargs)
+        self.denoiser = denoiser
+        self.noise = noise
+        self.noise_factor = noise.noise_factor
+        self.clip = noise.clip
+        self.seed = noise.seed
+
+    def call(self, images: Any, training: bool = False) -> Any:
+        denoised = self.denoiser(self.noise(images, training=training), training=training)
+        return keras.ops.cast(denoised, "float32")
+
+    def _targets(self, x: Any, y: Any) -> Any:
+        """The clean images as float32 in [0, 1]: `y`, or the input itself if `y` is None."""
+        return keras.ops.cast(self.noise.scale(x if y is None else y), "float32")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(
+            x=x, y=self._targets(x, y), y_pred=y_pred, sample_weight=sample_weight,
+            training=training,
+        )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, self._targets(x, y), y_pred, sample_weight)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "denoiser": keras.saving.serialize_keras_object(self.denoiser),
+                "noise_factor": self.noise_factor,
+                "clip": self.clip,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> NoisyTrainer:
+        config = dict(config)
+        config["denoiser"] = keras.saving.deserialize_keras_object(config["denoiser"])
+        return cls(**config)
+
+
+def _check_clean_images(images: Any, name: str) -> np.ndarray:
+    """uint8 stays uint8 (4x smaller, scaled in the step); anything else becomes float32."""
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8:
+        if not 3 <= images.ndim <= 4 or images.size == 0:
+            message = (
+                f"`{name}` must be a non-empty batch (N, height, width[, channels]). "
+                f"Received: {name} with shape {images.shape}"
+            )
+            raise ValueError(message)
+        array = images
+    else:
+        array = _validation.as_float_images(images, name, min_ndim=3, max_ndim=4)
+    return array[..., None] if array.ndim == 3 else array
+
+
+def _check_validation_split(value: Any) -> float:
+    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool):
+        message = (
+            "`validation_split` must be a number in [0, 1). "
+            f"Received: validation_split={value!r}"
+        )
+        raise TypeError(message)
+    if not 0.0 <= value < 1.0:
+        message = (
+            "`validation_split` must be a number in [0, 1). "
+            f"Received: validation_split={value!r}"
+        )
+        raise ValueError(message)
+    return float(value)
+
+
+def _check_steps_per_execution(value: Any) -> int:
+    if value is None:
+        return _DEFAULT_STEPS_PER_EXECUTION.get(keras.backend.backend(), 1)
+    return _validation.check_positive_int(value, "steps_per_execution", maximum=1 << 16)
+
+
+def _check_jit_compile(value: Any) -> bool | str:
+    if value != "auto" and not isinstance(value, (bool, np.bool_)):
+        message = f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={value!r}"
+        raise ValueError(message)
+    return value if value == "auto" else bool(value)
+
+
+def _check_dtype_policy(value: Any) -> keras.DTypePolicy | None:
+    if value is None:
+        return None
+    try:
+        return keras.dtype_policies.get(value)
+    except (ValueError, TypeError):
+        message = (
+            "`dtype_policy` must be None or a Keras dtype policy such as 'mixed_bfloat16'. "
+            f"Received: dtype_policy={value!r}"
+        )
+        raise ValueError(message) from None
+
+
+def _noisy_validation(
+    clean: np.ndarray, noise_factor: float, clip: tuple | None, seed: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One fixed noise draw, so that `val_loss` is comparable from epoch to epoch."""
+    return GaussianNoise(noise_factor, clip=clip, seed=seed).pairs(clean)
+
+
+def fit_denoising(
+    model: keras.Model,
+    clean_images: Any,
+    *,
+    noise_factor: float = 0.5,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+    epochs: int = 1,
+    batch_size: int = 64,
+    validation_split: float = 0.0,
+    validation_data: Any = None,
+    seed: int | None = None,
+    shuffle: bool = True,
+    steps_per_execution: int | None = None,
+    jit_compile: bool | str = "auto",
+    dtype_policy: Any = None,
+    callbacks: list | None = None,
+    verbose: Any = "auto",
+    initial_epoch: int = 0,
+) -> keras.callbacks.History:
+    """Train `model` to denoise, drawing fresh noise inside every training step.
+
+    The fast equivalent of `model.fit(noisy_copy, clean_images, ...)`: no
+    noisy copy of the data is made. `model` is wrapped in a `NoisyTrainer`
+    that adds `noise_factor * N(0, 1)` to each clean batch (then clips it)
+    inside the compiled step, so each epoch sees new noise. uint8 images stay
+    uint8 (4x less memory than float32) and are scaled to [0, 1] in the step.
+
+    `model` is trained with its own compile settings (optimizer, loss,
+    metrics; `model.compile()` first if it was not compiled), and its weights
+    and optimizer state are updated in place.
+
+    Validation images (`validation_split` takes the last fraction of
+    `clean_images`, as `keras.Model.fit` does) are noised once, with a fixed
+    draw seeded from `seed`, so `val_loss` measures the same task every epoch.
+
+    Args:
+        model: the denoiser, a `keras.Model` mapping noisy to clean images.
+        clean_images: clean training images `(N, height, width[, channels])`,
+            uint8 in 0-255 or float in [0, 1].
+        noise_factor: standard deviation of the noise. Defaults to 0.5.
+        clip: `(low, high)` bounds of the noisy images, or `None`.
+        epochs: index of the last epoch to train. Defaults to 1.
+        batch_size: images per step. Defaults to 64.
+        validation_split: fraction of `clean_images` held out for validation.
+        validation_data: clean validation images, or a `(noisy, clean)` pair
+            used as given. Takes precedence over `validation_split`.
+        seed: integer seed of the noise (training and validation), or `None`.
+            Weight initialization and the shuffling order follow
+            `keras.utils.set_random_seed`.
+        shuffle: whether to shuffle the training images every epoch.
+        steps_per_execution: training steps per call of the compiled step;
+            callbacks and the progress bar are updated that often. Defaults to
+            16 on TensorFlow and JAX, 1 on PyTorch.
+        jit_compile: whether to compile the step with XLA; `"auto"` lets
+            Keras decide (XLA on JAX and on TensorFlow with a GPU).
+        dtype_policy: for example `"mixed_bfloat16"` or `"mixed_float16"`:
+            the layers of `model` compute in that dtype during this call (the
+            weights stay float32, the loss is computed in float32, and
+            `"mixed_float16"` scales the loss). `None` keeps the model's own.
+        callbacks: Keras callbacks; their `model` is the `NoisyTrainer`.
+        verbose: passed to `keras.Model.fit`.
+        initial_epoch: epoch to start from (to resume a run).
+
+    Returns:
+        The `keras.callbacks.History` of the run (`loss`, `val_loss`, metrics).
+
+    Raises:
+        ValueError: if an argument is out of range.
+        TypeError: if an argument has the wrong type.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_denoise import ConvAutoencoder
+    >>> from keras_denoise import fit_denoising
+    >>> model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+    >>> images = np.random.default_rng(0).random((40, 16, 16), dtype="float32")
+    >>> history = fit_denoising(model, images, epochs=2, validation_split=0.2, seed=0,
+    ...                         verbose=0)
+    >>> sorted(history.history), len(history.history["loss"])
+    (['loss', 'val_loss'], 2)
+    """
+    if not isinstance(model, keras.Model):
+        message = f"`model` must be a keras.Model. Received: model={model!r}"
+        raise TypeError(message)
+    clean = _check_clean_images(clean_images, "clean_images")
+    noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
+    clip = _check_clip(clip)
+    epochs = _validation.check_positive_int(epochs, "epochs", maximum=1 << 20)
+    batch_size = _validation.check_positive_int(
+        batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
+    )
+    validation_split = _check_validation_split(validation_split)
+    seed = _check_seed(seed)
+    shuffle = _validation.check_bool(shuffle, "shuffle")
+    steps_per_execution = _check_steps_per_execution(steps_per_execution)
+    jit_compile = _check_jit_compile(jit_compile)
+    policy = _check_dtype_policy(dtype_policy)
+    if not _validation.is_int(initial_epoch) or not 0 <= initial_epoch < epochs:
+        message = (
+            f"`initial_epoch` must be an integer in [0, epochs={epochs}). "
+            f"Received: initial_epoch={initial_epoch!r}"
+        )
+        raise ValueError(message)
+
+    if validation_data is not None:
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+            noisy_val = _check_clean_images(validation_data[0], "validation_data")
+            clean_val = _check_clean_images(validation_data[1], "validation_data")
+            validation_data = (noisy_val, clean_val)
+        else:
+            clean_val = _check_clean_images(validation_data, "validation_data")
+            validation_data = _noisy_validation(clean_val, noise_factor, clip, seed)
+    elif validation_split:
+        count = int(len(clean) * (1.0 - validation_split))
+        if not 0 < count < len(clean):
+            message = (
+                f"`validation_split` leaves no training or no validation images out of "
+                f"{len(clean)}. Received: validation_split={validation_split!r}"
+            )
+            raise ValueError(message)
+        validation_data = _noisy_validation(clean[count:], noise_factor, clip, seed)
+        clean = clean[:count]
+
+    if not model.compiled:
+        model.compile()
+    config = keras.saving.deserialize_keras_object(model.get_compile_config())
+    config.update(
+        optimizer=model.optimizer,
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
+    trainer = NoisyTrainer(
+        model,
+        noise_factor,
+        clip=clip,
+        seed=seed,
+        dtype=policy,
+        name=f"{model.name}_noisy_trainer",
+    )
+    trainer.compile(**config)
+    trainer(clean[:1])  # builds the trainer, which `BackupAndRestore` requires
+
+    layers = list(model._flatten_layers(include_self=True)) if policy is not None else []
+    saved_policies = [layer.dtype_policy for layer in layers]
+    try:
+        for layer in layers:
+            layer.dtype_policy = policy
+        history = trainer.fit(
+            clean,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            initial_epoch=initial_epoch,
+        )
+    finally:
+        for layer, saved in zip(layers, saved_policies, strict=True):
+            layer.dtype_policy = saved
+    model.history = history
+    return history

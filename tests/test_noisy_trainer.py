@@ -1,0 +1,227 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_denoise import ConvAutoencoder
+from keras_denoise._noisy_trainer import NoisyTrainer, TrainingNoise, fit_denoising
+
+
+def _images(count=64, shape=(16, 16), dtype="float32"):
+    images = np.random.default_rng(0).random((count, *shape))
+    if dtype == "uint8":
+        return (images * 255).astype("uint8")
+    return images.astype(dtype)
+
+
+def _model(channels=1):
+    return ConvAutoencoder(image_shape=(16, 16, channels), latent_dim=8,
+                           encoder_filters=(4, 8), decoder_filters=(8, 4))
+
+
+def _fit(images=None, model=None, **kwargs):
+    model = _model() if model is None else model
+    kwargs.setdefault("seed", 0)
+    kwargs.setdefault("verbose", 0)
+    history = fit_denoising(model, _images() if images is None else images, **kwargs)
+    return model, history
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"), [((16, 16), "float32"), ((16, 16, 1), "uint8"), ((16, 16, 3), "float64")]
+)
+def test_history_keys_and_weights_change(dtype, shape):
+    model = _model(channels=shape[-1] if len(shape) == 3 else 1)
+    before = [w.copy() for w in model.get_weights()]
+    _, history = _fit(_images(32, shape, dtype), model, epochs=2, validation_split=0.25)
+    assert sorted(history.history) == ["loss", "val_loss"]
+    assert len(history.history["loss"]) == 2
+    assert all(np.isfinite(history.history["val_loss"]))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert model.history is history
+
+
+def test_mixin_method_and_user_compile_settings():
+    model = _model()
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", metrics=["mae"])
+    history = model.fit_denoising(_images(), epochs=1, seed=0, verbose=0,
+                                  validation_data=_images(16))
+    assert sorted(history.history) == ["loss", "mae", "val_loss", "val_mae"]
+    assert int(model.optimizer.iterations) == 1  # 64 images, one batch: the user's optimizer ran
+
+
+def test_uncompiled_model_gets_default_compile():
+    model, _ = _fit()
+    assert model.compiled
+    assert model.loss == "binary_crossentropy"
+
+
+@pytest.mark.slow
+def test_same_seed_same_weights_and_different_seed_differs():
+    runs = []
+    for seed in (3, 3, 4):
+        keras.utils.set_random_seed(0)
+        model, _ = _fit(seed=seed, epochs=2, batch_size=16)
+        runs.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1], strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(runs[0], runs[2], strict=True))
+
+
+@pytest.mark.parametrize("noise_factor", [0.1, 0.5])
+def test_noise_statistics_and_fresh_draws(noise_factor):
+    layer = TrainingNoise(noise_factor, clip=None, seed=0)
+    clean = np.full((64, 16, 16, 1), 0.5, "float32")
+    first = keras.ops.convert_to_numpy(layer(clean, training=True)) - clean
+    second = keras.ops.convert_to_numpy(layer(clean, training=True)) - clean
+    assert abs(first.mean()) < 0.05 * noise_factor  # about 6 standard errors
+    np.testing.assert_allclose(first.std(), noise_factor, rtol=0.03)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(clean)), clean)
+
+
+def test_noise_layer_seed_sequence_and_clip_and_uint8():
+    clean = np.full((8, 16, 16, 1), 255, "uint8")
+    one, two = TrainingNoise(0.5, seed=7), TrainingNoise(0.5, seed=7)
+    for _ in range(2):
+        a = keras.ops.convert_to_numpy(one(clean, training=True))
+        np.testing.assert_array_equal(a, keras.ops.convert_to_numpy(two(clean, training=True)))
+    assert a.min() >= 0.0 and a.max() == 1.0
+    assert (a < 1.0).mean() > 0.4  # about half the draws are negative
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(one(clean)), 1.0)
+
+
+def test_noise_layer_config_round_trip():
+    layer = TrainingNoise(0.3, clip=(0.0, 2.0), seed=5)
+    clone = TrainingNoise.from_config(layer.get_config())
+    assert (clone.noise_factor, clone.clip, clone.seed) == (0.3, (0.0, 2.0), 5)
+
+
+@pytest.mark.slow
+def test_equal_to_plain_fit_without_noise():
+    images = _images(48)
+    keras.utils.set_random_seed(0)
+    plain = _model()
+    plain.compile()
+    plain.fit(images[..., None], images[..., None], batch_size=16, epochs=1, shuffle=False,
+              verbose=0)
+    keras.utils.set_random_seed(0)
+    fast, _ = _fit(images, noise_factor=0.0, batch_size=16, shuffle=False)
+    for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_train_step_matches_plain_step_with_the_same_noise():
+    images = _images(16)[..., None]
+    keras.utils.set_random_seed(0)
+    fast = _model()
+    fast.compile()
+    trainer = NoisyTrainer(fast, 0.5, seed=1)
+    trainer.compile(optimizer=fast.optimizer, loss="binary_crossentropy")
+    state = keras.ops.convert_to_numpy(trainer.noise.seed_generator.state)
+    noisy = keras.ops.convert_to_numpy(trainer.noise(images, training=True))
+    trainer.noise.seed_generator.state.assign(state)  # replay the same draw in the step
+    trainer.fit(images, batch_size=16, shuffle=False, verbose=0)
+    keras.utils.set_random_seed(0)
+    plain = _model()
+    plain.compile()
+    plain.fit(noisy, images, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(plain.get_weights(), fast.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_validation_data_pair_is_used_as_given(dtype):
+    images = _images(16)
+    noisy = np.clip(images + 0.3, 0, 1)
+    pair = (noisy, images) if dtype == "float32" else (
+        np.round(noisy * 255).astype("uint8"), np.round(images * 255).astype("uint8"))
+    model, history = _fit(validation_data=pair, epochs=1)
+    noisy, images = (np.asarray(a, "float32") / (255 if dtype == "uint8" else 1) for a in pair)
+    expected = model.evaluate(noisy[..., None], images[..., None], verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"][-1], expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "validation", [{"validation_split": 0.25}, {"validation_data": _images(8)}]
+)
+def test_validation_noise_is_one_fixed_draw(validation):
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8, batch_norm=False)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))  # weights never change
+    _, history = _fit(model=model, epochs=3, **validation)
+    losses = history.history["val_loss"]
+    assert losses[0] == losses[1] == losses[2]
+    assert history.history["loss"][0] != history.history["loss"][1]  # training noise is fresh
+
+
+def test_initial_epoch():
+    _, history = _fit(epochs=3, initial_epoch=2)
+    assert history.epoch == [2]
+
+
+@pytest.mark.slow
+def test_backup_and_restore_resumes(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("interrupted")
+
+    backup = str(tmp_path / "backup")
+    model = _model()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _fit(model=model, epochs=4,
+             callbacks=[keras.callbacks.BackupAndRestore(backup), Interrupt()])
+    _, history = _fit(model=model, epochs=4, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert history.epoch == [2, 3]
+    assert int(model.optimizer.iterations) == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name", "error"),
+    [
+        ({"noise_factor": -1.0}, "noise_factor", ValueError),
+        ({"clip": (1.0, 0.0)}, "clip", ValueError),
+        ({"epochs": 0}, "epochs", ValueError),
+        ({"batch_size": 0}, "batch_size", ValueError),
+        ({"batch_size": 2.5}, "batch_size", TypeError),
+        ({"validation_split": 1.0}, "validation_split", ValueError),
+        ({"validation_split": "0.1"}, "validation_split", TypeError),
+        ({"validation_split": 0.95}, "validation_split", ValueError),
+        ({"seed": -1}, "seed", ValueError),
+        ({"shuffle": 1}, "shuffle", TypeError),
+        ({"steps_per_execution": 0}, "steps_per_execution", ValueError),
+        ({"jit_compile": "yes"}, "jit_compile", ValueError),
+        ({"dtype_policy": "float13"}, "dtype_policy", ValueError),
+        ({"initial_epoch": 1}, "initial_epoch", ValueError),
+        ({"validation_data": np.zeros((2, 16), "float32")}, "validation_data", ValueError),
+    ],
+)
+def test_bad_arguments_raise_naming_them(kwargs, name, error):
+    with pytest.raises(error, match=name):
+        fit_denoising(_model(), _images(8), verbose=0, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("images", "error"),
+    [
+        (np.zeros((4, 16), "float32"), ValueError),
+        (np.zeros((0, 16, 16), "uint8"), ValueError),
+        (np.zeros((4, 16, 16), "int32"), TypeError),
+    ],
+)
+def test_bad_images_raise(images, error):
+    with pytest.raises(error, match="clean_images"):
+        fit_denoising(_model(), images, verbose=0)
+
+
+def test_model_must_be_a_keras_model():
+    with pytest.raises(TypeError, match="model"):
+        fit_denoising("model", _images(8))
+
+
+@pytest.mark.slow
+def test_mixed_precision_keeps_float32_weights_and_restores_policy():
+    model, history = _fit(dtype_policy="mixed_bfloat16", epochs=1)
+    assert np.isfinite(history.history["loss"][-1])
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+    assert model.dtype_policy.name == "float32"
+    assert all(layer.compute_dtype == "float32" for layer in model.layers)
