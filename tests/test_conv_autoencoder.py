@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from strategies import filter_stacks, image_shapes, latent_dims
 
 import keras_denoise
-from keras_denoise import ConvAutoencoder
+from keras_denoise import ConvAutoencoder, GaussianNoise
 
 # Output shapes of the reference tutorial model, layer by layer.
 REFERENCE_SHAPES = [
@@ -265,3 +265,18 @@ def test_denoise_dtypes(dtype, channels):
     images = (np.random.default_rng(0).random((2, 8, 8, channels)) * (255 if dtype == "uint8" else 1))
     out = model.denoise(images.astype(dtype))
     assert out.dtype == np.float32 and out.shape == (2, 8, 8, channels)
+
+
+@pytest.mark.slow
+def test_short_training_on_the_sample_lifts_psnr_well_above_the_noisy_input():
+    from keras_denoise.datasets import load_sample_digits
+    from keras_denoise.metrics import psnr
+
+    x_train, x_test = load_sample_digits()
+    model = ConvAutoencoder()
+    model.compile()
+    model.fit_denoising(x_train, noise_factor=0.5, epochs=8, seed=0, verbose=0)
+    noisy, clean = GaussianNoise(0.5, seed=1).pairs(x_test)
+    noisy_psnr, denoised_psnr = psnr(clean, noisy), psnr(clean, model.denoise(noisy))
+    assert noisy_psnr == pytest.approx(9.4, abs=0.3)
+    assert denoised_psnr > noisy_psnr + 3.5
