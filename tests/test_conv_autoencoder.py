@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import filter_stacks, image_shapes, latent_dims
+from strategies import filter_stacks, image_shapes, invalid_conv_configs, latent_dims
 
 import keras_denoise
 from keras_denoise import ConvAutoencoder, GaussianNoise
@@ -280,3 +280,11 @@ def test_short_training_on_the_sample_lifts_psnr_well_above_the_noisy_input():
     noisy_psnr, denoised_psnr = psnr(clean, noisy), psnr(clean, model.denoise(noisy))
     assert noisy_psnr == pytest.approx(9.4, abs=0.3)
     assert denoised_psnr > noisy_psnr + 3.5
+
+
+@given(case=invalid_conv_configs())
+@settings(max_examples=60)
+def test_property_every_invalid_configuration_raises_naming_the_argument(case):
+    key, config = case
+    with pytest.raises((ValueError, TypeError), match=key):
+        ConvAutoencoder(**config)

@@ -2,7 +2,11 @@ import builtins
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from strategies import image_batches, seeds
 
 from keras_denoise import GaussianNoise
 from keras_denoise.metrics import psnr, ssim
@@ -209,3 +213,21 @@ def test_ssim_without_scikit_image_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"keras-denoise\[skimage\]"):
         ssim(np.zeros((16, 16)), np.zeros((16, 16)))
+
+
+@given(
+    clean=image_batches(max_batch=3, min_side=11, max_side=16),
+    seed=seeds,
+    noise_factor=st.floats(0.01, 1.0),
+)
+def test_property_psnr_symmetric_inf_for_identical_and_falls_with_noise(clean, seed, noise_factor):
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(clean.shape).astype("float32")
+    weaker = clean + np.float32(noise_factor / 2) * noise
+    stronger = clean + np.float32(noise_factor) * noise
+    assert psnr(clean, weaker) == pytest.approx(psnr(weaker, clean))
+    assert psnr(clean, clean) == np.inf
+    # Doubling the same noise quadruples the MSE: exactly 6.02 dB lower PSNR, per image.
+    drop = psnr(clean, weaker, reduction="none") - psnr(clean, stronger, reduction="none")
+    np.testing.assert_allclose(drop, 20 * np.log10(2), atol=1e-3)
+    assert ssim(clean, clean) == pytest.approx(1.0)

@@ -1,0 +1,86 @@
+"""Tiled denoising of large images with `UNetDenoiser`: throughput and memory.
+
+    python benchmarks/bench_tiling.py --size 4096 --tile-size 512 --overlap 32
+
+Denoises one noisy `size` x `size` grayscale image with tiling and reports megapixels per
+second and the peak resident memory of the process, then checks on a smaller image that the
+tiled result matches the untiled one. The model is untrained: throughput does not depend on
+the weights. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+
+import numpy as np
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=4096, help="side of the large image")
+    parser.add_argument("--tile-size", type=int, default=512)
+    parser.add_argument("--overlap", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--check-size", type=int, default=384,
+                        help="side of the image used for the tiled == untiled check")
+    parser.add_argument("--json", help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from keras_denoise import GaussianNoise, UNetDenoiser
+
+    keras.utils.set_random_seed(0)
+    model = UNetDenoiser()
+    rng = np.random.default_rng(0)
+    noise = GaussianNoise(0.5, seed=0)
+
+    # Warm up (traces the model for the tile shape), then time the large image.
+    warm = noise(rng.random((args.tile_size, args.tile_size), dtype=np.float32))
+    model.denoise(warm, tile_size=args.tile_size, overlap=args.overlap, batch_size=args.batch_size)
+    image = noise(rng.random((args.size, args.size), dtype=np.float32))
+    rss_before = peak_rss_mib()
+    start = time.perf_counter()
+    out = model.denoise(image, tile_size=args.tile_size, overlap=args.overlap,
+                        batch_size=args.batch_size)
+    seconds = time.perf_counter() - start
+    assert out.shape == image.shape
+
+    small = noise(rng.random((args.check_size, args.check_size - 17), dtype=np.float32))
+    tiled = model.denoise(small, tile_size=128, overlap=args.overlap, batch_size=args.batch_size)
+    untiled = model.denoise(small, batch_size=1)
+    results = {
+        "image": f"{args.size}x{args.size}x1",
+        "tile_size": args.tile_size,
+        "overlap": args.overlap,
+        "batch_size": args.batch_size,
+        "seconds": round(seconds, 2),
+        "megapixels_per_s": round(args.size * args.size / 1e6 / seconds, 3),
+        "peak_rss_mib_before_large_image": round(rss_before),
+        "peak_rss_mib": round(peak_rss_mib()),
+        "image_mib_float32": round(image.nbytes / 2**20),
+        "max_abs_diff_tiled_vs_untiled": float(np.abs(tiled - untiled).max()),
+        "parameters": model.count_params(),
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+    }
+    for key, value in results.items():
+        print(f"{key:34} {value}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
