@@ -35,7 +35,7 @@ _INPUT_SUFFIXES = (*_IMAGE_SUFFIXES, ".npy")
 # ITU-R BT.601 luma weights, to turn RGB images into grayscale ones.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Trains in one to two minutes on a 2-core CPU (see `keras-denoise demo --help`).
-_DEMO_EPOCHS = 10
+_DEMO_EPOCHS = 25
 _DEMO_VALIDATION_SPLIT = 0.1
 _DEMO_OUT = "keras-denoise-demo"
 
