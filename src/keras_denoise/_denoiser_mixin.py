@@ -131,6 +131,5 @@ class DenoiserMixin:
         batch_size = _validation.check_positive_int(
             batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
         )
-        result = np.asarray(self.predict(batch, batch_size=batch_size, verbose=0))
-        result = keras.ops.convert_to_numpy(result).astype(np.float32, copy=False)
+        result = np.asarray(self.predict(batch, batch_size=batch_size, verbose=0), np.float32)
         return self._restore_layout(result, single, squeezed)
