@@ -73,7 +73,10 @@ model.summary()
 # --------
 # ``fit_denoising`` draws fresh noise for every batch inside the compiled
 # training step, so the model never sees the same noisy digit twice. A tenth
-# of the training digits is held out for validation.
+# of the training digits is held out for validation, and
+# ``learning_rate_schedule="cosine"`` lowers Adam's learning rate along a half
+# cosine over the epochs, which ends training in a better minimum than a
+# constant rate.
 
 model.compile()
 history = model.fit_denoising(
@@ -83,6 +86,7 @@ history = model.fit_denoising(
     batch_size=64,
     validation_split=0.1,
     seed=0,
+    learning_rate_schedule="cosine",
     verbose=2,
 )
 

@@ -163,6 +163,7 @@ def test_train_on_the_sample(tmp_path):
     assert code == 0, stderr
     metrics = json.loads((tmp_path / "sample.metrics.json").read_text())
     assert metrics["model"] == "conv" and metrics["image_shape"] == [28, 28, 1]
+    assert metrics["learning_rate_schedule"] == "cosine" and metrics["dtype_policy"] == "float32"
     assert metrics["heldout_images"] > 0 and "final_val_loss" not in metrics
     assert metrics["psnr_denoised"] > metrics["psnr_noisy"]
 
@@ -171,10 +172,13 @@ def test_train_on_the_sample(tmp_path):
 def test_train_unet_on_a_folder(capsys, tmp_path, digits_folder):
     model = tmp_path / "unet.keras"
     argv = ["train", "--data", str(digits_folder), "--model", "unet", "--epochs", "1",
-            "--batch-size", "6", "--out", str(model)]  # fmt: skip
+            "--batch-size", "6", "--dtype-policy", "mixed_bfloat16",
+            "--learning-rate-schedule", "constant", "--out", str(model)]  # fmt: skip
     assert main(argv) == 0
     metrics = json.loads((tmp_path / "unet.metrics.json").read_text())
     assert metrics["model"] == "unet" and metrics["train_images"] == 10
+    assert metrics["dtype_policy"] == "mixed_bfloat16"
+    assert metrics["learning_rate_schedule"] == "constant"
     assert "PSNR" in capsys.readouterr().out
 
 
@@ -207,6 +211,9 @@ def test_version(capsys):
         (["demo", "--epochs", "0"], "epochs"),
         (["demo", "--epochs", "many"], "many"),
         (["demo", "--noise-factor", "-1"], "noise_factor"),
+        (["demo", "--dtype-policy", "float8"], "float8"),
+        (["train", "--data", "sample", "--out", "m.keras", "--learning-rate-schedule", "step"],
+         "step"),
         (["train", "--data", "sample", "--out", "model.h5"], "model.h5"),
         (["train", "--data", "sample", "--out", "m.keras", "--validation-split", "1"], "split"),
         (["train", "--data", "x", "--out", "m.keras", "--size", "8", "8", "--patch-size", "4", "4"],

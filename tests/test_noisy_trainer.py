@@ -191,6 +191,7 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"steps_per_execution": 0}, "steps_per_execution", ValueError),
         ({"jit_compile": "yes"}, "jit_compile", ValueError),
         ({"dtype_policy": "float13"}, "dtype_policy", ValueError),
+        ({"learning_rate_schedule": "linear"}, "learning_rate_schedule", ValueError),
         ({"initial_epoch": 1}, "initial_epoch", ValueError),
         ({"validation_data": np.zeros((2, 16), "float32")}, "validation_data", ValueError),
     ],
@@ -225,3 +226,54 @@ def test_mixed_precision_keeps_float32_weights_and_restores_policy():
     assert all(w.dtype == np.float32 for w in model.get_weights())
     assert model.dtype_policy.name == "float32"
     assert all(layer.compute_dtype == "float32" for layer in model.layers)
+
+
+def test_cosine_schedule_decays_per_epoch_and_restores_the_learning_rate():
+    model = _model()
+    model.compile(optimizer=keras.optimizers.Adam(0.002))
+    _, history = _fit(model=model, epochs=4, learning_rate_schedule="cosine")
+    expected = [0.002 * (1 + np.cos(np.pi * epoch / 4)) / 2 for epoch in range(4)]
+    np.testing.assert_allclose(history.history["learning_rate"], expected, rtol=1e-6)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002)
+
+
+def test_cosine_schedule_changes_training_and_none_keeps_the_rate():
+    runs = {}
+    for schedule in (None, "cosine"):
+        keras.utils.set_random_seed(0)
+        model, history = _fit(epochs=3, learning_rate_schedule=schedule)
+        runs[schedule] = model.get_weights()
+        if schedule is None:
+            assert "learning_rate" not in history.history
+    assert any(
+        not np.allclose(a, b) for a, b in zip(runs[None], runs["cosine"], strict=True)
+    )
+
+
+def test_cosine_schedule_resumes_at_the_interrupted_epoch(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("interrupted")
+
+    backup = str(tmp_path / "backup")
+    model = _model()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _fit(model=model, epochs=4, learning_rate_schedule="cosine",
+             callbacks=[keras.callbacks.BackupAndRestore(backup), Interrupt()])
+    _, history = _fit(model=model, epochs=4, learning_rate_schedule="cosine",
+                      callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert history.epoch == [2, 3]
+    np.testing.assert_allclose(
+        history.history["learning_rate"], [0.0005, 0.001 * (1 + np.cos(0.75 * np.pi)) / 2],
+        rtol=1e-6,
+    )
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.001)
+
+
+def test_cosine_schedule_refuses_an_optimizer_with_its_own_schedule():
+    model = _model()
+    decay = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=10)
+    model.compile(optimizer=keras.optimizers.Adam(decay))
+    with pytest.raises(ValueError, match="learning_rate_schedule='cosine'"):
+        _fit(model=model, learning_rate_schedule="cosine")
