@@ -73,7 +73,9 @@ def test_encoder_and_decoder_share_weights_with_the_autoencoder():
     np.testing.assert_allclose(through, model.denoise(images), atol=1e-5)
 
 
-@pytest.mark.parametrize("image_shape", [(28, 28, 1), (16, 16, 3), (30, 22, 2), (5, 7, 1), (4, 4, 4)])
+@pytest.mark.parametrize(
+    "image_shape", [(28, 28, 1), (16, 16, 3), (30, 22, 2), (5, 7, 1), (4, 4, 4)]
+)
 @pytest.mark.parametrize("latent_dim", [1, 32])
 def test_output_shape_equals_input_shape(image_shape, latent_dim):
     model = ConvAutoencoder(image_shape=image_shape, latent_dim=latent_dim)
@@ -254,7 +256,9 @@ def test_load_in_a_fresh_process_gives_identical_predictions(tmp_path):
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "actual.npy"), np.load(tmp_path / "expected.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "actual.npy"), np.load(tmp_path / "expected.npy")
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "uint8"])
@@ -262,7 +266,8 @@ def test_load_in_a_fresh_process_gives_identical_predictions(tmp_path):
 @settings(max_examples=2)
 def test_denoise_dtypes(dtype, channels):
     model = ConvAutoencoder(image_shape=(8, 8, channels), latent_dim=2)
-    images = (np.random.default_rng(0).random((2, 8, 8, channels)) * (255 if dtype == "uint8" else 1))
+    scale = 255 if dtype == "uint8" else 1
+    images = np.random.default_rng(0).random((2, 8, 8, channels)) * scale
     out = model.denoise(images.astype(dtype))
     assert out.dtype == np.float32 and out.shape == (2, 8, 8, channels)
 

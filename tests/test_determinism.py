@@ -46,7 +46,9 @@ def test_enable_determinism_seeds_keras(monkeypatch):
         import tensorflow as tf
 
         # Op determinism is process-global; record the call instead of changing the test process.
-        monkeypatch.setattr(tf.config.experimental, "enable_op_determinism", lambda: calls.append(1))
+        monkeypatch.setattr(
+            tf.config.experimental, "enable_op_determinism", lambda: calls.append(1)
+        )
     enable_determinism(3)
     first = keras.ops.convert_to_numpy(keras.random.normal((4,)))
     enable_determinism(3)

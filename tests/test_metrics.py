@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
 from strategies import image_batches, seeds
 
 from keras_denoise import GaussianNoise

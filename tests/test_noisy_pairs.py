@@ -8,8 +8,10 @@ def _images(count=100, shape=(16, 16, 1)):
     return np.random.default_rng(0).random((count, *shape)).astype("float32")
 
 
-@pytest.mark.parametrize(("count", "batch_size", "drop", "length"),
-                         [(100, 32, False, 4), (100, 32, True, 3), (64, 64, False, 1), (10, 64, True, 1)])
+@pytest.mark.parametrize(
+    ("count", "batch_size", "drop", "length"),
+    [(100, 32, False, 4), (100, 32, True, 3), (64, 64, False, 1), (10, 64, True, 1)],
+)
 def test_length_and_batch_shapes(count, batch_size, drop, length):
     stream = GaussianNoise(0.5, seed=0).dataset(
         _images(count), batch_size=batch_size, drop_remainder=drop

@@ -217,5 +217,7 @@ def test_public_api_is_complete_and_lazy():
     for name in keras_denoise.__all__:
         assert getattr(keras_denoise, name) is not None
     code = "import sys, keras_denoise; print('keras' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -29,7 +31,7 @@ def test_axis_spans_partition_the_axis_with_enough_context(length, step_units, o
     window = -(-(step + 2 * overlap) // multiple) * multiple
     spans = axis_spans(length, window, step)
     assert spans[0].keep_start == 0 and spans[-1].keep_stop == length
-    for span, following in zip(spans, spans[1:]):
+    for span, following in itertools.pairwise(spans):
         assert span.keep_stop == following.keep_start
     for span in spans:
         assert span.keep_start < span.keep_stop
@@ -85,7 +87,7 @@ def test_tiles_come_from_the_right_places():
     images = np.arange(2 * 20 * 20, dtype="float32").reshape(2, 20, 20, 1)
     rows, columns = tile_grid(20, 20, tile_size=8, overlap=2)
     for tiles, placements in tile_batches(images, rows, columns, batch_size=4):
-        for tile, (index, row, column) in zip(tiles, placements):
+        for tile, (index, row, column) in zip(tiles, placements, strict=True):
             expected = images[index, row.start : row.start + row.size,
                               column.start : column.start + column.size]
             np.testing.assert_array_equal(tile, expected)

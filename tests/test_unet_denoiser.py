@@ -56,7 +56,9 @@ def test_output_shape_equals_input_shape_for_any_size(image_shape):
     assert 0.0 <= out.min() and out.max() <= 1.0
 
 
-@pytest.mark.parametrize("image_shape", [(4, 4, 1), (16, 16, 3), (30, 22, 2), (5, 7, 1), (28, 28, 1)])
+@pytest.mark.parametrize(
+    "image_shape", [(4, 4, 1), (16, 16, 3), (30, 22, 2), (5, 7, 1), (28, 28, 1)]
+)
 def test_fixed_image_shape(image_shape):
     model = UNetDenoiser(image_shape, filters=(4, 8, 16))
     assert model.output_shape == (None, *image_shape)

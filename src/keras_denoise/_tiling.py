@@ -14,6 +14,7 @@ grid starts on multiples of `multiple`, gives the same result tiled as untiled.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import keras
@@ -55,9 +56,10 @@ def axis_spans(length: int, window: int, step: int) -> list[Span]:
     window = min(window, length)
     starts = [*range(0, length - window, step), length - window]
     cuts = [0]
-    cuts += [(start + window + following) // 2 for start, following in zip(starts, starts[1:])]
+    cuts += [(start + window + following) // 2 for start, following in pairwise(starts)]
     cuts.append(length)
-    return [Span(start, window, lo, hi) for start, lo, hi in zip(starts, cuts, cuts[1:])]
+    bounds = pairwise(cuts)
+    return [Span(start, window, lo, hi) for start, (lo, hi) in zip(starts, bounds, strict=True)]
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -136,7 +138,9 @@ def tile_batches(
         for row in rows:
             for column in columns:
                 tiles.append(
-                    padded[row.start : row.start + row.size, column.start : column.start + column.size]
+                    padded[
+                        row.start : row.start + row.size, column.start : column.start + column.size
+                    ]
                 )
                 placements.append((index, row, column))
                 if len(tiles) == batch_size:
@@ -194,7 +198,7 @@ def predict_tiled(
     result = np.empty(images.shape, dtype=np.float32)
     for tiles, placements in tile_batches(images, rows, columns, batch_size=batch_size):
         outputs = keras.ops.convert_to_numpy(predict(tiles))
-        for output, (index, row, column) in zip(outputs, placements):
+        for output, (index, row, column) in zip(outputs, placements, strict=True):
             # Rows and columns past `height` and `width` are padding: drop them.
             top, bottom = row.keep_start, min(row.keep_stop, height)
             left, right = column.keep_start, min(column.keep_stop, width)

@@ -83,7 +83,9 @@ def _check_image_shape(value: Any) -> tuple:
             )
             raise ValueError(message)
     if not _validation.is_int(channels):
-        message = f"`image_shape` must hold an integer channel count. Received: image_shape={value!r}"
+        message = (
+            f"`image_shape` must hold an integer channel count. Received: image_shape={value!r}"
+        )
         raise TypeError(message)
     if not 1 <= channels <= _validation.MAX_CHANNELS:
         message = (
@@ -189,7 +191,8 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
             features = layers.Conv2DTranspose(
                 width, 2, strides=2, name=f"decoder_{level}_upsample"
             )(features)
-            features = layers.Concatenate(name=f"decoder_{level}_skip")([features, skips[level - 1]])
+            skip = skips[level - 1]
+            features = layers.Concatenate(name=f"decoder_{level}_skip")([features, skip])
             features = block(features, width, f"decoder_{level}")
         features = layers.Conv2D(image_shape[-1], 1, activation="sigmoid", name="output")(features)
         outputs = _CropToReference(name="crop")([features, inputs])

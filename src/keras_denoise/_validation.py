@@ -201,7 +201,9 @@ def as_float_images(
         message = f"`{name}` must not be empty. Received: {name} with shape {array.shape}"
         raise ValueError(message)
     if not np.isfinite(array).all():
-        message = f"`{name}` must not contain NaN or infinite values. Received: {_short_repr(array)}"
+        message = (
+            f"`{name}` must not contain NaN or infinite values. Received: {_short_repr(array)}"
+        )
         raise ValueError(message)
     if check_range and (array.min() < 0.0 or array.max() > 1.0):
         message = (
