@@ -98,10 +98,6 @@ def _check_image_shape(value: Any) -> tuple:
     )
 
 
-# Adam's learning rate for `UNetDenoiser.compile()`; see its docstring.
-DEFAULT_LEARNING_RATE = 3e-3
-
-
 @keras.saving.register_keras_serializable(package="keras_denoise")
 class UNetDenoiser(DenoiserMixin, keras.Model):
     """A fully convolutional U-Net that denoises images of any size.
@@ -149,7 +145,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     >>> model = UNetDenoiser()
     >>> model.count_params()
     465953
-    >>> model.compile()  # Adam (learning rate 3e-3) and binary cross-entropy
+    >>> model.compile()  # Adam and binary cross-entropy
     >>> model.denoise(np.zeros((2, 10, 13))).shape
     (2, 10, 13)
     >>> UNetDenoiser(image_shape=(12, 10, 3), filters=(8, 16)).output_shape
@@ -234,30 +230,6 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
             }
         )
         return config
-
-    def compile(self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs):
-        """Configure training; by default Adam at a learning rate of 3e-3 and BCE.
-
-        Without batch normalization the U-Net trains best at a higher learning
-        rate than Keras's default 1e-3 (on noisy MNIST, 8 epochs on 12,800
-        digits: 20.3 dB at 1e-3, 20.7 dB at 3e-3; 5e-3 diverged), so
-        `optimizer=None` means `keras.optimizers.Adam(3e-3, global_clipnorm=1.0)`,
-        the gradients clipped to a global norm of 1 for safety. Every argument
-        of `keras.Model.compile` is accepted.
-
-        Example:
-
-        >>> from keras_denoise import UNetDenoiser
-        >>> model = UNetDenoiser(filters=(4, 8))
-        >>> model.compile()
-        >>> round(float(model.optimizer.learning_rate), 4), model.loss
-        (0.003, 'binary_crossentropy')
-        """
-        if optimizer is None:
-            optimizer = keras.optimizers.Adam(
-                learning_rate=DEFAULT_LEARNING_RATE, global_clipnorm=1.0
-            )
-        super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
     @classmethod
     def from_config(cls, config: dict) -> UNetDenoiser:
