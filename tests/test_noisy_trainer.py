@@ -158,19 +158,26 @@ def test_initial_epoch():
     assert history.epoch == [2]
 
 
-@pytest.mark.slow
-def test_backup_and_restore_resumes(tmp_path):
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 2:
-                raise RuntimeError("interrupted")
+class _InterruptAtEpoch2(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise RuntimeError("interrupted")
 
-    backup = str(tmp_path / "backup")
+
+def _interrupt_then_resume(backup_dir, **kwargs):
+    """Train 4 epochs, interrupted at the third; resume; return the model and resumed history."""
     model = _model()
     with pytest.raises(RuntimeError, match="interrupted"):
-        _fit(model=model, epochs=4,
-             callbacks=[keras.callbacks.BackupAndRestore(backup), Interrupt()])
-    _, history = _fit(model=model, epochs=4, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+        _fit(model=model, epochs=4, **kwargs,
+             callbacks=[keras.callbacks.BackupAndRestore(backup_dir), _InterruptAtEpoch2()])
+    _, history = _fit(model=model, epochs=4, **kwargs,
+                      callbacks=[keras.callbacks.BackupAndRestore(backup_dir)])
+    return model, history
+
+
+@pytest.mark.slow
+def test_backup_and_restore_resumes(tmp_path):
+    model, history = _interrupt_then_resume(str(tmp_path / "backup"))
     assert history.epoch == [2, 3]
     assert int(model.optimizer.iterations) == 4
 
@@ -251,18 +258,9 @@ def test_cosine_schedule_changes_training_and_none_keeps_the_rate():
 
 
 def test_cosine_schedule_resumes_at_the_interrupted_epoch(tmp_path):
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 2:
-                raise RuntimeError("interrupted")
-
-    backup = str(tmp_path / "backup")
-    model = _model()
-    with pytest.raises(RuntimeError, match="interrupted"):
-        _fit(model=model, epochs=4, learning_rate_schedule="cosine",
-             callbacks=[keras.callbacks.BackupAndRestore(backup), Interrupt()])
-    _, history = _fit(model=model, epochs=4, learning_rate_schedule="cosine",
-                      callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    model, history = _interrupt_then_resume(
+        str(tmp_path / "backup"), learning_rate_schedule="cosine"
+    )
     assert history.epoch == [2, 3]
     np.testing.assert_allclose(
         history.history["learning_rate"], [0.0005, 0.001 * (1 + np.cos(0.75 * np.pi)) / 2],
