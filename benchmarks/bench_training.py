@@ -131,7 +131,7 @@ def run_one(which, args):
         model.compile()
         options = {
             "learning_rate_schedule": (
-                None if args.learning_rate_schedule == "none" else args.learning_rate_schedule
+                None if args.learning_rate_schedule == "constant" else args.learning_rate_schedule
             ),
             "dtype_policy": None if args.dtype_policy == "float32" else args.dtype_policy,
             **json.loads(args.fit_options),
@@ -201,7 +201,7 @@ def parse_args(argv=None):
     parser.add_argument("--which", choices=["both", "all", "reference", "keras_denoise", "unet"],
                         default="both")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--learning-rate-schedule", choices=["cosine", "none"],
+    parser.add_argument("--learning-rate-schedule", choices=["cosine", "constant"],
                         default="cosine",
                         help="fit_denoising's learning_rate_schedule (keras-denoise recipes only)")
     parser.add_argument("--dtype-policy", choices=["float32", "mixed_bfloat16", "mixed_float16"],
