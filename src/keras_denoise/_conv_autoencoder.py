@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_denoise import _validation
 from keras_denoise._denoiser_mixin import DenoiserMixin
+from keras_denoise._fused_batch_normalization import FusedBatchNormalization
 
 
 def _check_architecture(
@@ -75,6 +76,9 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
     With the defaults this *is* the reference MNIST architecture: Conv2D
     16/32/32, Dense(128, sigmoid), Dense(7*7*32), Conv2DTranspose 32/32/16,
     Conv2D(1, sigmoid), 440,865 parameters (440,641 trainable) on 28x28x1.
+    The batch normalization layers compute exactly what
+    `keras.layers.BatchNormalization` does; on TensorFlow they run its fused
+    kernel, which makes training markedly faster on a CPU.
 
     Images whose height or width is not a multiple of `2 ** (stages - 1)` are
     zero-padded inside the model and cropped back at the end, so the output
@@ -184,7 +188,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
             if index < stages:
                 if batch_norm:
                     encoder_layers.append(
-                        layers.BatchNormalization(name=f"encoder_bn_{index}", dtype=dtype)
+                        FusedBatchNormalization(name=f"encoder_bn_{index}", dtype=dtype)
                     )
                 encoder_layers.append(
                     layers.MaxPooling2D(
@@ -218,7 +222,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
             if index < stages:
                 if batch_norm:
                     decoder_layers.append(
-                        layers.BatchNormalization(name=f"decoder_bn_{index}", dtype=dtype)
+                        FusedBatchNormalization(name=f"decoder_bn_{index}", dtype=dtype)
                     )
                 decoder_layers.append(
                     layers.UpSampling2D(2, name=f"decoder_upsample_{index}", dtype=dtype)

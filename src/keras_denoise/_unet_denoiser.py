@@ -10,6 +10,7 @@ import numpy as np
 
 from keras_denoise import _tiling, _validation
 from keras_denoise._denoiser_mixin import DenoiserMixin
+from keras_denoise._fused_batch_normalization import FusedBatchNormalization
 
 # Images with more pixels than this are tiled by `denoise` when `tile_size` is None.
 AUTO_TILE_PIXELS = 1024 * 1024
@@ -174,7 +175,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
                     width, 3, padding="same", use_bias=not batch_norm, name=f"{name}_conv_{index}"
                 )(tensor)
                 if batch_norm:
-                    tensor = layers.BatchNormalization(name=f"{name}_bn_{index}")(tensor)
+                    tensor = FusedBatchNormalization(name=f"{name}_bn_{index}")(tensor)
                 tensor = layers.Activation(activation, name=f"{name}_act_{index}")(tensor)
             return tensor
 
