@@ -25,8 +25,9 @@ def _images(shape, seed=0):
 
 def test_default_model_is_small_and_fully_convolutional():
     model = UNetDenoiser()
-    assert model.count_params() == 465953 <= 500_000
-    assert UNetDenoiser(batch_norm=True).count_params() == 467873
+    assert model.count_params() == 467873 <= 500_000
+    assert model.batch_norm
+    assert UNetDenoiser(batch_norm=False).count_params() == 465953
     assert model.input_shape == model.output_shape == (None, None, None, 1)
     assert (model.size_multiple, model.receptive_radius) == (4, 23)
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
@@ -231,7 +232,16 @@ def test_compile_defaults_to_adam_and_binary_crossentropy():
     model = _any_size()
     model.compile()
     assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
     assert model.loss == "binary_crossentropy"
+
+
+def test_compile_keeps_a_given_optimizer():
+    model = _any_size()
+    optimizer = keras.optimizers.SGD(0.1)
+    model.compile(optimizer=optimizer, loss="mse")
+    assert model.optimizer is optimizer
+    assert model.loss == "mse"
 
 
 @pytest.mark.parametrize("image_shape", [(None, None, 3), (12, 20, 1)])
