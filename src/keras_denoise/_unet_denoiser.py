@@ -140,9 +140,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
             without bias). Defaults to True: with it (and Adam at 3e-3) the
             U-Net denoises better (noisy MNIST, 35 epochs: 21.80 dB against
             21.67 dB without it, at 1e-3), though each step is slower on a
-            CPU. In very short runs its moving
-            statistics lag behind the weights and `batch_norm=False` does
-            better (3 epochs on 5,000 digits: 18.6 dB against 12.8 dB).
+            CPU. In very short runs its moving statistics lag behind the
+            weights and `batch_norm=False` does better (3 epochs on 5,000
+            digits: 18.6 dB against 12.8 dB).
         **kwargs: passed to `keras.Model` (for example `name`).
 
     Raises:
