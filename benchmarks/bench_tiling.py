@@ -1,6 +1,6 @@
 """Tiled denoising of large images with `UNetDenoiser`: throughput and memory.
 
-    python benchmarks/bench_tiling.py --size 4096 --tile-size 512 --overlap 32
+    python benchmarks/bench_tiling.py --size 4096 --tile-size 512
 
 Denoises one noisy `size` x `size` grayscale image with tiling and reports megapixels per
 second and the peak resident memory of the process, then checks on a smaller image that the
@@ -28,7 +28,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4096, help="side of the large image")
     parser.add_argument("--tile-size", type=int, default=512)
-    parser.add_argument("--overlap", type=int, default=32)
+    parser.add_argument("--overlap", type=int, default=None,
+                        help="context around each tile (default: the model's receptive radius)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--check-size", type=int, default=384,
                         help="side of the image used for the tiled == untiled check")
@@ -61,7 +62,7 @@ def main(argv=None) -> dict:
     results = {
         "image": f"{args.size}x{args.size}x1",
         "tile_size": args.tile_size,
-        "overlap": args.overlap,
+        "overlap": model.receptive_radius if args.overlap is None else args.overlap,
         "batch_size": args.batch_size,
         "seconds": round(seconds, 2),
         "megapixels_per_s": round(args.size * args.size / 1e6 / seconds, 3),

@@ -25,11 +25,11 @@ def _images(shape, seed=0):
 
 def test_default_model_is_small_and_fully_convolutional():
     model = UNetDenoiser()
-    assert model.count_params() == 467873 <= 500_000
+    assert model.count_params() == 493521 <= 500_000
     assert model.batch_norm
-    assert UNetDenoiser(batch_norm=False).count_params() == 465953
+    assert UNetDenoiser(batch_norm=False).count_params() == 491217
     assert model.input_shape == model.output_shape == (None, None, None, 1)
-    assert (model.size_multiple, model.receptive_radius) == (4, 23)
+    assert (model.size_multiple, model.receptive_radius) == (8, 51)
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
     assert not model.compiled
 
@@ -86,7 +86,7 @@ def test_denoise_accepts_uint8():
 def test_tiled_equals_untiled(channels):
     model = UNetDenoiser((None, None, channels))
     images = _images((2, 200, 150, channels))
-    tiled = model.denoise(images, tile_size=64, overlap=32, batch_size=5)
+    tiled = model.denoise(images, tile_size=64, batch_size=5)
     np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
 
 
@@ -122,7 +122,7 @@ def test_large_images_are_tiled_automatically(monkeypatch):
     images = _images((1, 41, 40))
     untiled = model.predict(images[..., None], verbose=0)[..., 0]
     np.testing.assert_allclose(model.denoise(images), untiled, atol=1e-4)
-    assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == 32
+    assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == model.receptive_radius == 9
 
 
 def test_verbose_tiling_shows_progress(capsys):

@@ -668,9 +668,9 @@ def _build_parser() -> argparse.ArgumentParser:
     denoise.add_argument(
         "--overlap",
         type=_checked(int, _nonnegative_int, "overlap"),
-        default=32,
         metavar="N",
-        help="pixels of context around each tile (default: 32)",
+        help="pixels of context around each tile (default: the model's receptive radius, "
+        "which makes tiling exact)",
     )
 
     evaluate = commands.add_parser(
