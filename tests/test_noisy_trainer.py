@@ -49,6 +49,24 @@ def test_mixin_method_and_user_compile_settings():
     assert int(model.optimizer.iterations) == 1  # 64 images, one batch: the user's optimizer ran
 
 
+def test_unregistered_loss_and_metric_functions_are_used():
+    calls = []
+
+    def absolute_error(y_true, y_pred):  # a plain function, not registered as serializable
+        calls.append("loss")
+        return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=(1, 2, 3))
+
+    def largest_error(y_true, y_pred):
+        return keras.ops.max(keras.ops.abs(y_true - y_pred), axis=(1, 2, 3))
+
+    model = _model()
+    model.compile(optimizer="adam", loss=absolute_error, metrics=[largest_error])
+    _, history = _fit(model=model, epochs=1, validation_split=0.25)
+    assert sorted(history.history) == ["largest_error", "loss", "val_largest_error", "val_loss"]
+    assert calls  # traced into the training step
+    assert 0 < history.history["largest_error"][0] <= 1
+
+
 def test_uncompiled_model_gets_default_compile():
     model, _ = _fit()
     assert model.compiled

@@ -280,6 +280,19 @@ def _noisy_validation(
     return GaussianNoise(noise_factor, clip=clip, seed=seed).pairs(clean)
 
 
+def _compile_settings(model: keras.Model) -> dict:
+    """The arguments `model` was compiled with, for compiling the trainer alike.
+
+    Rebuilt from the compile config, so the trainer gets metric objects of its
+    own; losses and metrics that cannot be rebuilt from a config (plain Python
+    functions that are not registered as serializable) are passed as given.
+    """
+    try:
+        return keras.saving.deserialize_keras_object(model.get_compile_config())
+    except (TypeError, ValueError):
+        return dict(model._compile_config.config)
+
+
 def fit_denoising(
     model: keras.Model,
     clean_images: Any,
@@ -417,7 +430,7 @@ def fit_denoising(
 
     if not model.compiled:
         model.compile()
-    config = keras.saving.deserialize_keras_object(model.get_compile_config())
+    config = _compile_settings(model)
     config.update(
         optimizer=model.optimizer,
         steps_per_execution=steps_per_execution,
