@@ -252,6 +252,7 @@ def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
     "argv, fragment",
     [
         (["denoise", "{conv}", "{image}", "--tile-size", "8"], "--tile-size"),
+        (["denoise", "{conv}", "{image}", "--overlap", "4"], "--overlap"),
         (["denoise", "{conv}", "{tmp}/notes.txt"], "notes.txt"),
         (["denoise", "{conv}", "{image}", "-o", "{tmp}"], "overwrite"),
         (["denoise", "{tmp}/missing.keras", "{image}"], "missing.keras"),
@@ -295,6 +296,28 @@ def test_denoise_npy_keeps_layout_and_dtype(capsys, tmp_path, conv_path, shape, 
     result = np.load(tmp_path / "o" / "in.npy")
     assert result.shape == shape and result.dtype == dtype
     assert "in.npy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("tile_size", [None, 16])
+def test_overlap_reaches_the_model_with_or_without_tile_size(
+    monkeypatch, tmp_path, unet_path, tile_size
+):
+    # Without --tile-size, large images are tiled automatically: --overlap must count there too.
+    seen = {}
+    original = UNetDenoiser.denoise
+
+    def spy(self, images, **kwargs):
+        seen.update(kwargs)
+        return original(self, images, **kwargs)
+
+    monkeypatch.setattr(UNetDenoiser, "denoise", spy)
+    path = write_png(tmp_path / "photo.png", np.full((24, 40), 200, np.uint8))
+    argv = ["denoise", str(unet_path), str(path), "-o", str(tmp_path / "out"), "--overlap", "3"]
+    if tile_size is not None:
+        argv += ["--tile-size", str(tile_size)]
+    assert main(argv) == 0
+    assert seen["overlap"] == 3
+    assert seen.get("tile_size") == tile_size
 
 
 @pytest.mark.parametrize("image_shape", [(24, 40), (24, 40, 3), (24, 40, 4)])

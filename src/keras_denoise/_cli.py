@@ -417,14 +417,19 @@ def _denoise(args: argparse.Namespace) -> None:
     model = load_model(args.model, compile=False)
     height, _, _ = _model_image_shape(model, args.model)
     options = {} if args.batch_size is None else {"batch_size": args.batch_size}
-    if args.tile_size is not None:
+    # --overlap counts for the automatic tiling of large images too, not only with --tile-size.
+    tiling = {"tile_size": args.tile_size, "overlap": args.overlap}
+    for name, value in tiling.items():
+        if value is None:
+            continue
         if height is not None:
+            flag = "--" + name.replace("_", "-")
             message = (
-                f"--tile-size needs a fully convolutional model; {args.model} is a "
+                f"{flag} needs a fully convolutional model; {args.model} is a "
                 f"{type(model).__name__} for {height}x{model.image_shape[1]} images only"
             )
             raise ValueError(message)
-        options.update(tile_size=args.tile_size, overlap=args.overlap)
+        options[name] = value
     os.makedirs(args.output, exist_ok=True)
     for out, path in outputs.items():
         images, write = _read_input(path)
