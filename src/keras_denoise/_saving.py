@@ -194,6 +194,12 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
     with `safe_mode=True`, and every keras-denoise class validates its
     hyperparameters before building.
 
+    This function also registers keras-denoise's classes with Keras first.
+    `keras.saving.load_model` can load these files too, but only once the
+    classes are imported (for example `from keras_denoise import UNetDenoiser`):
+    `import keras_denoise` alone imports them lazily, on first use, so Keras
+    would report "Could not locate class".
+
     Args:
         filepath: path to a `.keras` file.
         compile: whether to restore the training configuration. Defaults to
