@@ -251,8 +251,10 @@ def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["denoise", "{conv}", "{image}", "--tile-size", "8"], "--tile-size"),
-        (["denoise", "{conv}", "{image}", "--overlap", "4"], "--overlap"),
+        (["denoise", "{conv}", "{image}", "-o", "{tmp}/out", "--tile-size", "8"],
+         "--tile-size"),
+        (["denoise", "{conv}", "{image}", "-o", "{tmp}/out", "--overlap", "4"],
+         "--overlap"),
         (["denoise", "{conv}", "{tmp}/notes.txt"], "notes.txt"),
         (["denoise", "{conv}", "{image}", "-o", "{tmp}"], "overwrite"),
         (["denoise", "{tmp}/missing.keras", "{image}"], "missing.keras"),
