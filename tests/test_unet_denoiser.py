@@ -23,11 +23,16 @@ def _images(shape, seed=0):
     return np.random.default_rng(seed).random(shape).astype("float32")
 
 
+def _clipped_images(shape, seed=0):
+    """Images like noisy ones: about a fifth of the pixels exactly 0 and a fifth exactly 1."""
+    return np.clip(1.6 * _images(shape, seed) - 0.3, 0.0, 1.0)
+
+
 def test_default_model_is_small_and_fully_convolutional():
     model = UNetDenoiser()
-    assert model.count_params() == 493521 <= 500_000
-    assert model.batch_norm
-    assert UNetDenoiser(batch_norm=False).count_params() == 491217
+    assert model.count_params() == 494097 <= 500_000
+    assert model.batch_norm and model.mark_clipped
+    assert UNetDenoiser(batch_norm=False).count_params() == 491793
     assert model.input_shape == model.output_shape == (None, None, None, 1)
     assert (model.size_multiple, model.receptive_radius) == (8, 51)
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
@@ -36,7 +41,8 @@ def test_default_model_is_small_and_fully_convolutional():
 
 @pytest.mark.parametrize("filters", [(4,), (4, 8), (4, 8, 8), (2, 2, 2, 2)])
 def test_receptive_radius_bounds_the_influence_of_a_pixel(filters):
-    model = UNetDenoiser(filters=filters)
+    # GELU rather than ReLU: no unit of a narrow untrained model is dead everywhere.
+    model = UNetDenoiser(filters=filters, activation="gelu")
     radius, size = model.receptive_radius, 4 * model.receptive_radius + 8
     images = _images((1, size, size, 1))
     changed = images.copy()
@@ -85,7 +91,7 @@ def test_denoise_accepts_uint8():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_tiled_equals_untiled(channels):
     model = UNetDenoiser((None, None, channels))
-    images = _images((2, 200, 150, channels))
+    images = _clipped_images((2, 200, 150, channels))
     tiled = model.denoise(images, tile_size=64, batch_size=5)
     np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
 
@@ -93,7 +99,7 @@ def test_tiled_equals_untiled(channels):
 @pytest.mark.parametrize("shape", [(1, 131, 97), (1, 67, 5), (2, 33, 129), (1, 7, 9)])
 def test_tiled_equals_untiled_for_odd_sizes(shape):
     model = _any_size(filters=(4, 8, 8))
-    images = _images(shape)
+    images = _clipped_images(shape)
     tiled = model.denoise(images, tile_size=20, overlap=model.receptive_radius)
     assert tiled.shape == images.shape
     np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
@@ -186,6 +192,7 @@ def test_fixed_size_model_rejects_other_sizes():
         ({"activation": "not_an_activation"}, ValueError, "activation"),
         ({"activation": 3}, TypeError, "activation"),
         ({"batch_norm": "yes"}, TypeError, "batch_norm"),
+        ({"mark_clipped": 1}, TypeError, "mark_clipped"),
     ],
 )
 def test_bad_hyperparameters_raise_before_building(kwargs, error, match):
@@ -204,10 +211,52 @@ def test_batch_norm_off():
     assert model.denoise(_images((9, 9))).shape == (9, 9)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_clip_indicators_mark_pixels_at_the_bounds(channels, policy):
+    layer = _unet_denoiser._ClipIndicators(dtype=policy)
+    values = np.array([0.0, 1e-6, 0.5, 0.999, 1.0], "float32")
+    images = np.broadcast_to(values[None, :, None, None], (2, 5, 4, channels))
+    marked = keras.ops.convert_to_numpy(layer(images))
+    assert marked.shape == (2, 5, 4, 3 * channels) and marked.dtype == np.float32
+    np.testing.assert_array_equal(marked[..., :channels], images)
+    at_low, at_high = marked[0, :, 0, channels], marked[0, :, 0, 2 * channels]
+    np.testing.assert_array_equal(at_low, [1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(at_high, [0, 0, 0, 0, 1])  # 0.999 is 1.0 in bfloat16
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_mark_clipped_adds_two_input_channels_per_channel(channels):
+    marked = UNetDenoiser((None, None, channels), filters=(8, 16))
+    plain = UNetDenoiser((None, None, channels), filters=(8, 16), mark_clipped=False)
+    assert marked.count_params() - plain.count_params() == 2 * channels * 9 * 8
+    assert "clip_indicators" not in [layer.name for layer in plain.layers]
+
+
+@pytest.mark.parametrize(("mark_clipped", "moves"), [(True, True), (False, False)])
+def test_only_the_marked_model_tells_clipped_pixels_apart(mark_clipped, moves):
+    model = UNetDenoiser(filters=(4, 8), mark_clipped=mark_clipped)
+    images = _clipped_images((2, 16, 16))
+    nudged = np.where(images == 0.0, 1e-6, np.where(images == 1.0, 1 - 1e-6, images))
+    change = np.abs(model.denoise(nudged) - model.denoise(images)).max()
+    assert bool(change > 1e-3) is moves
+
+
+def test_configs_saved_without_mark_clipped_load_without_indicators():
+    plain = UNetDenoiser(filters=(4, 8), mark_clipped=False)
+    config = plain.get_config()
+    del config["mark_clipped"]
+    restored = UNetDenoiser.from_config(config)
+    assert not restored.mark_clipped
+    assert restored.count_params() == plain.count_params()
+
+
 def test_config_round_trip_holds_primitives_only():
-    model = UNetDenoiser((None, 20, 2), filters=(4, 8), batch_norm=False, name="tiny")
+    model = UNetDenoiser(
+        (None, 20, 2), filters=(4, 8), batch_norm=False, mark_clipped=False, name="tiny"
+    )
     config = model.get_config()
-    assert config["name"] == "tiny"
+    assert config["name"] == "tiny" and config["mark_clipped"] is False
     assert config["image_shape"] == [None, 20, 2] and config["filters"] == [4, 8]
 
     def primitive(value):

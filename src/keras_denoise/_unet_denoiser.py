@@ -64,6 +64,35 @@ class _CropToReference(keras.layers.Layer):
         return (images_shape[0], reference_shape[1], reference_shape[2], images_shape[3])
 
 
+@keras.saving.register_keras_serializable(package="keras_denoise")
+class _ClipIndicators(keras.layers.Layer):
+    """Append to each image two indicator channels per channel: pixel <= 0, pixel >= 1.
+
+    Noise clipped to [0, 1] piles pixels up exactly at 0 and 1, and such a
+    pixel says less about its clean value than its neighbours just inside the
+    range (only that clean value plus noise fell beyond the bound). The
+    comparison runs in the input's own precision (no autocast), so a pixel of
+    0.999 is not taken for 1 under a bfloat16 policy.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+
+    def call(self, images):
+        images = keras.ops.cast(images, "float32")
+        at_low = keras.ops.cast(keras.ops.less_equal(images, 0.0), "float32")
+        at_high = keras.ops.cast(keras.ops.greater_equal(images, 1.0), "float32")
+        return keras.ops.concatenate([images, at_low, at_high], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return (*input_shape[:-1], None if channels is None else 3 * channels)
+
+    def compute_output_spec(self, images):
+        return keras.KerasTensor(self.compute_output_shape(images.shape), dtype="float32")
+
+
 def _check_image_shape(value: Any) -> tuple:
     """`(height, width, channels)` where height and width may be None."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
@@ -119,6 +148,15 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     noisy MNIST, and a linear output trained with the mean squared error did
     worse than the sigmoid with batch normalization.)
 
+    With `mark_clipped` (the default), the network sees, besides each input
+    channel, two indicator channels marking the pixels that are exactly 0 or
+    exactly 1. Noise clipped to [0, 1] piles pixels up at the bounds, and a
+    pixel at a bound says something else about its clean value than one just
+    inside the range: only that the clean value plus the noise fell beyond
+    the bound. The value and the two indicators carry all that a pixel says
+    about its clean value; without them, the first convolutions must learn to
+    tell 0 from 0.001 with continuous activations.
+
     Images whose height or width is not a multiple of `size_multiple`
     (`2 ** (len(filters) - 1)`) are zero-padded at the bottom and right inside
     the model and cropped back, so the output shape always equals the input
@@ -127,8 +165,8 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     columns of it, so `denoise` can tile large images exactly.
 
     With the defaults (four levels, so `size_multiple` is 8 and
-    `receptive_radius` 51) the model has 493,521 parameters for one channel
-    (491,217 without batch normalization).
+    `receptive_radius` 51) the model has 494,097 parameters for one channel
+    (491,793 without batch normalization, 493,521 without `mark_clipped`).
 
     Args:
         image_shape: `(height, width, channels)`; height and width are at least
@@ -148,6 +186,13 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
             CPU. In very short runs its moving statistics lag behind the
             weights and `batch_norm=False` does better (3 epochs on 5,000
             digits: 18.6 dB against 12.8 dB).
+        mark_clipped: whether to add the indicator channels of pixels at
+            exactly 0 and 1 (see above; they cost `2 * channels * 9 *
+            filters[0]` parameters). Defaults to True: they help most when
+            training is short (noisy MNIST: +0.17 dB for a small U-Net after
+            3 epochs on 2,048 digits, +0.10 dB for the default after 12
+            epochs on 12,800), and the gain shrinks with training (+0.05 dB
+            after 35 epochs on 12,800 digits, +0.01 dB on full MNIST).
         **kwargs: passed to `keras.Model` (for example `name`).
 
     Raises:
@@ -159,7 +204,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     >>> from keras_denoise import UNetDenoiser
     >>> model = UNetDenoiser()
     >>> model.count_params()
-    493521
+    494097
     >>> model.compile()  # Adam (learning rate 3e-3) and binary cross-entropy
     >>> model.denoise(np.zeros((2, 10, 13))).shape
     (2, 10, 13)
@@ -174,12 +219,14 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         filters: tuple[int, ...] = (32, 48, 64, 96),
         activation: str = "relu",
         batch_norm: bool = True,
+        mark_clipped: bool = True,
         **kwargs,
     ):
         image_shape = _check_image_shape(image_shape)
         filters = _validation.check_filters(filters, "filters")
         activation = _validation.check_activation(activation, "activation")
         batch_norm = _validation.check_bool(batch_norm, "batch_norm")
+        mark_clipped = _validation.check_bool(mark_clipped, "mark_clipped")
         layers = keras.layers
         depth = len(filters) - 1
 
@@ -195,6 +242,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
 
         inputs = keras.Input(shape=image_shape, name="images")
         features = _PadToMultiple(2**depth, name="pad")(inputs)
+        if mark_clipped:
+            # After the padding, so that padded zeros are marked as tiling's are.
+            features = _ClipIndicators(name="clip_indicators")(features)
         skips = []
         for level, width in enumerate(filters[:-1], start=1):
             features = block(features, width, f"encoder_{level}")
@@ -217,6 +267,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         self.filters = filters
         self.activation = activation
         self.batch_norm = batch_norm
+        self.mark_clipped = mark_clipped
 
     @property
     def size_multiple(self) -> int:
@@ -242,6 +293,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
                 "filters": list(self.filters),
                 "activation": self.activation,
                 "batch_norm": self.batch_norm,
+                "mark_clipped": self.mark_clipped,
             }
         )
         return config
@@ -269,6 +321,8 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     @classmethod
     def from_config(cls, config: dict) -> UNetDenoiser:
         config = dict(config)
+        # Configs saved before `mark_clipped` existed had no indicator channels.
+        config.setdefault("mark_clipped", False)
         for key in ("image_shape", "filters"):
             if isinstance(config.get(key), list):
                 config[key] = tuple(config[key])
