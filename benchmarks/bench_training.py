@@ -127,8 +127,13 @@ def run_one(which, args):
     else:
         from keras_denoise import ConvAutoencoder, UNetDenoiser
 
-        model = UNetDenoiser() if which == "unet" else ConvAutoencoder()
-        model.compile()
+        model = (
+            UNetDenoiser(**json.loads(args.unet_options)) if which == "unet" else ConvAutoencoder()
+        )
+        if args.learning_rate is None:
+            model.compile()  # the model's own default: Adam at 1e-3 or, for the U-Net, 3e-3
+        else:
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
         options = {
             "learning_rate_schedule": (
                 None if args.learning_rate_schedule == "constant" else args.learning_rate_schedule
@@ -146,6 +151,7 @@ def run_one(which, args):
     after_first = sum(timer.times[1:])
     result = {
         "which": which,
+        "parameters": model.count_params(),
         "train_samples": trained,
         "epochs": args.epochs,
         "epoch_seconds": timer.times,
@@ -209,6 +215,11 @@ def parse_args(argv=None):
                         help="fit_denoising's dtype_policy (keras-denoise recipes only)")
     parser.add_argument("--fit-options", default="{}",
                         help='extra fit_denoising keywords as JSON, e.g. \'{"jit_compile": true}\'')
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="Adam's learning rate for the keras-denoise recipes "
+                             "(default: each model's compile() default)")
+    parser.add_argument("--unet-options", default="{}",
+                        help='UNetDenoiser keywords as JSON, e.g. \'{"mark_clipped": false}\'')
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--json", help="write all results to this JSON file")
     parser.add_argument("--child", choices=["reference", "keras_denoise", "unet"],
@@ -247,6 +258,7 @@ def main(argv=None):
 
 def report(results):
     rows = [
+        ("parameters", "parameters", "{:,}"),
         ("samples/s, all epochs", "samples_per_s_all_epochs", "{:.0f}"),
         ("samples/s, epochs 2+", "samples_per_s_after_first", "{:.0f}"),
         ("samples/s, median epoch", "samples_per_s_median_epoch", "{:.0f}"),

@@ -69,10 +69,10 @@ class _ClipIndicators(keras.layers.Layer):
     """Append to each image two indicator channels per channel: pixel <= 0, pixel >= 1.
 
     Noise clipped to [0, 1] piles pixels up exactly at 0 and 1, and such a
-    pixel says less about its clean value than its neighbours just inside the
-    range (only that clean value plus noise fell beyond the bound). The
-    comparison runs in the input's own precision (no autocast), so a pixel of
-    0.999 is not taken for 1 under a bfloat16 policy.
+    pixel says something else about its clean value than one just inside the
+    range (only that the clean value plus the noise fell beyond the bound).
+    The comparison runs in the input's own precision (no autocast), so a
+    float32 pixel of 0.999 is not rounded to 1 under a bfloat16 policy.
     """
 
     def __init__(self, **kwargs):
