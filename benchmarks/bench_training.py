@@ -57,8 +57,12 @@ def reference_model():
     return model
 
 
-def make_epoch_timer():
-    """A Keras callback recording the wall time of every epoch (in `.times`)."""
+def make_epoch_timer(label, epochs):
+    """A Keras callback recording the wall time of every epoch (in `.times`).
+
+    It also prints one line per epoch to stderr, which the parent does not
+    capture, so a long run shows its progress.
+    """
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
@@ -71,6 +75,12 @@ def make_epoch_timer():
 
         def on_epoch_end(self, epoch, logs=None):
             self.times.append(time.perf_counter() - self._start)
+            losses = ", ".join(
+                f"{key} {value:.4f}" for key, value in (logs or {}).items()
+                if key in ("loss", "val_loss")
+            )
+            print(f"[{label}] epoch {epoch + 1}/{epochs}: {self.times[-1]:.1f} s, {losses}",
+                  file=sys.stderr, flush=True)
 
     return EpochTimer()
 
@@ -112,7 +122,7 @@ def run_one(which, args):
 
     x_train, x_test = load_mnist(args.data, args.train_subset)
     keras.utils.set_random_seed(args.seed)
-    timer = make_epoch_timer()
+    timer = make_epoch_timer(which, args.epochs)
     start = time.perf_counter()
     if which == "reference":
         x = x_train.astype("float64")[..., None] / 255.0
