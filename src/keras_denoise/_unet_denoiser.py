@@ -86,8 +86,7 @@ class _ClipIndicators(keras.layers.Layer):
         return keras.ops.concatenate([images, at_low, at_high], axis=-1)
 
     def compute_output_shape(self, input_shape):
-        channels = input_shape[-1]
-        return (*input_shape[:-1], None if channels is None else 3 * channels)
+        return (*input_shape[:-1], 3 * input_shape[-1])
 
     def compute_output_spec(self, images):
         return keras.KerasTensor(self.compute_output_shape(images.shape), dtype="float32")
