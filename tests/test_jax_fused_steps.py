@@ -1,0 +1,125 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_denoise import ConvAutoencoder, _jax_fused_steps
+from keras_denoise._noisy_trainer import fit_denoising
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="fuses steps of Keras's JAX trainer only"
+)
+
+
+def toy_step(state, data):
+    """A stateful step: the state accumulates a weighted sum of each batch."""
+    (images,) = data
+    total = state["total"] * 0.5 + images.sum()
+    return {"total": total, "rows": images.shape[0] * 1.0}, {"total": total}
+
+
+def batches(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.random((size, 3)).astype("float32"),) for size in sizes]
+
+
+def step_by_step(data):
+    state, logs = {"total": np.float32(0.0)}, None
+    for batch in data:
+        logs, state = toy_step(state, batch)
+    return logs, state
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[4] * 6, [4] * 5 + [2], [4] * 4, [4] * 7, [3]],
+    ids=["full", "short-last-batch", "two-full", "partial-execution", "one-batch"],
+)
+def test_same_state_and_logs_as_the_loop(sizes):
+    function = _jax_fused_steps.fused_step_function(toy_step, 3)
+    data = batches(sizes)
+    iterator = iter(data)
+    state, logs = {"total": np.float32(0.0)}, None
+    for _ in range(-(-len(sizes) // 3)):
+        logs, state = function(state, iterator)
+    expected_logs, expected_state = step_by_step(data)
+    np.testing.assert_allclose(state["total"], expected_state["total"], rtol=1e-6)
+    np.testing.assert_allclose(logs["total"], expected_logs["total"], rtol=1e-6)
+    assert float(logs["rows"]) == expected_logs["rows"]
+    with pytest.raises(StopIteration):
+        function(state, iterator)
+
+
+def test_host_and_device_batches_give_the_same_result():
+    import jax
+
+    data = batches([4] * 3)
+    device_data = [tuple(jax.device_put(part) for part in batch) for batch in data]
+    function = _jax_fused_steps.fused_step_function(toy_step, 3)
+    host_state = function({"total": np.float32(0.0)}, iter(data))[1]
+    device_state = function({"total": np.float32(0.0)}, iter(device_data))[1]
+    np.testing.assert_allclose(host_state["total"], device_state["total"], rtol=1e-6)
+
+
+def test_fuses_only_the_first_batch_signature(monkeypatch):
+    traced = []
+
+    def counting_step(state, data):
+        traced.append(data[0].shape)
+        return toy_step(state, data)
+
+    function = _jax_fused_steps.fused_step_function(counting_step, 2)
+    state = {"total": np.float32(0.0)}
+    for sizes in ([4, 4], [4, 4], [5, 5], [5, 5]):
+        state = function(state, iter(batches(sizes)))[1]
+    # One trace of the scan body for (4, 3), one of the single step for (5, 3) (run twice
+    # per execution but compiled once); no fused program for the second signature.
+    assert traced == [(4, 3), (5, 3)]
+    expected = step_by_step(batches([4, 4]) + batches([4, 4]) + batches([5, 5]) * 2)[1]
+    np.testing.assert_allclose(state["total"], expected["total"], rtol=1e-6)
+
+
+def test_fit_denoising_fused_equals_step_by_step(monkeypatch):
+    images = (np.random.default_rng(0).random((300, 12, 12)) * 255).astype("uint8")
+
+    def train(fuse):
+        monkeypatch.setattr(_jax_fused_steps, "worth_fusing", lambda: fuse)
+        calls = []
+        original = _jax_fused_steps.fused_step_function
+        monkeypatch.setattr(
+            _jax_fused_steps,
+            "fused_step_function",
+            lambda step, steps: calls.append(steps) or original(step, steps),
+        )
+        keras.utils.set_random_seed(1)
+        model = ConvAutoencoder(image_shape=(12, 12, 1), latent_dim=8)
+        # 240 training images in batches of 32: executions of 3, 3 and 2 steps, the last
+        # batch of 16; 60 validation images: one execution of 2 steps.
+        history = fit_denoising(model, images, epochs=1, batch_size=32, validation_split=0.2,
+                                seed=3, steps_per_execution=3, verbose=0)
+        return model.get_weights(), history.history, calls
+
+    fused_weights, fused_history, fused_calls = train(True)
+    loop_weights, loop_history, loop_calls = train(False)
+    assert fused_calls == [3, 3]  # the training and the test function
+    assert loop_calls == []
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(fused_history[key], loop_history[key], rtol=1e-4)
+    for fused, loop in zip(fused_weights, loop_weights, strict=True):
+        np.testing.assert_allclose(fused, loop, atol=5e-3)
+
+
+def test_cpu_keeps_keras_step_loop(monkeypatch):
+    import jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("checks the CPU path")
+    calls = []
+    monkeypatch.setattr(
+        _jax_fused_steps, "fused_step_function", lambda *args: calls.append(args)
+    )
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+    images = np.zeros((40, 16, 16), "uint8")
+    history = fit_denoising(model, images, epochs=1, batch_size=8, steps_per_execution=4,
+                            validation_split=0.2, verbose=0)
+    assert calls == []
+    assert len(history.history["loss"]) == 1
