@@ -630,7 +630,8 @@ def _build_parser() -> argparse.ArgumentParser:
             choices=("float32", "mixed_bfloat16", "mixed_float16"),
             default="float32",
             help="compute dtype while training; mixed_bfloat16 is much faster on CPUs with "
-            "bfloat16 units such as Intel AMX (default: float32)",
+            "bfloat16 units such as Intel AMX, and much slower on CPUs without bfloat16 "
+            "instructions (default: float32)",
         )
 
     denoise = commands.add_parser(

@@ -391,7 +391,8 @@ def fit_denoising(
             weights stay float32, the loss is computed in float32, and
             `"mixed_float16"` scales the loss). `None` keeps the model's own.
             On CPUs with bfloat16 matrix units (Intel AMX, for example)
-            `"mixed_bfloat16"` trains much faster.
+            `"mixed_bfloat16"` trains much faster; on CPUs without bfloat16
+            instructions it is emulated and several times slower.
         learning_rate_schedule: `None` keeps the optimizer's learning rate;
             `"cosine"` decays it along a half cosine from its compiled value
             at the first epoch towards zero at the last,
