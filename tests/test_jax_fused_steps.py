@@ -60,7 +60,7 @@ def test_host_and_device_batches_give_the_same_result():
     np.testing.assert_allclose(host_state["total"], device_state["total"], rtol=1e-6)
 
 
-def test_fuses_only_the_first_batch_signature(monkeypatch):
+def test_fuses_only_the_first_batch_signature():
     traced = []
 
     def counting_step(state, data):
