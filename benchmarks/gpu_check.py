@@ -4,13 +4,18 @@ Runs `bench_training.py` on the JAX backend, in order of priority, and writes
 every result as soon as it exists (`results.json` in `--out`), so a run cut
 short still reports what finished:
 
-1. the GPU speed target: `ConvAutoencoder` trained with `fit_denoising` for
-   35 epochs of full MNIST in float32, alone on the GPU;
-2. the reference recipe for 35 epochs, alone (the side-by-side speed figure);
-3. `UNetDenoiser` variants for 35 epochs (quality only), three at a time:
+1. where the time of the GPU speed target goes, in short runs (8 epochs),
+   each alone on the GPU: the `ConvAutoencoder` with `fit_denoising` in
+   float32 as it stands (16 fused steps per execution), the same again with
+   JAX's persistent compilation cache filled by the run before (how much of
+   epoch 1 is compiling), with 64 steps per execution (how much of an epoch
+   is the per-execution overhead), and with XLA's GPU autotuning off (how
+   much of the compile time is autotuning, and what it buys per epoch);
+2. `UNetDenoiser` variants for 35 epochs (quality only), three at a time:
    the GPU is far from busy with one of these small models, so running them
-   side by side costs little more than one; between the two rounds, the
-   `ConvAutoencoder` in mixed bfloat16 and with `steps_per_execution=64`.
+   side by side costs little more than one;
+3. the reference recipe for 35 epochs, alone (the side-by-side speed figure;
+   the issue's H100 figure until it runs on the same machine).
 
     KERAS_BACKEND=jax python benchmarks/gpu_check.py --data mnist.npz --out results/
 
@@ -22,35 +27,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SWEEP_EPOCHS = 8
+# Filled by the first sweep run, read by the second: epoch 1 without compiling.
+CACHE_DIR = os.path.join(tempfile.gettempdir(), "keras_denoise_jax_cache")
+CACHE = {
+    "JAX_COMPILATION_CACHE_DIR": CACHE_DIR,
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+}
 
-# (name, bench_training.py arguments); the names are also the JSON keys.
-SPEED = [
-    ("convae_float32", ["--which", "keras_denoise"]),
-    ("convae_mixed_bfloat16", ["--which", "keras_denoise", "--dtype-policy", "mixed_bfloat16"]),
-    ("convae_mixed_bfloat16_spe64", ["--which", "keras_denoise", "--dtype-policy",
-                                     "mixed_bfloat16", "--fit-options",
-                                     '{"steps_per_execution": 64}']),
+# (name, bench_training.py arguments, extra environment); the names are the JSON keys.
+CONVAE = ["--which", "keras_denoise"]
+SWEEP = [
+    ("convae_fused_cold_cache", CONVAE, CACHE),
+    ("convae_fused_warm_cache", CONVAE, CACHE),
+    ("convae_fused_spe64", [*CONVAE, "--fit-options", '{"steps_per_execution": 64}'], {}),
+    ("convae_fused_autotune0", CONVAE, {"XLA_FLAGS": "--xla_gpu_autotune_level=0"}),
 ]
-UNET_ROUNDS = [
-    [
-        ("unet_default", []),
-        ("unet_silu", ["--unet-options", '{"activation": "silu"}']),
-        ("unet_silu_seed1", ["--seed", "1", "--unet-options", '{"activation": "silu"}']),
-    ],
-    [
-        ("unet_gelu", ["--unet-options", '{"activation": "gelu"}']),
-        ("unet_silu_5_levels",
-         ["--unet-options", '{"activation": "silu", "filters": [24, 32, 48, 64, 80]}']),
-        ("unet_silu_wide_top",
-         ["--unet-options", '{"activation": "silu", "filters": [40, 48, 64, 80]}']),
-    ],
+UNET_ROUND = [
+    ("unet_silu_seed1", ["--seed", "1", "--unet-options", '{"activation": "silu"}'], {}),
+    ("unet_silu_5_levels",
+     ["--unet-options", '{"activation": "silu", "filters": [24, 32, 48, 64, 80]}'], {}),
+    ("unet_silu_wide_top",
+     ["--unet-options", '{"activation": "silu", "filters": [40, 48, 64, 80]}'], {}),
 ]
-REFERENCE = [("reference", ["--which", "reference"])]
+REFERENCE = [("reference", ["--which", "reference"], {})]
 
 
 def parse_args(argv=None):
@@ -62,28 +70,29 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def command(args, options, json_path):
+def command(args, options, json_path, epochs):
     return [
         sys.executable, os.path.join(HERE, "bench_training.py"), "--data", args.data,
-        "--backend", "jax", "--epochs", str(args.epochs),
+        "--backend", "jax", "--epochs", str(epochs),
         "--train-subset", str(args.train_subset), "--json", json_path, *options,
     ]
 
 
-def run_stage(args, jobs, results, shared_gpu):
+def run_stage(args, jobs, results, shared_gpu, epochs=None):
     """Start every job of the stage together, wait for all, record their results."""
     env = dict(os.environ, KERAS_BACKEND="jax")
     if shared_gpu:  # several processes on one GPU: allocate as needed, not 75% each
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     running = []
-    for name, options in jobs:
+    for name, options, extra_env in jobs:
         options = options if "--which" in options else ["--which", "unet",
                                                         "--dtype-policy", "mixed_bfloat16",
                                                         *options]
         path = os.path.join(args.out, f".{name}.json")
         print(f"=== start {name}: {' '.join(options)}", flush=True)
         running.append((name, path, time.perf_counter(),
-                        subprocess.Popen(command(args, options, path), env=env)))
+                        subprocess.Popen(command(args, options, path, epochs or args.epochs),
+                                         env={**env, **extra_env})))
     for name, path, start, process in running:
         code = process.wait()
         entry = {"returncode": code, "wall_s": time.perf_counter() - start,
@@ -116,12 +125,12 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     results = {}
-    run_stage(args, SPEED[:1], results, shared_gpu=False)
+    shutil.rmtree(CACHE_DIR, ignore_errors=True)  # the first sweep run compiles everything
+    for job in SWEEP:  # one at a time: these are timings
+        run_stage(args, [job], results, shared_gpu=False,
+                  epochs=min(SWEEP_EPOCHS, args.epochs))
+    run_stage(args, UNET_ROUND, results, shared_gpu=True)
     run_stage(args, REFERENCE, results, shared_gpu=False)
-    run_stage(args, UNET_ROUNDS[0], results, shared_gpu=True)
-    for job in SPEED[1:]:  # one at a time: these are timings
-        run_stage(args, [job], results, shared_gpu=False)
-    run_stage(args, UNET_ROUNDS[1], results, shared_gpu=True)
     summary(results)
 
 
