@@ -5,12 +5,13 @@ every result as soon as it exists (`results.json` in `--out`), so a run cut
 short still reports what finished:
 
 1. where the time of the GPU speed target goes, in short runs (8 epochs),
-   each alone on the GPU: the `ConvAutoencoder` with `fit_denoising` in
-   float32 as it stands (16 fused steps per execution), the same again with
-   JAX's persistent compilation cache filled by the run before (how much of
-   epoch 1 is compiling), with 64 steps per execution (how much of an epoch
-   is the per-execution overhead), and with XLA's GPU autotuning off (how
-   much of the compile time is autotuning, and what it buys per epoch);
+   each alone on the GPU, with the `ConvAutoencoder` and `fit_denoising` in
+   float32: as it stands (16 fused steps per execution); again with JAX's
+   persistent compilation cache filled by the run before (how much of epoch
+   1 is compiling); with 64 steps per execution (the per-execution
+   overhead); with XLA's GPU autotuning off (its share of the compile time,
+   and what it buys per epoch); with XLA's command buffers (CUDA graphs)
+   extended to loops (whether per-step kernel launches set the epoch time);
 2. `UNetDenoiser` variants for 35 epochs (quality only), three at a time:
    the GPU is far from busy with one of these small models, so running them
    side by side costs little more than one;
@@ -50,6 +51,11 @@ SWEEP = [
     ("convae_fused_warm_cache", CONVAE, CACHE),
     ("convae_fused_spe64", [*CONVAE, "--fit-options", '{"steps_per_execution": 64}'], {}),
     ("convae_fused_autotune0", CONVAE, {"XLA_FLAGS": "--xla_gpu_autotune_level=0"}),
+    # XLA's default command buffers (CUDA graphs) leave out loops: with WHILE the whole scan
+    # of an execution can launch as one graph instead of kernel by kernel every step.
+    ("convae_fused_graph_loops", CONVAE, {"XLA_FLAGS": "--xla_gpu_enable_command_buffer="
+                                          "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,"
+                                          "CONDITIONAL,WHILE"}),
 ]
 UNET_ROUND = [
     ("unet_silu_seed1", ["--seed", "1", "--unet-options", '{"activation": "silu"}'], {}),
