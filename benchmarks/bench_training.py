@@ -134,9 +134,17 @@ def run_one(which, args):
             validation_split=VALIDATION_SPLIT, callbacks=[timer], verbose=args.verbose,
         )
         trained = len(x) - int(len(x) * VALIDATION_SPLIT)
+        fused_compiler_options = None
     else:
-        from keras_denoise import ConvAutoencoder, UNetDenoiser
+        from keras_denoise import ConvAutoencoder, UNetDenoiser, _jax_fused_steps
 
+        fused = json.loads(args.fused_options)
+        if "gpu_compiler_options" in fused:
+            _jax_fused_steps.GPU_COMPILER_OPTIONS = dict(fused["gpu_compiler_options"])
+        _jax_fused_steps.SCAN_UNROLL = int(fused.get("scan_unroll", _jax_fused_steps.SCAN_UNROLL))
+        _jax_fused_steps.PAD_SHORT_EXECUTIONS = bool(
+            fused.get("pad_short_executions", _jax_fused_steps.PAD_SHORT_EXECUTIONS)
+        )
         model = (
             UNetDenoiser(**json.loads(args.unet_options)) if which == "unet" else ConvAutoencoder()
         )
@@ -157,6 +165,9 @@ def run_one(which, args):
             verbose=args.verbose, **options,
         )
         trained = int(len(x_train) * (1 - VALIDATION_SPLIT))
+        fused_compiler_options = (
+            _jax_fused_steps.compiler_options() if args.backend == "jax" else None
+        )
     total = time.perf_counter() - start
     after_first = sum(timer.times[1:])
     result = {
@@ -173,6 +184,7 @@ def run_one(which, args):
         "wall_s_including_setup": total,
         "final_val_loss": float(history.history["val_loss"][-1]),
         "final_loss": float(history.history["loss"][-1]),
+        "fused_compiler_options": fused_compiler_options,
     }
     result["peak_rss_mib"] = peak_rss_mib()  # data preparation and training
     result.update(quality(model, x_test))
@@ -225,6 +237,11 @@ def parse_args(argv=None):
                         help="fit_denoising's dtype_policy (keras-denoise recipes only)")
     parser.add_argument("--fit-options", default="{}",
                         help='extra fit_denoising keywords as JSON, e.g. \'{"jit_compile": true}\'')
+    parser.add_argument("--fused-options", default="{}",
+                        help="experiments with JAX's fused steps on a GPU, as JSON: "
+                             "'gpu_compiler_options' (XLA options for the fused steps, "
+                             "replacing the library's), 'scan_unroll' and "
+                             "'pad_short_executions'")
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="Adam's learning rate for the keras-denoise recipes "
                              "(default: each model's compile() default)")

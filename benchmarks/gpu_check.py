@@ -4,19 +4,20 @@ Runs `bench_training.py` on the JAX backend, in order of priority, and writes
 every result as soon as it exists (`results.json` in `--out`), so a run cut
 short still reports what finished:
 
-1. where the time of the GPU speed target goes, in short runs (8 epochs),
-   each alone on the GPU, with the `ConvAutoencoder` and `fit_denoising` in
-   float32: as it stands (16 fused steps per execution); again with JAX's
-   persistent compilation cache filled by the run before (how much of epoch
-   1 is compiling); with 64 steps per execution (the per-execution
-   overhead); with XLA's GPU autotuning off (its share of the compile time,
-   and what it buys per epoch); with XLA's command buffers (CUDA graphs)
-   extended to loops (whether per-step kernel launches set the epoch time);
-2. `UNetDenoiser` variants for 35 epochs (quality only), three at a time:
-   the GPU is far from busy with one of these small models, so running them
-   side by side costs little more than one;
-3. the reference recipe for 35 epochs, alone (the side-by-side speed figure;
-   the issue's H100 figure until it runs on the same machine).
+1. the GPU speed target, in short runs (8 epochs), each alone on the GPU,
+   with the `ConvAutoencoder` and `fit_denoising` in float32: the fused steps
+   with XLA's defaults; with XLA's command buffers (CUDA graphs) extended to
+   loops and conditionals, so that an execution's whole `lax.scan` can launch
+   as one graph instead of kernel by kernel (its optimized HLO is dumped to
+   `xla_dump.tar.gz`); the same with dynamic-slice fusions in the graphs too;
+2. the options with the fastest epoch again, without XLA's autotuning (its
+   share of the compile time), then with the epoch's last, short execution
+   padded and run through the fused program (`PAD_SHORT_EXECUTIONS`: fewer
+   programs to compile); each is kept if its 8 epochs took less time;
+3. the chosen options for `--epochs` (35: the speed target's figure);
+4. with `--unet`, `UNetDenoiser` variants for `--epochs` (quality only),
+   three at a time: the GPU is far from busy with one of these small models,
+   so running them side by side costs little more than one.
 
     KERAS_BACKEND=jax python benchmarks/gpu_check.py --data mnist.npz --out results/
 
@@ -36,35 +37,32 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SWEEP_EPOCHS = 8
-# Filled by the first sweep run, read by the second: epoch 1 without compiling.
-CACHE_DIR = os.path.join(tempfile.gettempdir(), "keras_denoise_jax_cache")
-CACHE = {
-    "JAX_COMPILATION_CACHE_DIR": CACHE_DIR,
-    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-}
+# XLA's command buffers (CUDA graphs): its default types, plus loops and conditionals, so
+# that the whole scan of an execution can launch as one graph instead of kernel by kernel.
+GRAPHS = "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,CONDITIONAL,WHILE"
+# Not an XLA option: `_jax_fused_steps.PAD_SHORT_EXECUTIONS`, passed along with them.
+PAD = "pad_short_executions"
+DUMP = os.path.join(tempfile.gettempdir(), "keras_denoise_xla_dump")
 
-# (name, bench_training.py arguments, extra environment); the names are the JSON keys.
+# (name, bench_training.py arguments, extra environment, XLA options of the fused steps)
 CONVAE = ["--which", "keras_denoise"]
-SWEEP = [
-    ("convae_fused_cold_cache", CONVAE, CACHE),
-    ("convae_fused_warm_cache", CONVAE, CACHE),
-    ("convae_fused_spe64", [*CONVAE, "--fit-options", '{"steps_per_execution": 64}'], {}),
-    ("convae_fused_autotune0", CONVAE, {"XLA_FLAGS": "--xla_gpu_autotune_level=0"}),
-    # XLA's default command buffers (CUDA graphs) leave out loops: with WHILE the whole scan
-    # of an execution can launch as one graph instead of kernel by kernel every step.
-    ("convae_fused_graph_loops", CONVAE, {"XLA_FLAGS": "--xla_gpu_enable_command_buffer="
-                                          "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,"
-                                          "CONDITIONAL,WHILE"}),
+SPEED = [
+    ("convae_fused", CONVAE, {}, {}),
+    ("convae_graphs", CONVAE,
+     {"XLA_FLAGS": f"--xla_dump_to={DUMP} --xla_dump_hlo_module_re=.*scanned.*"},
+     {"xla_gpu_enable_command_buffer": GRAPHS}),
+    ("convae_graphs_ds", CONVAE, {},
+     {"xla_gpu_enable_command_buffer": GRAPHS + ",DYNAMIC_SLICE_FUSION"}),
+    ("convae_graphs_ds_copy", CONVAE, {},
+     {"xla_gpu_enable_command_buffer": GRAPHS + ",DYNAMIC_SLICE_FUSION,DYNAMIC_SLICE_COPY_FUSION"}),
 ]
 UNET_ROUND = [
-    ("unet_silu_seed1", ["--seed", "1", "--unet-options", '{"activation": "silu"}'], {}),
+    ("unet_silu_seed1", ["--seed", "1", "--unet-options", '{"activation": "silu"}']),
     ("unet_silu_5_levels",
-     ["--unet-options", '{"activation": "silu", "filters": [24, 32, 48, 64, 80]}'], {}),
+     ["--unet-options", '{"activation": "silu", "filters": [24, 32, 48, 64, 80]}']),
     ("unet_silu_wide_top",
-     ["--unet-options", '{"activation": "silu", "filters": [40, 48, 64, 80]}'], {}),
+     ["--unet-options", '{"activation": "silu", "filters": [40, 48, 64, 80]}']),
 ]
-REFERENCE = [("reference", ["--which", "reference"], {})]
 
 
 def parse_args(argv=None):
@@ -73,36 +71,39 @@ def parse_args(argv=None):
     parser.add_argument("--out", required=True)
     parser.add_argument("--epochs", type=int, default=35)
     parser.add_argument("--train-subset", type=int, default=0)
+    parser.add_argument("--unet", action="store_true",
+                        help="then train the U-Net variants for --epochs, three at a time")
     return parser.parse_args(argv)
 
 
-def command(args, options, json_path, epochs):
+def command(args, options, json_path, epochs, xla_options):
+    xla_options = dict(xla_options)
+    pad = xla_options.pop(PAD, False)
+    fused = json.dumps({"gpu_compiler_options": xla_options, "pad_short_executions": pad})
     return [
         sys.executable, os.path.join(HERE, "bench_training.py"), "--data", args.data,
         "--backend", "jax", "--epochs", str(epochs),
-        "--train-subset", str(args.train_subset), "--json", json_path, *options,
+        "--train-subset", str(args.train_subset), "--json", json_path,
+        "--fused-options", fused, *options,
     ]
 
 
-def run_stage(args, jobs, results, shared_gpu, epochs=None):
-    """Start every job of the stage together, wait for all, record their results."""
+def run_stage(args, jobs, results, shared_gpu, epochs):
+    """Start every job `(name, options, env, xla_options)` together, wait, record results."""
     env = dict(os.environ, KERAS_BACKEND="jax")
     if shared_gpu:  # several processes on one GPU: allocate as needed, not 75% each
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     running = []
-    for name, options, extra_env in jobs:
-        options = options if "--which" in options else ["--which", "unet",
-                                                        "--dtype-policy", "mixed_bfloat16",
-                                                        *options]
+    for name, options, extra_env, xla_options in jobs:
         path = os.path.join(args.out, f".{name}.json")
-        print(f"=== start {name}: {' '.join(options)}", flush=True)
-        running.append((name, path, time.perf_counter(),
-                        subprocess.Popen(command(args, options, path, epochs or args.epochs),
+        print(f"=== start {name}: {' '.join(options)} {xla_options or ''}", flush=True)
+        running.append((name, path, time.perf_counter(), xla_options,
+                        subprocess.Popen(command(args, options, path, epochs, xla_options),
                                          env={**env, **extra_env})))
-    for name, path, start, process in running:
+    for name, path, start, xla_options, process in running:
         code = process.wait()
         entry = {"returncode": code, "wall_s": time.perf_counter() - start,
-                 "shared_gpu": shared_gpu}
+                 "shared_gpu": shared_gpu, "xla_options": xla_options}
         if code == 0:
             with open(path) as file:
                 entry.update(json.load(file))
@@ -111,6 +112,19 @@ def run_stage(args, jobs, results, shared_gpu, epochs=None):
         print(f"=== done {name}: rc {code}, {entry['wall_s']:.0f} s", flush=True)
         with open(os.path.join(args.out, "results.json"), "w") as file:
             json.dump(results, file, indent=1)
+
+
+def measure(results, name, key):
+    """`key` of run `name`: 'fit' (sum of its epochs) or 'epoch' (its median), inf if failed."""
+    entry = results.get(name, {})
+    if entry.get("returncode") != 0:
+        return float("inf")
+    (result,) = entry["results"].values()
+    requested = {k: v for k, v in entry["xla_options"].items() if k != PAD}
+    if result.get("fused_compiler_options") != (requested or None):
+        return float("inf")  # XLA rejected the options: it ran without them
+    times = result["epoch_seconds"]
+    return sum(times) if key == "fit" else sorted(times)[len(times) // 2]
 
 
 def summary(results):
@@ -131,12 +145,28 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     results = {}
-    shutil.rmtree(CACHE_DIR, ignore_errors=True)  # the first sweep run compiles everything
-    for job in SWEEP:  # one at a time: these are timings
-        run_stage(args, [job], results, shared_gpu=False,
-                  epochs=min(SWEEP_EPOCHS, args.epochs))
-    run_stage(args, UNET_ROUND, results, shared_gpu=True)
-    run_stage(args, REFERENCE, results, shared_gpu=False)
+    sweep = min(SWEEP_EPOCHS, args.epochs)
+    for job in SPEED:  # one at a time: these are timings
+        run_stage(args, [job], results, shared_gpu=False, epochs=sweep)
+    if os.path.isdir(DUMP):
+        shutil.make_archive(os.path.join(args.out, "xla_dump"), "gztar", DUMP)
+    # The fastest epoch among them, then the same without autotuning (compile time).
+    name = min((job[0] for job in SPEED), key=lambda n: measure(results, n, "epoch"))
+    chosen = dict(results[name]["xla_options"])
+    run_stage(args, [("convae_best_autotune0", CONVAE, {},
+                      {**chosen, "xla_gpu_autotune_level": 0})], results, False, sweep)
+    if measure(results, "convae_best_autotune0", "fit") < measure(results, name, "fit"):
+        name, chosen = "convae_best_autotune0", results["convae_best_autotune0"]["xla_options"]
+    # Then the epoch's last, short execution through the fused program (fewer programs).
+    run_stage(args, [("convae_best_padded", CONVAE, {}, {**chosen, PAD: True})],
+              results, False, sweep)
+    if measure(results, "convae_best_padded", "fit") < measure(results, name, "fit"):
+        chosen = results["convae_best_padded"]["xla_options"]
+    print(f"=== chosen XLA options: {chosen}", flush=True)
+    run_stage(args, [("convae_chosen_35", CONVAE, {}, chosen)], results, False, args.epochs)
+    if args.unet:
+        run_stage(args, [(n, ["--which", "unet", "--dtype-policy", "mixed_bfloat16", *o], {},
+                          chosen) for n, o in UNET_ROUND], results, True, args.epochs)
     summary(results)
 
 

@@ -29,12 +29,20 @@ def step_by_step(data):
     return logs, state
 
 
+@pytest.fixture(params=[False, True], ids=["step-by-step-rest", "padded-rest"])
+def pad(request, monkeypatch):
+    """Both ways of running a short execution: step by step, or padded and fused."""
+    monkeypatch.setattr(_jax_fused_steps, "PAD_SHORT_EXECUTIONS", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize(
     "sizes",
-    [[4] * 6, [4] * 5 + [2], [4] * 4, [4] * 7, [3]],
-    ids=["full", "short-last-batch", "two-full", "partial-execution", "one-batch"],
+    [[4] * 6, [4] * 5 + [2], [4] * 4, [4] * 7, [3], [4] * 2 + [2]],
+    ids=["full", "short-last-batch", "two-full", "partial-execution", "one-batch",
+         "short-first-execution"],
 )
-def test_same_state_and_logs_as_the_loop(sizes):
+def test_same_state_and_logs_as_the_loop(sizes, pad):
     function = _jax_fused_steps.fused_step_function(toy_step, 3)
     data = batches(sizes)
     iterator = iter(data)
@@ -47,6 +55,29 @@ def test_same_state_and_logs_as_the_loop(sizes):
     assert float(logs["rows"]) == expected_logs["rows"]
     with pytest.raises(StopIteration):
         function(state, iterator)
+
+
+@pytest.mark.parametrize(("pad", "expected"), [(False, [(4, 3), (4, 3)]), (True, [(4, 3)])],
+                         indirect=["pad"])
+def test_padding_runs_a_short_execution_through_the_fused_program(pad, expected):
+    traced = []
+
+    def counting_step(state, data):
+        traced.append(data[0].shape)
+        return toy_step(state, data)
+
+    function = _jax_fused_steps.fused_step_function(counting_step, 3)
+    data = batches([4] * 8)
+    iterator = iter(data)
+    state = {"total": np.float32(0.0)}
+    for _ in range(3):  # executions of 3, 3 and 2 steps
+        logs, state = function(state, iterator)
+    # Without padding, the last two steps run through the single-step program (one more
+    # trace); with it, through the scan, whose padding step leaves no trace in the state.
+    assert traced == expected
+    expected_logs, expected_state = step_by_step(data)
+    np.testing.assert_allclose(state["total"], expected_state["total"], rtol=1e-6)
+    np.testing.assert_allclose(logs["total"], expected_logs["total"], rtol=1e-6)
 
 
 def test_host_and_device_batches_give_the_same_result():
@@ -78,7 +109,7 @@ def test_fuses_only_the_first_batch_signature():
     np.testing.assert_allclose(state["total"], expected["total"], rtol=1e-6)
 
 
-def test_fit_denoising_fused_equals_step_by_step(monkeypatch):
+def test_fit_denoising_fused_equals_step_by_step(monkeypatch, pad):
     images = (np.random.default_rng(0).random((300, 12, 12)) * 255).astype("uint8")
 
     def train(fuse):
@@ -106,6 +137,33 @@ def test_fit_denoising_fused_equals_step_by_step(monkeypatch):
         np.testing.assert_allclose(fused_history[key], loop_history[key], rtol=1e-4)
     for fused, loop in zip(fused_weights, loop_weights, strict=True):
         np.testing.assert_allclose(fused, loop, atol=5e-3)
+
+
+def test_compiler_options_apply_on_a_gpu_only(monkeypatch):
+    import jax
+
+    options = {"xla_gpu_autotune_level": 0}
+    monkeypatch.setattr(_jax_fused_steps, "GPU_COMPILER_OPTIONS", options)
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert _jax_fused_steps.compiler_options() is None
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert _jax_fused_steps.compiler_options() == options
+    # The fused program compiles with them (XLA takes GPU options on any backend).
+    function = _jax_fused_steps.fused_step_function(toy_step, 2)
+    state = function({"total": np.float32(0.0)}, iter(batches([4] * 2)))[1]
+    expected = step_by_step(batches([4] * 2))[1]
+    np.testing.assert_allclose(state["total"], expected["total"], rtol=1e-6)
+
+
+def test_rejected_compiler_options_fall_back_to_the_defaults(monkeypatch):
+    import jax
+
+    _jax_fused_steps._accepted.cache_clear()
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(_jax_fused_steps, "GPU_COMPILER_OPTIONS",
+                        {"xla_gpu_enable_command_buffer": "NOT_A_COMMAND"})
+    with pytest.warns(RuntimeWarning, match="XLA rejected the options"):
+        assert _jax_fused_steps.compiler_options() is None
 
 
 def test_cpu_keeps_keras_step_loop(monkeypatch):

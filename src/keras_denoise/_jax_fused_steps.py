@@ -13,15 +13,30 @@ images) took 1.76 s that way, 0.76 s fused (benchmarks/RESULTS.md).
 between steps, and the arithmetic is the same as the loop's, step after step.
 An execution with fewer batches (the end of an epoch) or batches of another
 shape (a smaller last batch) runs step by step through the single-step
-function, so only one fused program is compiled.
+function, so only one fused program is compiled. With `PAD_SHORT_EXECUTIONS`,
+a short execution runs through the fused program instead, padded with steps
+whose updates are discarded, and only a batch of another shape runs alone.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import keras
+
+# XLA options for compiling the steps on a GPU (an empty dict keeps XLA's defaults).
+# Options this JAX's XLA rejects are dropped with a warning, once.
+GPU_COMPILER_OPTIONS: dict[str, Any] = {}
+# `unroll` of the `jax.lax.scan` over an execution's steps.
+SCAN_UNROLL = 1
+# Whether a short execution (the end of an epoch) runs through the fused program, padded
+# with steps whose updates are discarded, instead of step by step through a second
+# program. Fewer programs to compile, but every fused step then selects between its new
+# and its old state; off until measured on a GPU (benchmarks/gpu_check.py).
+PAD_SHORT_EXECUTIONS = False
 
 
 def worth_fusing() -> bool:
@@ -35,6 +50,34 @@ def worth_fusing() -> bool:
     import jax
 
     return jax.default_backend() != "cpu"
+
+
+@functools.cache
+def _accepted(options: tuple) -> bool:
+    """Whether this JAX's XLA compiles a trivial program with `options`."""
+    import jax
+
+    try:
+        jax.jit(lambda value: value + 1, compiler_options=dict(options))(0.0)
+    except Exception as error:  # XLA raises JaxRuntimeError (INVALID_ARGUMENT)
+        warnings.warn(
+            f"keras_denoise: XLA rejected the options {dict(options)!r} for the fused "
+            f"training steps; compiling them with XLA's defaults. ({error})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
+
+
+def compiler_options() -> dict[str, Any] | None:
+    """The XLA options the fused steps are compiled with: `GPU_COMPILER_OPTIONS` on a GPU."""
+    import jax
+
+    if jax.default_backend() != "gpu" or not GPU_COMPILER_OPTIONS:
+        return None
+    options = tuple(sorted(GPU_COMPILER_OPTIONS.items()))
+    return dict(options) if _accepted(options) else None
 
 
 def fused_step_function(step: Callable, steps: int) -> Callable:
@@ -53,17 +96,27 @@ def fused_step_function(step: Callable, steps: int) -> Callable:
     import jax
     import numpy as np
 
-    single = jax.jit(step, donate_argnums=0)
+    options = compiler_options()
+    pad = PAD_SHORT_EXECUTIONS
+    single = jax.jit(step, donate_argnums=0, compiler_options=options)
 
-    def scanned(state, stacked):
-        def body(carry, data):
-            logs, carry = step(carry, data)
-            return carry, logs
+    def scanned(state, stacked, count):
+        def body(carry, inputs):
+            index, data = inputs
+            logs, updated = step(carry, data)
+            if pad:  # steps from `count` on pad a short execution: discard their updates
+                keep = index < count
+                updated = jax.tree_util.tree_map(
+                    lambda new, old: jax.numpy.where(keep, new, old), updated, carry
+                )
+            return updated, logs
 
-        state, logs = jax.lax.scan(body, state, stacked)
-        return jax.tree_util.tree_map(lambda value: value[-1], logs), state
+        indices = jax.numpy.arange(steps, dtype="int32") if pad else None
+        state, logs = jax.lax.scan(body, state, (indices, stacked), unroll=SCAN_UNROLL)
+        last = count - 1 if pad else -1
+        return jax.tree_util.tree_map(lambda value: value[last], logs), state
 
-    fused = jax.jit(scanned, donate_argnums=0)
+    fused = jax.jit(scanned, donate_argnums=0, compiler_options=options)
     fused_structure = []  # the batch structure and shapes `fused` was compiled for
 
     def stack(*values):
@@ -84,15 +137,26 @@ def fused_step_function(step: Callable, steps: int) -> Callable:
                 batches.append(next(iterator))
             except StopIteration:
                 break
-        signatures = {signature(batch) for batch in batches}
-        if len(batches) == steps and len(signatures) == 1:
-            (current,) = signatures
-            if not fused_structure:
-                fused_structure.append(current)
-            if current == fused_structure[0]:
-                stacked = keras.tree.map_structure(stack, *batches, none_is_leaf=True)
-                return fused(state, stacked)
-        for batch in batches:
+        # The leading batches of one shape run as one call of the fused program (padded
+        # to `steps` with copies of the last of them if the epoch ends sooner and `pad`);
+        # the others step by step. The fused program is compiled for the first shape
+        # that fills two steps or more.
+        first = signature(batches[0])
+        count = 1
+        while count < len(batches) and signature(batches[count]) == first:
+            count += 1
+        if not fused_structure and count > 1:
+            fused_structure.append(first)
+        if not fused_structure or first != fused_structure[0]:
+            count = 0
+        elif count < steps and not pad:
+            count = 0
+        logs = None
+        if count:
+            padded = batches[:count] + [batches[count - 1]] * (steps - count)
+            stacked = keras.tree.map_structure(stack, *padded, none_is_leaf=True)
+            logs, state = fused(state, stacked, np.int32(count))
+        for batch in batches[count:]:
             logs, state = single(state, batch)
         return logs, state
 
