@@ -145,6 +145,7 @@ def run_one(which, args):
         _jax_fused_steps.PAD_SHORT_EXECUTIONS = bool(
             fused.get("pad_short_executions", _jax_fused_steps.PAD_SHORT_EXECUTIONS)
         )
+        _jax_fused_steps.PRECOMPILE = bool(fused.get("precompile", _jax_fused_steps.PRECOMPILE))
         model = (
             UNetDenoiser(**json.loads(args.unet_options)) if which == "unet" else ConvAutoencoder()
         )
@@ -240,8 +241,8 @@ def parse_args(argv=None):
     parser.add_argument("--fused-options", default="{}",
                         help="experiments with JAX's fused steps on a GPU, as JSON: "
                              "'gpu_compiler_options' (XLA options for the fused steps, "
-                             "replacing the library's), 'scan_unroll' and "
-                             "'pad_short_executions'")
+                             "replacing the library's), 'scan_unroll', "
+                             "'pad_short_executions' and 'precompile'")
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="Adam's learning rate for the keras-denoise recipes "
                              "(default: each model's compile() default)")

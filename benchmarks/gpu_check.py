@@ -13,11 +13,14 @@ short still reports what finished:
 2. the options with the fastest epoch again, without XLA's autotuning (its
    share of the compile time), then with the epoch's last, short execution
    padded and run through the fused program (`PAD_SHORT_EXECUTIONS`: fewer
-   programs to compile); each is kept if its 8 epochs took less time;
+   programs to compile), then with the single-step programs compiled in
+   background threads (`PRECOMPILE`); each is kept if its 8 epochs took
+   less time;
 3. the chosen options for `--epochs` (35: the speed target's figure);
-4. with `--unet`, `UNetDenoiser` variants for `--epochs` (quality only),
-   three at a time: the GPU is far from busy with one of these small models,
-   so running them side by side costs little more than one.
+4. with `--stages speed,unet` (or `unet` alone, with the library's
+   settings), `UNetDenoiser` variants for `--epochs` (quality only), three at
+   a time: the GPU is far from busy with one of these small models, so
+   running them side by side costs little more than one.
 
     KERAS_BACKEND=jax python benchmarks/gpu_check.py --data mnist.npz --out results/
 
@@ -40,8 +43,10 @@ SWEEP_EPOCHS = 8
 # XLA's command buffers (CUDA graphs): its default types, plus loops and conditionals, so
 # that the whole scan of an execution can launch as one graph instead of kernel by kernel.
 GRAPHS = "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,CONDITIONAL,WHILE"
-# Not an XLA option: `_jax_fused_steps.PAD_SHORT_EXECUTIONS`, passed along with them.
+# Not XLA options: `_jax_fused_steps.PAD_SHORT_EXECUTIONS` and `PRECOMPILE`, passed along.
 PAD = "pad_short_executions"
+PRECOMPILE = "precompile"
+NOT_XLA = (PAD, PRECOMPILE)
 DUMP = os.path.join(tempfile.gettempdir(), "keras_denoise_xla_dump")
 
 # (name, bench_training.py arguments, extra environment, XLA options of the fused steps)
@@ -71,15 +76,17 @@ def parse_args(argv=None):
     parser.add_argument("--out", required=True)
     parser.add_argument("--epochs", type=int, default=35)
     parser.add_argument("--train-subset", type=int, default=0)
-    parser.add_argument("--unet", action="store_true",
-                        help="then train the U-Net variants for --epochs, three at a time")
+    parser.add_argument("--stages", default="speed",
+                        help="comma-separated: 'speed' (stages 1-3), 'unet' (stage 4)")
     return parser.parse_args(argv)
 
 
 def command(args, options, json_path, epochs, xla_options):
-    xla_options = dict(xla_options)
-    pad = xla_options.pop(PAD, False)
-    fused = json.dumps({"gpu_compiler_options": xla_options, "pad_short_executions": pad})
+    fused = {key: value for key, value in xla_options.items() if key in NOT_XLA}
+    fused["gpu_compiler_options"] = {
+        key: value for key, value in xla_options.items() if key not in NOT_XLA
+    }
+    fused = json.dumps(fused)
     return [
         sys.executable, os.path.join(HERE, "bench_training.py"), "--data", args.data,
         "--backend", "jax", "--epochs", str(epochs),
@@ -120,7 +127,7 @@ def measure(results, name, key):
     if entry.get("returncode") != 0:
         return float("inf")
     (result,) = entry["results"].values()
-    requested = {k: v for k, v in entry["xla_options"].items() if k != PAD}
+    requested = {k: v for k, v in entry["xla_options"].items() if k not in NOT_XLA}
     if result.get("fused_compiler_options") != (requested or None):
         return float("inf")  # XLA rejected the options: it ran without them
     times = result["epoch_seconds"]
@@ -141,10 +148,8 @@ def summary(results):
               f"{result['ssim']:>8.4f}{result['final_val_loss']:>9.4f}")
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    results = {}
+def speed_stages(args, results):
+    """Stages 1-3; returns the chosen settings."""
     sweep = min(SWEEP_EPOCHS, args.epochs)
     for job in SPEED:  # one at a time: these are timings
         run_stage(args, [job], results, shared_gpu=False, epochs=sweep)
@@ -153,18 +158,27 @@ def main(argv=None):
     # The fastest epoch among them, then the same without autotuning (compile time).
     name = min((job[0] for job in SPEED), key=lambda n: measure(results, n, "epoch"))
     chosen = dict(results[name]["xla_options"])
-    run_stage(args, [("convae_best_autotune0", CONVAE, {},
-                      {**chosen, "xla_gpu_autotune_level": 0})], results, False, sweep)
-    if measure(results, "convae_best_autotune0", "fit") < measure(results, name, "fit"):
-        name, chosen = "convae_best_autotune0", results["convae_best_autotune0"]["xla_options"]
-    # Then the epoch's last, short execution through the fused program (fewer programs).
-    run_stage(args, [("convae_best_padded", CONVAE, {}, {**chosen, PAD: True})],
-              results, False, sweep)
-    if measure(results, "convae_best_padded", "fit") < measure(results, name, "fit"):
-        chosen = results["convae_best_padded"]["xla_options"]
-    print(f"=== chosen XLA options: {chosen}", flush=True)
+    for variant, extra in (("convae_best_autotune0", {"xla_gpu_autotune_level": 0}),
+                           # the epoch's last, short execution through the fused program
+                           ("convae_best_padded", {PAD: True}),
+                           # the single-step programs compiled in background threads
+                           ("convae_best_precompiled", {PRECOMPILE: True})):
+        run_stage(args, [(variant, CONVAE, {}, {**chosen, **extra})], results, False, sweep)
+        if measure(results, variant, "fit") < measure(results, name, "fit"):
+            name, chosen = variant, results[variant]["xla_options"]
+    print(f"=== chosen settings: {chosen}", flush=True)
     run_stage(args, [("convae_chosen_35", CONVAE, {}, chosen)], results, False, args.epochs)
-    if args.unet:
+    return chosen
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    results = {}
+    chosen = {}
+    if "speed" in args.stages:
+        chosen = speed_stages(args, results)
+    if "unet" in args.stages:
         run_stage(args, [(n, ["--which", "unet", "--dtype-policy", "mixed_bfloat16", *o], {},
                           chosen) for n, o in UNET_ROUND], results, True, args.epochs)
     summary(results)

@@ -80,6 +80,55 @@ def test_padding_runs_a_short_execution_through_the_fused_program(pad, expected)
     np.testing.assert_allclose(logs["total"], expected_logs["total"], rtol=1e-6)
 
 
+@pytest.fixture
+def backend_compiles():
+    """A list that gets one entry per program XLA compiles while the test runs."""
+    import jax
+
+    compiles = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    yield compiles
+    jax.monitoring.unregister_event_duration_listener(listener)
+
+
+@pytest.mark.parametrize("device_batches", [False, True], ids=["host", "device"])
+def test_precompiled_steps_give_the_loop_result_and_compile_once(
+    pad, device_batches, monkeypatch, backend_compiles
+):
+    import jax
+
+    monkeypatch.setattr(_jax_fused_steps, "PRECOMPILE", True)
+    traced = []
+
+    def counting_step(state, data):
+        traced.append(data[0].shape)
+        return toy_step(state, data)
+
+    function = _jax_fused_steps.fused_step_function(counting_step, 3, other_batch_sizes=(2,))
+    data = batches([4] * 5 + [2])  # executions of 3 and 2 + 1 steps, the last batch of 2
+    if device_batches:
+        data = [tuple(jax.device_put(part) for part in batch) for batch in data]
+    state = {"total": jax.numpy.float32(0.0)}
+    for epoch in range(3):
+        iterator = iter(data)
+        for _ in range(2):
+            logs, state = function(state, iterator)
+        if epoch == 0:
+            compiled = len(backend_compiles)
+            # All traced at the first call: the single steps to come, then the scan.
+            assert traced == [(2, 3)] + ([] if pad else [(4, 3)]) + [(4, 3)]
+    # Later epochs compile nothing, with the state coming out of the precompiled steps.
+    assert len(backend_compiles) == compiled
+    expected_logs, expected_state = step_by_step(data * 3)
+    np.testing.assert_allclose(state["total"], expected_state["total"], rtol=1e-6)
+    np.testing.assert_allclose(logs["total"], expected_logs["total"], rtol=1e-6)
+
+
 def test_host_and_device_batches_give_the_same_result():
     import jax
 
@@ -109,7 +158,9 @@ def test_fuses_only_the_first_batch_signature():
     np.testing.assert_allclose(state["total"], expected["total"], rtol=1e-6)
 
 
-def test_fit_denoising_fused_equals_step_by_step(monkeypatch, pad):
+@pytest.mark.parametrize("precompile", [False, True], ids=["", "precompiled"])
+def test_fit_denoising_fused_equals_step_by_step(monkeypatch, pad, precompile):
+    monkeypatch.setattr(_jax_fused_steps, "PRECOMPILE", precompile)
     images = (np.random.default_rng(0).random((300, 12, 12)) * 255).astype("uint8")
 
     def train(fuse):
@@ -119,7 +170,7 @@ def test_fit_denoising_fused_equals_step_by_step(monkeypatch, pad):
         monkeypatch.setattr(
             _jax_fused_steps,
             "fused_step_function",
-            lambda step, steps: calls.append(steps) or original(step, steps),
+            lambda step, steps, **kwargs: calls.append(steps) or original(step, steps, **kwargs),
         )
         keras.utils.set_random_seed(1)
         model = ConvAutoencoder(image_shape=(12, 12, 1), latent_dim=8)

@@ -37,6 +37,12 @@ SCAN_UNROLL = 1
 # program. Fewer programs to compile, but every fused step then selects between its new
 # and its old state; off until measured on a GPU (benchmarks/gpu_check.py).
 PAD_SHORT_EXECUTIONS = False
+# Whether the single-step programs an epoch will need (for a smaller last batch, and for
+# the remaining full batches of a short execution unless padded) compile in background
+# threads while the fused program compiles, rather than one after the other when first
+# needed. Off until measured on a GPU: XLA's autotuning times kernels on the device, and
+# concurrent compilations may disturb its choices.
+PRECOMPILE = False
 
 
 def worth_fusing() -> bool:
@@ -80,13 +86,33 @@ def compiler_options() -> dict[str, Any] | None:
     return dict(options) if _accepted(options) else None
 
 
-def fused_step_function(step: Callable, steps: int) -> Callable:
+def _abstract(value: Any, leading: int | None = None) -> Any:
+    """The shape, dtype and placement of an array, with another leading size if given."""
+    import jax
+
+    shape = tuple(value.shape) if leading is None else (leading, *value.shape[1:])
+    # An uncommitted array (JAX's default placement) stays unplaced: a program compiled
+    # for a placement returns committed arrays, and `jax.jit` compiles anew for those.
+    committed = getattr(value, "committed", False)
+    return jax.ShapeDtypeStruct(
+        shape,
+        value.dtype,
+        sharding=value.sharding if committed else None,
+        weak_type=getattr(value, "weak_type", False),
+    )
+
+
+def fused_step_function(
+    step: Callable, steps: int, *, other_batch_sizes: tuple[int, ...] = ()
+) -> Callable:
     """Return Keras's `iterator_step(state, iterator)` running `steps` steps per call.
 
     Args:
         step: the model's `train_step` or `test_step`, `(state, data) -> (logs, state)`,
             not yet compiled.
         steps: steps per call (the model's `steps_per_execution`), at least 2.
+        other_batch_sizes: sizes of batches expected besides the first batch's (the
+            epoch's last batch), for `PRECOMPILE`.
 
     Returns:
         A function of `(state, iterator)` returning `(logs, state)` after taking up to
@@ -98,6 +124,8 @@ def fused_step_function(step: Callable, steps: int) -> Callable:
 
     options = compiler_options()
     pad = PAD_SHORT_EXECUTIONS
+    precompile = PRECOMPILE
+    compiling = {}  # batch signature -> future of the single step compiled for it
     single = jax.jit(step, donate_argnums=0, compiler_options=options)
 
     def scanned(state, stacked, count):
@@ -147,6 +175,8 @@ def fused_step_function(step: Callable, steps: int) -> Callable:
             count += 1
         if not fused_structure and count > 1:
             fused_structure.append(first)
+            if precompile:
+                start_compiling(state, batches[0])
         if not fused_structure or first != fused_structure[0]:
             count = 0
         elif count < steps and not pad:
@@ -157,7 +187,39 @@ def fused_step_function(step: Callable, steps: int) -> Callable:
             stacked = keras.tree.map_structure(stack, *padded, none_is_leaf=True)
             logs, state = fused(state, stacked, np.int32(count))
         for batch in batches[count:]:
-            logs, state = single(state, batch)
+            logs, state = single_step(state, batch)
         return logs, state
+
+    def start_compiling(state: Any, batch: Any) -> None:
+        """Trace the single steps to come here, and compile them in background threads."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        full = jax.tree_util.tree_leaves(batch)[0].shape[0]
+        sizes = [size for size in other_batch_sizes if size != full]
+        if not pad:
+            sizes.append(full)
+        abstract_state = jax.tree_util.tree_map(_abstract, state)
+        executor = ThreadPoolExecutor(max_workers=max(1, len(sizes)))
+        for size in sizes:
+            resized = functools.partial(_abstract, leading=size)
+            abstract_batch = jax.tree_util.tree_map(resized, batch)
+            lowered = single.lower(abstract_state, abstract_batch)
+            compiling[signature(abstract_batch)] = executor.submit(lowered.compile)
+        executor.shutdown(wait=False)
+
+    def single_step(state: Any, batch: Any) -> tuple:
+        key = signature(batch)
+        if key in compiling:
+            try:
+                compiled = compiling[key].result()
+            except Exception:  # noqa: BLE001 - compiled again below, where errors show
+                compiled = None
+            if compiled is not None:
+                try:
+                    return compiled(state, batch)
+                except (TypeError, ValueError):  # not the arguments it was compiled for
+                    pass
+            del compiling[key]
+        return single(state, batch)
 
     return iterator_step

@@ -146,6 +146,9 @@ class NoisyTrainer(keras.Model):
         self.noise_factor = noise.noise_factor
         self.clip = noise.clip
         self.seed = noise.seed
+        # Sizes of the smaller last batches of training and validation, set by
+        # `fit_denoising` so that the fused JAX steps can compile for them early.
+        self._last_batch_sizes = {"train": (), "test": ()}
 
     def call(self, images: Any, training: bool = False) -> Any:
         denoised = self.denoiser(self.noise(images, training=training), training=training)
@@ -181,7 +184,9 @@ class NoisyTrainer(keras.Model):
             return super().make_train_function(force)
         if self.train_function is None or force:
             self.train_function = _jax_fused_steps.fused_step_function(
-                self.train_step, self.steps_per_execution
+                self.train_step,
+                self.steps_per_execution,
+                other_batch_sizes=self._last_batch_sizes["train"],
             )
         return self.train_function
 
@@ -190,7 +195,9 @@ class NoisyTrainer(keras.Model):
             return super().make_test_function(force)
         if self.test_function is None or force:
             self.test_function = _jax_fused_steps.fused_step_function(
-                self.test_step, self.steps_per_execution
+                self.test_step,
+                self.steps_per_execution,
+                other_batch_sizes=self._last_batch_sizes["test"],
             )
         return self.test_function
 
@@ -484,6 +491,11 @@ def fit_denoising(
     )
     trainer.compile(**config)
     trainer(clean[:1])  # builds the trainer, which `BackupAndRestore` requires
+    validation_size = 0 if validation_data is None else len(validation_data[0])
+    trainer._last_batch_sizes = {
+        "train": tuple({len(clean) % batch_size} - {0}),
+        "test": tuple({validation_size % batch_size} - {0}),
+    }
 
     callbacks = list(callbacks or [])
     base_learning_rate = None
