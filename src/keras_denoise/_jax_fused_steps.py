@@ -185,7 +185,7 @@ def fused_step_function(
         if count:
             padded = batches[:count] + [batches[count - 1]] * (steps - count)
             stacked = keras.tree.map_structure(stack, *padded, none_is_leaf=True)
-            logs, state = fused(state, stacked, np.int32(count))
+            logs, state = fused(state, stacked, np.int32(count) if pad else None)
         for batch in batches[count:]:
             logs, state = single_step(state, batch)
         return logs, state
