@@ -141,7 +141,6 @@ def run_one(which, args):
         fused = json.loads(args.fused_options)
         if "gpu_compiler_options" in fused:
             _jax_fused_steps.GPU_COMPILER_OPTIONS = dict(fused["gpu_compiler_options"])
-        _jax_fused_steps.SCAN_UNROLL = int(fused.get("scan_unroll", _jax_fused_steps.SCAN_UNROLL))
         _jax_fused_steps.PAD_SHORT_EXECUTIONS = bool(
             fused.get("pad_short_executions", _jax_fused_steps.PAD_SHORT_EXECUTIONS)
         )
@@ -241,8 +240,8 @@ def parse_args(argv=None):
     parser.add_argument("--fused-options", default="{}",
                         help="experiments with JAX's fused steps on a GPU, as JSON: "
                              "'gpu_compiler_options' (XLA options for the fused steps, "
-                             "replacing the library's), 'scan_unroll', "
-                             "'pad_short_executions' and 'precompile'")
+                             "replacing the library's), 'pad_short_executions' and "
+                             "'precompile'")
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="Adam's learning rate for the keras-denoise recipes "
                              "(default: each model's compile() default)")

@@ -49,7 +49,8 @@ PRECOMPILE = "precompile"
 NOT_XLA = (PAD, PRECOMPILE)
 DUMP = os.path.join(tempfile.gettempdir(), "keras_denoise_xla_dump")
 
-# (name, bench_training.py arguments, extra environment, XLA options of the fused steps)
+# (name, bench_training.py arguments, extra environment, settings of the fused steps: XLA
+# options, and the `NOT_XLA` switches)
 CONVAE = ["--which", "keras_denoise"]
 SPEED = [
     ("convae_fused", CONVAE, {}, {}),
@@ -81,12 +82,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def command(args, options, json_path, epochs, xla_options):
-    fused = {key: value for key, value in xla_options.items() if key in NOT_XLA}
-    fused["gpu_compiler_options"] = {
-        key: value for key, value in xla_options.items() if key not in NOT_XLA
-    }
-    fused = json.dumps(fused)
+def xla_options(settings):
+    """The XLA options among the fused steps' `settings`."""
+    return {key: value for key, value in settings.items() if key not in NOT_XLA}
+
+
+def command(args, options, json_path, epochs, settings):
+    fused = {key: value for key, value in settings.items() if key in NOT_XLA}
+    fused = json.dumps({**fused, "gpu_compiler_options": xla_options(settings)})
     return [
         sys.executable, os.path.join(HERE, "bench_training.py"), "--data", args.data,
         "--backend", "jax", "--epochs", str(epochs),
@@ -96,21 +99,21 @@ def command(args, options, json_path, epochs, xla_options):
 
 
 def run_stage(args, jobs, results, shared_gpu, epochs):
-    """Start every job `(name, options, env, xla_options)` together, wait, record results."""
+    """Start every job `(name, options, env, settings)` together, wait, record results."""
     env = dict(os.environ, KERAS_BACKEND="jax")
     if shared_gpu:  # several processes on one GPU: allocate as needed, not 75% each
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     running = []
-    for name, options, extra_env, xla_options in jobs:
+    for name, options, extra_env, settings in jobs:
         path = os.path.join(args.out, f".{name}.json")
-        print(f"=== start {name}: {' '.join(options)} {xla_options or ''}", flush=True)
-        running.append((name, path, time.perf_counter(), xla_options,
-                        subprocess.Popen(command(args, options, path, epochs, xla_options),
+        print(f"=== start {name}: {' '.join(options)} {settings or ''}", flush=True)
+        running.append((name, path, time.perf_counter(), settings,
+                        subprocess.Popen(command(args, options, path, epochs, settings),
                                          env={**env, **extra_env})))
-    for name, path, start, xla_options, process in running:
+    for name, path, start, settings, process in running:
         code = process.wait()
         entry = {"returncode": code, "wall_s": time.perf_counter() - start,
-                 "shared_gpu": shared_gpu, "xla_options": xla_options}
+                 "shared_gpu": shared_gpu, "settings": settings}
         if code == 0:
             with open(path) as file:
                 entry.update(json.load(file))
@@ -127,8 +130,7 @@ def measure(results, name, key):
     if entry.get("returncode") != 0:
         return float("inf")
     (result,) = entry["results"].values()
-    requested = {k: v for k, v in entry["xla_options"].items() if k not in NOT_XLA}
-    if result.get("fused_compiler_options") != (requested or None):
+    if result.get("fused_compiler_options") != (xla_options(entry["settings"]) or None):
         return float("inf")  # XLA rejected the options: it ran without them
     times = result["epoch_seconds"]
     return sum(times) if key == "fit" else sorted(times)[len(times) // 2]
@@ -157,7 +159,7 @@ def speed_stages(args, results):
         shutil.make_archive(os.path.join(args.out, "xla_dump"), "gztar", DUMP)
     # The fastest epoch among them, then the same without autotuning (compile time).
     name = min((job[0] for job in SPEED), key=lambda n: measure(results, n, "epoch"))
-    chosen = dict(results[name]["xla_options"])
+    chosen = dict(results[name]["settings"])
     for variant, extra in (("convae_best_autotune0", {"xla_gpu_autotune_level": 0}),
                            # the epoch's last, short execution through the fused program
                            ("convae_best_padded", {PAD: True}),
@@ -165,7 +167,7 @@ def speed_stages(args, results):
                            ("convae_best_precompiled", {PRECOMPILE: True})):
         run_stage(args, [(variant, CONVAE, {}, {**chosen, **extra})], results, False, sweep)
         if measure(results, variant, "fit") < measure(results, name, "fit"):
-            name, chosen = variant, results[variant]["xla_options"]
+            name, chosen = variant, results[variant]["settings"]
     print(f"=== chosen settings: {chosen}", flush=True)
     run_stage(args, [("convae_chosen_35", CONVAE, {}, chosen)], results, False, args.epochs)
     return chosen

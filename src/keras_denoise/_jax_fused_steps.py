@@ -30,8 +30,6 @@ import keras
 # XLA options for compiling the steps on a GPU (an empty dict keeps XLA's defaults).
 # Options this JAX's XLA rejects are dropped with a warning, once.
 GPU_COMPILER_OPTIONS: dict[str, Any] = {}
-# `unroll` of the `jax.lax.scan` over an execution's steps.
-SCAN_UNROLL = 1
 # Whether a short execution (the end of an epoch) runs through the fused program, padded
 # with steps whose updates are discarded, instead of step by step through a second
 # program. Fewer programs to compile, but every fused step then selects between its new
@@ -140,7 +138,7 @@ def fused_step_function(
             return updated, logs
 
         indices = jax.numpy.arange(steps, dtype="int32") if pad else None
-        state, logs = jax.lax.scan(body, state, (indices, stacked), unroll=SCAN_UNROLL)
+        state, logs = jax.lax.scan(body, state, (indices, stacked))
         last = count - 1 if pad else -1
         return jax.tree_util.tree_map(lambda value: value[last], logs), state
 
@@ -208,7 +206,7 @@ def fused_step_function(
         executor.shutdown(wait=False)
 
     def single_step(state: Any, batch: Any) -> tuple:
-        key = signature(batch)
+        key = signature(batch) if compiling else None
         if key in compiling:
             try:
                 compiled = compiling[key].result()
