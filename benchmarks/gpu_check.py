@@ -4,7 +4,7 @@ Runs `bench_training.py` on the JAX backend, in order of priority, and writes
 every result as soon as it exists (`results.json` in `--out`), so a run cut
 short still reports what finished:
 
-1. the GPU speed target, in short runs (8 epochs), each alone on the GPU,
+1. the GPU speed target, in short runs (6 epochs), each alone on the GPU,
    with the `ConvAutoencoder` and `fit_denoising` in float32: the fused steps
    with XLA's defaults; with XLA's command buffers (CUDA graphs) extended to
    loops and conditionals, so that an execution's whole `lax.scan` can launch
@@ -14,8 +14,10 @@ short still reports what finished:
    share of the compile time), then with the epoch's last, short execution
    padded and run through the fused program (`PAD_SHORT_EXECUTIONS`: fewer
    programs to compile), then with the single-step programs compiled in
-   background threads (`PRECOMPILE`); each is kept if its 8 epochs took
-   less time;
+   background threads (`PRECOMPILE`), then with cuDNN's convolutions in NHWC
+   (Keras's channels-last layout: no transposes around them), then in mixed
+   bfloat16; each is kept if it makes the projected `--epochs` fit time
+   (epoch 1 plus the median epoch for the others) shorter;
 3. the chosen options for `--epochs` (35: the speed target's figure);
 4. with `--stages speed,unet` (or `unet` alone, with the library's
    settings), `UNetDenoiser` variants for `--epochs` (quality only), three at
@@ -39,7 +41,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SWEEP_EPOCHS = 8
+SWEEP_EPOCHS = 6
 # XLA's command buffers (CUDA graphs): its default types, plus loops and conditionals, so
 # that the whole scan of an execution can launch as one graph instead of kernel by kernel.
 GRAPHS = "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,CONDITIONAL,WHILE"
@@ -124,8 +126,12 @@ def run_stage(args, jobs, results, shared_gpu, epochs):
             json.dump(results, file, indent=1)
 
 
-def measure(results, name, key):
-    """`key` of run `name`: 'fit' (sum of its epochs) or 'epoch' (its median), inf if failed."""
+def measure(results, name, key, epochs=None):
+    """`key` of run `name`, inf if it failed.
+
+    'epoch' is its median epoch; 'projected' its fit time over `epochs` epochs: the
+    first (with the compilations) plus the median for each of the others.
+    """
     entry = results.get(name, {})
     if entry.get("returncode") != 0:
         return float("inf")
@@ -133,7 +139,8 @@ def measure(results, name, key):
     if result.get("fused_compiler_options") != (xla_options(entry["settings"]) or None):
         return float("inf")  # XLA rejected the options: it ran without them
     times = result["epoch_seconds"]
-    return sum(times) if key == "fit" else sorted(times)[len(times) // 2]
+    median = sorted(times)[len(times) // 2]
+    return median if key == "epoch" else times[0] + (epochs - 1) * median
 
 
 def summary(results):
@@ -150,6 +157,20 @@ def summary(results):
               f"{result['ssim']:>8.4f}{result['final_val_loss']:>9.4f}")
 
 
+# Tried in turn on the best settings so far, each kept if it shortens the projected fit:
+# (name, more bench_training.py arguments, more settings of the fused steps).
+CHAIN = [
+    ("convae_best_autotune0", [], {"xla_gpu_autotune_level": 0}),
+    # the epoch's last, short execution through the fused program
+    ("convae_best_padded", [], {PAD: True}),
+    # the single-step programs compiled in background threads
+    ("convae_best_precompiled", [], {PRECOMPILE: True}),
+    # cuDNN's convolutions in Keras's channels-last layout (XLA's choice for float32: NCHW)
+    ("convae_best_nhwc", [], {"xla_gpu_force_conv_nhwc": True}),
+    ("convae_best_bf16", ["--dtype-policy", "mixed_bfloat16"], {}),
+]
+
+
 def speed_stages(args, results):
     """Stages 1-3; returns the chosen settings."""
     sweep = min(SWEEP_EPOCHS, args.epochs)
@@ -157,19 +178,16 @@ def speed_stages(args, results):
         run_stage(args, [job], results, shared_gpu=False, epochs=sweep)
     if os.path.isdir(DUMP):
         shutil.make_archive(os.path.join(args.out, "xla_dump"), "gztar", DUMP)
-    # The fastest epoch among them, then the same without autotuning (compile time).
     name = min((job[0] for job in SPEED), key=lambda n: measure(results, n, "epoch"))
-    chosen = dict(results[name]["settings"])
-    for variant, extra in (("convae_best_autotune0", {"xla_gpu_autotune_level": 0}),
-                           # the epoch's last, short execution through the fused program
-                           ("convae_best_padded", {PAD: True}),
-                           # the single-step programs compiled in background threads
-                           ("convae_best_precompiled", {PRECOMPILE: True})):
-        run_stage(args, [(variant, CONVAE, {}, {**chosen, **extra})], results, False, sweep)
-        if measure(results, variant, "fit") < measure(results, name, "fit"):
-            name, chosen = variant, results[variant]["settings"]
-    print(f"=== chosen settings: {chosen}", flush=True)
-    run_stage(args, [("convae_chosen_35", CONVAE, {}, chosen)], results, False, args.epochs)
+    options, chosen = CONVAE, dict(results[name]["settings"])
+    for variant, more_options, more_settings in CHAIN:
+        job = (variant, [*options, *more_options], {}, {**chosen, **more_settings})
+        run_stage(args, [job], results, False, sweep)
+        if (measure(results, variant, "projected", args.epochs)
+                < measure(results, name, "projected", args.epochs)):
+            name, options, chosen = variant, job[1], job[3]
+    print(f"=== chosen: {' '.join(options)} {chosen}", flush=True)
+    run_stage(args, [("convae_chosen_35", options, {}, chosen)], results, False, args.epochs)
     return chosen
 
 
