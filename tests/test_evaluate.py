@@ -78,6 +78,14 @@ def test_each_level_does_not_depend_on_the_others(rng):
     assert _quick(images, noise_factors=(0.4,)) == both[1:]
 
 
+def test_noise_factors_and_baselines_may_be_numpy_arrays(rng):
+    images = rng.random((3, 16, 16))
+    expected = _quick(images, noise_factors=(0.2, 0.4), baselines=("median",))
+    rows = _quick(images, noise_factors=np.array([0.2, 0.4]), baselines=np.array(["median"]))
+    assert rows == expected
+    assert all(type(row["noise_factor"]) is float for row in rows)
+
+
 def test_noisy_psnr_is_near_theory():
     # Pixels at 0.5 with noise of standard deviation 0.1: clipping is negligible, MSE = 0.01.
     rows = _quick(np.full((20, 16, 16), 0.5), noise_factors=(0.1,))
@@ -146,9 +154,10 @@ def test_images_that_do_not_fit_the_model(rng):
         ({"noise_factors": 0.5}, TypeError, "noise_factors"),
         ({"noise_factors": "0.5"}, TypeError, "noise_factors"),
         ({"noise_factors": ()}, ValueError, "noise_factors"),
-        ({"noise_factors": (0.1, -0.5)}, ValueError, "noise_factor"),
-        ({"noise_factors": (float("nan"),)}, ValueError, "noise_factor"),
-        ({"noise_factors": ("0.1",)}, TypeError, "noise_factor"),
+        ({"noise_factors": (0.1, -0.5)}, ValueError, r"noise_factors=\(0.1, -0.5\)"),
+        ({"noise_factors": (float("nan"),)}, ValueError, r"noise_factors=\(nan,\)"),
+        ({"noise_factors": ("0.1",)}, TypeError, r"noise_factors=\('0.1',\)"),
+        ({"noise_factors": np.zeros((2, 2))}, TypeError, "noise_factors"),
         ({"seed": -1}, ValueError, "seed"),
         ({"seed": 1.5}, TypeError, "seed"),
         ({"baselines": "median"}, TypeError, "baselines"),

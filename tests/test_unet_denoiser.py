@@ -273,6 +273,25 @@ def test_config_round_trip_holds_primitives_only():
     assert isinstance(restored, UNetDenoiser) and restored.get_config() == config
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_dtype_policy_applies_to_hidden_layers_and_survives_saving(tmp_path, policy):
+    model = UNetDenoiser(filters=(4, 8), dtype=policy)
+    assert model.dtype_policy.name == policy
+    compute = policy.removeprefix("mixed_")
+    assert model.get_layer("encoder_1_conv_1").compute_dtype == compute
+    assert model.get_layer("bottleneck_bn_2").compute_dtype == compute
+    assert model.get_layer("output").compute_dtype == "float32"
+    assert all(weight.dtype == "float32" for weight in model.weights)
+    images = _images((2, 12, 12, 1))
+    assert keras.backend.standardize_dtype(model(images).dtype) == "float32"
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras_denoise.load_model(path)
+    assert restored.dtype_policy.name == policy
+    assert restored.get_layer("encoder_1_conv_1").compute_dtype == compute
+    np.testing.assert_array_equal(restored.denoise(images), model.denoise(images))
+
+
 def test_registered_under_the_package_name():
     assert keras.saving.get_registered_name(UNetDenoiser) == "keras_denoise>UNetDenoiser"
 

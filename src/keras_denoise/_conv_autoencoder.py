@@ -102,7 +102,9 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         output_activation: activation of the output image. Defaults to
             "sigmoid", which suits images in [0, 1].
         batch_norm: whether to use batch normalization. Defaults to True.
-        **kwargs: passed to `keras.Model` (for example `name`).
+        **kwargs: passed to `keras.Model` (for example `name`, or `dtype`: a
+            mixed policy such as `"mixed_bfloat16"` makes the hidden layers
+            compute in bfloat16 while the weights and the output stay float32).
 
     Raises:
         ValueError: if a hyperparameter is out of range.

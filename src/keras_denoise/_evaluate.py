@@ -63,7 +63,9 @@ _BASELINES = {
 }
 
 
-def _check_noise_factors(noise_factors: Any) -> tuple:
+def _check_noise_factors(noise_factors: Any) -> tuple[float, ...]:
+    if isinstance(noise_factors, np.ndarray) and noise_factors.ndim == 1:
+        noise_factors = noise_factors.tolist()
     if isinstance(noise_factors, (str, bytes)) or not isinstance(noise_factors, Sequence):
         message = (
             "`noise_factors` must be a sequence of non-negative numbers, such as (0.1, 0.5). "
@@ -73,10 +75,22 @@ def _check_noise_factors(noise_factors: Any) -> tuple:
     if not noise_factors:
         message = f"`noise_factors` must not be empty. Received: noise_factors={noise_factors!r}"
         raise ValueError(message)
-    return tuple(noise_factors)
+    checked = []
+    for value in noise_factors:
+        try:
+            checked.append(_validation.check_nonnegative_float(value, "noise_factor"))
+        except (TypeError, ValueError) as error:
+            message = (
+                "`noise_factors` must hold finite, non-negative numbers. "
+                f"Received: noise_factors={noise_factors!r}"
+            )
+            raise type(error)(message) from None
+    return tuple(checked)
 
 
 def _check_baselines(baselines: Any) -> tuple[str, ...]:
+    if isinstance(baselines, np.ndarray) and baselines.ndim == 1:
+        baselines = baselines.tolist()
     if isinstance(baselines, (str, bytes)) or not isinstance(baselines, Sequence):
         message = (
             f"`baselines` must be a sequence of names from {sorted(_BASELINES)}, such as "

@@ -137,7 +137,7 @@ class NoisyTrainer(keras.Model):
         **kwargs,
     ):
         if not isinstance(denoiser, keras.Model):
-            message = f"`model` must be a keras.Model. Received: model={denoiser!r}"
+            message = f"`denoiser` must be a keras.Model. Received: denoiser={denoiser!r}"
             raise TypeError(message)
         noise = TrainingNoise(noise_factor, clip=clip, seed=seed, name="noise")
         super().__init__(**kwargs)

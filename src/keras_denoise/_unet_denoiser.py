@@ -192,7 +192,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
             3 epochs on 2,048 digits, +0.10 dB for the default after 12
             epochs on 12,800), and the gain shrinks with training (+0.05 dB
             after 35 epochs on 12,800 digits, +0.01 dB on full MNIST).
-        **kwargs: passed to `keras.Model` (for example `name`).
+        **kwargs: passed to `keras.Model` (for example `name`, or `dtype`: a
+            mixed policy such as `"mixed_bfloat16"` makes the hidden layers
+            compute in bfloat16 while the weights and the output stay float32).
 
     Raises:
         ValueError: if a hyperparameter is out of range.
@@ -226,41 +228,58 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         activation = _validation.check_activation(activation, "activation")
         batch_norm = _validation.check_bool(batch_norm, "batch_norm")
         mark_clipped = _validation.check_bool(mark_clipped, "mark_clipped")
+        # Hidden layers follow `dtype` (a mixed policy computes in float16 or
+        # bfloat16); the output layers compute in the variable dtype (float32),
+        # as the Keras mixed-precision guide advises, so outputs stay float32.
+        dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
+        output_dtype = dtype.variable_dtype
         layers = keras.layers
         depth = len(filters) - 1
 
         def block(tensor, width, name):
             for index in (1, 2):
                 tensor = layers.Conv2D(
-                    width, 3, padding="same", use_bias=not batch_norm, name=f"{name}_conv_{index}"
+                    width,
+                    3,
+                    padding="same",
+                    use_bias=not batch_norm,
+                    name=f"{name}_conv_{index}",
+                    dtype=dtype,
                 )(tensor)
                 if batch_norm:
-                    tensor = FusedBatchNormalization(name=f"{name}_bn_{index}")(tensor)
-                tensor = layers.Activation(activation, name=f"{name}_act_{index}")(tensor)
+                    tensor = FusedBatchNormalization(name=f"{name}_bn_{index}", dtype=dtype)(tensor)
+                tensor = layers.Activation(activation, name=f"{name}_act_{index}", dtype=dtype)(
+                    tensor
+                )
             return tensor
 
         inputs = keras.Input(shape=image_shape, name="images")
-        features = _PadToMultiple(2**depth, name="pad")(inputs)
+        features = _PadToMultiple(2**depth, name="pad", dtype=dtype)(inputs)
         if mark_clipped:
             # After the padding, so that padded zeros are marked as tiling's are.
-            features = _ClipIndicators(name="clip_indicators")(features)
+            features = _ClipIndicators(name="clip_indicators", dtype=dtype)(features)
         skips = []
         for level, width in enumerate(filters[:-1], start=1):
             features = block(features, width, f"encoder_{level}")
             skips.append(features)
-            features = layers.MaxPooling2D(2, name=f"encoder_{level}_pool")(features)
+            features = layers.MaxPooling2D(2, name=f"encoder_{level}_pool", dtype=dtype)(features)
         features = block(features, filters[-1], "bottleneck")
         for level in range(depth, 0, -1):
             width = filters[level - 1]
             features = layers.Conv2DTranspose(
-                width, 2, strides=2, name=f"decoder_{level}_upsample"
+                width, 2, strides=2, name=f"decoder_{level}_upsample", dtype=dtype
             )(features)
             skip = skips[level - 1]
-            features = layers.Concatenate(name=f"decoder_{level}_skip")([features, skip])
+            features = layers.Concatenate(name=f"decoder_{level}_skip", dtype=dtype)(
+                [features, skip]
+            )
             features = block(features, width, f"decoder_{level}")
-        features = layers.Conv2D(image_shape[-1], 1, activation="sigmoid", name="output")(features)
-        outputs = _CropToReference(name="crop")([features, inputs])
+        features = layers.Conv2D(
+            image_shape[-1], 1, activation="sigmoid", name="output", dtype=output_dtype
+        )(features)
+        outputs = _CropToReference(name="crop", dtype=output_dtype)([features, inputs])
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.dtype_policy = dtype
 
         self.image_shape = image_shape
         self.filters = filters
