@@ -4,6 +4,7 @@ import sys
 import textwrap
 
 import keras
+import numpy as np
 import pytest
 
 from keras_denoise import enable_determinism
@@ -57,7 +58,41 @@ def test_enable_determinism_seeds_keras(monkeypatch):
     assert len(calls) == (2 if keras.backend.backend() == "tensorflow" else 0)
 
 
-@pytest.mark.parametrize(("seed", "error"), [(-1, ValueError), (1.5, TypeError), ("0", TypeError)])
+SEED_MESSAGE = r"`seed` must be an integer between 0 and 2\*\*32 - 1. Received: seed="
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [
+        (-1, ValueError),
+        (2**32, ValueError),
+        (2**40, ValueError),
+        (np.int64(-1), ValueError),
+        (1.5, TypeError),
+        ("0", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+    ],
+)
 def test_enable_determinism_rejects_bad_seed(seed, error):
-    with pytest.raises(error, match="seed"):
+    with pytest.raises(error, match=SEED_MESSAGE):
         enable_determinism(seed)
+
+
+@pytest.fixture
+def _no_op_determinism(monkeypatch):
+    """Keep the process-global TensorFlow op determinism switch untouched."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        monkeypatch.setattr(tf.config.experimental, "enable_op_determinism", lambda: None)
+
+
+@pytest.mark.usefixtures("_no_op_determinism")
+@pytest.mark.parametrize("seed", [0, 2**32 - 1, np.uint32(2**32 - 1), np.int64(5)])
+def test_enable_determinism_accepts_the_whole_seed_range(seed):
+    enable_determinism(seed)
+    first = keras.ops.convert_to_numpy(keras.random.normal((3,)))
+    enable_determinism(int(seed))
+    second = keras.ops.convert_to_numpy(keras.random.normal((3,)))
+    np.testing.assert_array_equal(first, second)

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from strategies import image_batches, noise_factors, seeds
 
 from keras_denoise import GaussianNoise
+from keras_denoise._gaussian_noise import _check_seed
 
 
 @pytest.mark.parametrize(
@@ -115,10 +116,42 @@ def test_bad_clip_type():
         GaussianNoise(0.5, clip=("a", "b"))
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "1"])
-def test_bad_seed(seed):
-    with pytest.raises((TypeError, ValueError), match="seed"):
+SEED_MESSAGE = r"`seed` must be an integer between 0 and 2\*\*32 - 1 or None. Received: seed="
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**40, 2**70, np.int64(-1), np.uint64(2**32)])
+def test_seed_out_of_range(seed):
+    with pytest.raises(ValueError, match=SEED_MESSAGE):
         GaussianNoise(0.5, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [1.5, "1", True, np.bool_(False), np.float64(1.0), [1]])
+def test_seed_not_an_integer(seed):
+    with pytest.raises(TypeError, match=SEED_MESSAGE):
+        GaussianNoise(0.5, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [0, 2**32 - 1, np.uint32(2**32 - 1), np.int64(7)])
+def test_seed_range_bounds_and_numpy_integers_work(seed, rng):
+    images = rng.random((2, 8, 8)).astype("float32")
+    noise = GaussianNoise(0.5, seed=seed)
+    assert type(noise.seed) is int and noise.seed == seed
+    np.testing.assert_array_equal(noise(images), GaussianNoise(0.5, seed=int(seed))(images))
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [(2**32, ValueError), (2**40, ValueError), (-1, ValueError), (True, TypeError)],
+)
+def test_shared_seed_check_rejects_bad_seeds(seed, error):
+    # `_check_seed` also guards `TrainingNoise` and `fit_denoising`.
+    with pytest.raises(error, match=SEED_MESSAGE):
+        _check_seed(seed)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 2**32 - 1, np.uint64(2**32 - 1)])
+def test_shared_seed_check_accepts_the_range_and_none(seed):
+    assert _check_seed(seed) == seed
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,17 @@ def test_show_images_rejects_wrong_number_of_titles(rng):
         plotting.show_images(_images(rng, 3, "gray", "float32"), titles=["a"])
 
 
+@pytest.mark.parametrize("titles", ["abc", 5])
+def test_show_images_rejects_titles_that_are_not_a_sequence(rng, titles):
+    with pytest.raises(TypeError, match=f"titles={titles!r}"):
+        plotting.show_images(_images(rng, 3, "gray", "float32"), titles=titles)
+
+
+def test_show_images_takes_an_array_of_titles(rng):
+    figure = plotting.show_images(_images(rng, 2, "gray", "float32"), titles=np.array([7, 8]))
+    assert [ax.get_title() for ax in figure.axes] == ["7", "8"]
+
+
 @pytest.mark.parametrize("ncols", [0, -2])
 def test_show_images_rejects_non_positive_ncols(rng, ncols):
     with pytest.raises(ValueError, match="ncols"):
@@ -247,6 +258,12 @@ def test_plot_latent_with_one_latent_dimension(rng):
 def test_plot_latent_rejects_wrong_number_of_labels(tiny_model, rng):
     with pytest.raises(ValueError, match="labels"):
         plotting.plot_latent(tiny_model, _images(rng, 4, "gray", "float32"), labels=[0, 1])
+
+
+@pytest.mark.parametrize("model", [None, 3])
+def test_plot_latent_needs_a_model_with_encode(rng, model):
+    with pytest.raises(TypeError, match=f"model={model!r}"):
+        plotting.plot_latent(model, _images(rng, 4, "gray", "float32"))
 
 
 def test_plot_latent_needs_two_images(tiny_model, rng):

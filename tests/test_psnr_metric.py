@@ -44,6 +44,55 @@ def test_sample_weight_weights_images(rng):
     assert _result(metric) == pytest.approx(20.0, rel=1e-3)
 
 
+def _uint8_pair(rng, shape):
+    return rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(0, 256, shape, dtype=np.uint8)
+
+
+def test_uint8_images_are_scaled_to_the_unit_range():
+    metric = PSNR()
+    metric.update_state(np.full((2, 8, 8, 1), 100, "uint8"), np.full((2, 8, 8, 1), 110, "uint8"))
+    assert _result(metric) == pytest.approx(20.0 * np.log10(25.5), rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8), (2, 8, 8, 1), (3, 8, 6, 3)])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_uint8_images_match_the_float_images_and_the_numpy_psnr(shape, as_tensor, rng):
+    clean, estimate = _uint8_pair(rng, shape)
+    convert = keras.ops.convert_to_tensor if as_tensor else np.asarray
+    metric = PSNR()
+    metric.update_state(convert(clean), convert(estimate))
+    scaled = PSNR()
+    scaled.update_state(clean / np.float32(255), estimate / np.float32(255))
+    assert _result(metric) == pytest.approx(_result(scaled), rel=1e-6)
+    assert _result(metric) == pytest.approx(psnr(clean, estimate), rel=1e-5)
+
+
+@pytest.mark.parametrize("uint8_argument", ["y_true", "y_pred"])
+def test_uint8_and_float_images_mix(uint8_argument, rng):
+    clean, estimate = _uint8_pair(rng, (2, 8, 8, 1))
+    float_estimate = estimate.astype("float32") / 255
+    metric = PSNR()
+    if uint8_argument == "y_true":
+        metric.update_state(clean, float_estimate)
+    else:
+        metric.update_state(float_estimate, clean)
+    assert _result(metric) == pytest.approx(psnr(clean, estimate), rel=1e-5)
+
+
+def test_uint8_targets_in_compiled_evaluate(rng):
+    inputs, targets = _uint8_pair(rng, (4, 8, 8, 1))
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255)])
+    model.compile(loss="mse", metrics=[PSNR()])
+    logs = model.evaluate(inputs, targets, batch_size=2, verbose=0, return_dict=True)
+    assert logs["psnr"] == pytest.approx(psnr(targets, inputs), rel=1e-5)
+
+
+def test_other_integer_images_are_not_scaled():
+    metric = PSNR(data_range=255.0)
+    metric.update_state(np.full((1, 8, 8), 100, "int32"), np.full((1, 8, 8), 110, "int32"))
+    assert _result(metric) == pytest.approx(20.0 * np.log10(25.5), rel=1e-5)
+
+
 @pytest.mark.parametrize("data_range", [1.0, 255.0])
 def test_identical_images_are_capped_at_100_db(data_range, rng):
     images = rng.random((3, 16, 16, 1)) * data_range

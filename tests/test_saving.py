@@ -81,6 +81,23 @@ def test_save_refuses_to_overwrite_when_asked(saved):
         save_model(_small(), saved, overwrite=False)
 
 
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"overwrite": "no"}, TypeError, "overwrite='no'"),
+        ({"overwrite": 0}, TypeError, "overwrite=0"),
+        ({"model": "model"}, TypeError, "model='model'"),
+        ({"filepath": 3}, TypeError, "filepath=3"),
+    ],
+)
+def test_save_rejects_bad_arguments_and_leaves_the_file(saved, kwargs, error, match):
+    before = saved.read_bytes()
+    arguments = {"model": _small(), "filepath": saved, **kwargs}
+    with pytest.raises(error, match=match):
+        save_model(arguments.pop("model"), arguments.pop("filepath"), **arguments)
+    assert saved.read_bytes() == before
+
+
 @pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.zip", "model"])
 def test_save_requires_keras_extension(tmp_path, name):
     with pytest.raises(ValueError, match="filepath"):
@@ -98,6 +115,32 @@ def test_load_round_trip(saved):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="filepath"):
         load_model(tmp_path / "absent.keras")
+
+
+@pytest.mark.parametrize("compile", ["no", 1, None])
+def test_load_rejects_a_non_bool_compile(saved, compile):
+    with pytest.raises(TypeError, match=f"compile={compile!r}"):
+        load_model(saved, compile=compile)
+
+
+@pytest.mark.parametrize("config", [b"{not json", b"\xff\xfe"])
+def test_damaged_config_is_refused(tmp_path, config):
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", config)
+    with pytest.raises(ValueError, match="damaged"):
+        load_model(path)
+
+
+def test_oversized_config_is_refused_before_reading(tmp_path, monkeypatch):
+    from keras_denoise import _saving
+
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{}" + " " * 98)
+    monkeypatch.setattr(_saving, "MAX_CONFIG_BYTES", 99)
+    with pytest.raises(ValueError, match="100 bytes, more than 99"):
+        load_model(path)
 
 
 @pytest.mark.parametrize("name", ["weights.h5", "weights.hdf5"])

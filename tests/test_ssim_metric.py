@@ -57,6 +57,47 @@ def test_identical_images_score_one_and_noise_lowers_it(rng):
     assert 1.0 > scores[0] > scores[1]
 
 
+def _uint8_pair(rng, shape):
+    clean = rng.integers(0, 256, shape, dtype=np.uint8)
+    noise = rng.integers(-40, 41, shape)
+    return clean, np.clip(clean + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 16), (2, 16, 16, 1), (2, 12, 16, 3)])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_uint8_images_match_the_float_images_and_the_scikit_image_ssim(shape, as_tensor, rng):
+    clean, estimate = _uint8_pair(rng, shape)
+    convert = keras.ops.convert_to_tensor if as_tensor else np.asarray
+    metric = SSIM()
+    metric.update_state(convert(clean), convert(estimate))
+    scaled = SSIM()
+    scaled.update_state(clean / np.float32(255), estimate / np.float32(255))
+    assert _result(metric) == pytest.approx(_result(scaled), abs=1e-6)
+    assert _result(metric) == pytest.approx(ssim(clean, estimate), abs=1e-3)
+
+
+@pytest.mark.parametrize("uint8_argument", ["y_true", "y_pred"])
+def test_uint8_and_float_images_mix(uint8_argument, rng):
+    clean, estimate = _uint8_pair(rng, (2, 16, 16, 1))
+    float_estimate = estimate.astype("float32") / 255
+    metric = SSIM()
+    if uint8_argument == "y_true":
+        metric.update_state(clean, float_estimate)
+        expected = ssim(clean, estimate)
+    else:
+        metric.update_state(float_estimate, clean)
+        expected = ssim(estimate, clean)
+    assert _result(metric) == pytest.approx(expected, abs=1e-3)
+
+
+def test_uint8_targets_in_compiled_evaluate(rng):
+    inputs, targets = _uint8_pair(rng, (4, 16, 16, 1))
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Rescaling(1 / 255)])
+    model.compile(loss="mse", metrics=[SSIM()])
+    logs = model.evaluate(inputs, targets, batch_size=2, verbose=0, return_dict=True)
+    assert logs["ssim"] == pytest.approx(ssim(targets, inputs), abs=1e-3)
+
+
 def test_config_round_trip_and_serialization():
     metric = SSIM(data_range=2.0, name="structure")
     config = metric.get_config()

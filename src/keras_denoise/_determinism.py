@@ -19,24 +19,19 @@ def enable_determinism(seed: int) -> None:
     `fit_denoising(seed=...)` is seeded separately and is reproducible either way.
 
     Args:
-        seed: a non-negative integer.
+        seed: an integer between 0 and 2**32 - 1 (NumPy's limit).
 
     Raises:
-        ValueError: if `seed` is negative.
-        TypeError: if `seed` is not an integer.
+        ValueError: if `seed` is outside `[0, 2**32 - 1]`.
+        TypeError: if `seed` is not an integer (bools are rejected).
 
     Example:
 
     >>> from keras_denoise import enable_determinism
     >>> enable_determinism(0)
     """
-    if not _validation.is_int(seed):
-        message = f"`seed` must be a non-negative integer. Received: seed={seed!r}"
-        raise TypeError(message)
-    if seed < 0:
-        message = f"`seed` must be a non-negative integer. Received: seed={seed!r}"
-        raise ValueError(message)
-    keras.utils.set_random_seed(int(seed))
+    seed = _validation.check_seed(seed, "seed")
+    keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

@@ -33,12 +33,8 @@ def _check_clip(clip: Any) -> tuple[float, float] | None:
 
 
 def _check_seed(seed: Any) -> int | None:
-    if seed is None:
-        return None
-    if not _validation.is_int(seed) or seed < 0:
-        message = f"`seed` must be a non-negative integer or None. Received: seed={seed!r}"
-        raise (ValueError if _validation.is_int(seed) else TypeError)(message)
-    return int(seed)
+    """`seed` as an `int` in `[0, 2**32 - 1]`, or `None`; shared by every noise source."""
+    return _validation.check_seed(seed, "seed", allow_none=True)
 
 
 class GaussianNoise:
@@ -61,11 +57,13 @@ class GaussianNoise:
             Defaults to 0.5, the reference task's level.
         clip: `(low, high)` bounds the noisy images are clipped to, or `None`
             for no clipping. Defaults to `(0.0, 1.0)`.
-        seed: integer seed of the noise, or `None` for fresh entropy.
+        seed: integer seed of the noise, between 0 and 2**32 - 1, or `None`
+            for fresh entropy.
 
     Raises:
-        ValueError: if `noise_factor` is negative or not finite, or `clip` is
-            not a pair with `low < high`.
+        ValueError: if `noise_factor` is negative or not finite, `clip` is
+            not a pair with `low < high`, or `seed` is outside
+            `[0, 2**32 - 1]`.
         TypeError: if `noise_factor`, `clip` or `seed` has the wrong type.
 
     Example:

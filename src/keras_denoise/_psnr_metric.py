@@ -24,9 +24,15 @@ class PSNR(keras.metrics.Mean):
     it works on every backend; `keras_denoise.metrics.psnr` is the NumPy
     counterpart.
 
+    As in `psnr`, **uint8 images are read as 8-bit pixels and scaled to
+    [0, 1]** (divided by 255), separately for `y_true` and `y_pred`, so a
+    uint8 target can be scored against a float prediction in [0, 1] and the
+    default `data_range=1.0` is right for both. Images of any other dtype are
+    only cast to the metric's dtype, unscaled.
+
     Args:
         data_range: the span of possible pixel values, a positive number.
-            Defaults to 1.0, for images in [0, 1].
+            Defaults to 1.0, for images in [0, 1] and for uint8 images.
         name: name of the metric, shown in training logs. Defaults to "psnr".
         dtype: dtype of the metric's computations and state, or `None` for
             the Keras default (float32).
@@ -44,6 +50,14 @@ class PSNR(keras.metrics.Mean):
     >>> round(float(metric.result()), 3)
     20.0
 
+    uint8 images score as the same images divided by 255:
+
+    >>> metric = PSNR()
+    >>> y_true, y_pred = np.full((2, 8, 8, 1), 100, "uint8"), np.full((2, 8, 8, 1), 110, "uint8")
+    >>> metric.update_state(y_true, y_pred)
+    >>> round(float(metric.result()), 2)
+    28.13
+
     In training: `model.compile(metrics=[PSNR()])`.
     """
 
@@ -53,9 +67,12 @@ class PSNR(keras.metrics.Mean):
         self.data_range = data_range
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        """Add the PSNR of each image in the batch `(N, ...)` to the running mean."""
-        y_true = ops.cast(y_true, self.dtype)
-        y_pred = ops.cast(y_pred, self.dtype)
+        """Add the PSNR of each image in the batch `(N, ...)` to the running mean.
+
+        A uint8 `y_true` or `y_pred` is scaled by 1/255 first.
+        """
+        y_true = _validation.cast_pixels(y_true, self.dtype)
+        y_pred = _validation.cast_pixels(y_pred, self.dtype)
         pixel_axes = tuple(range(1, len(y_true.shape)))
         mse = ops.mean(ops.square(y_true - y_pred), axis=pixel_axes)
         relative_mse = ops.maximum(mse / self.data_range**2, _MIN_RELATIVE_MSE)

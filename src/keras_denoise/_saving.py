@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keras_denoise import _validation
+
 if TYPE_CHECKING:
     import keras
 
@@ -106,6 +108,7 @@ def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bo
 
     Raises:
         ValueError: if `filepath` does not end with `.keras`.
+        TypeError: if `model` is not a Keras model or `overwrite` not a bool.
         FileExistsError: if the file exists and `overwrite` is False.
 
     Example:
@@ -118,11 +121,15 @@ def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bo
     4
     """
     path = _check_keras_path(filepath)
+    overwrite = _validation.check_bool(overwrite, "overwrite")
+    import keras
+
+    if not isinstance(model, keras.Model):
+        message = f"`model` must be a keras.Model. Received: model={model!r}"
+        raise TypeError(message)
     if not overwrite and os.path.exists(path):
         message = f"`filepath` already exists and `overwrite` is False. Received: filepath={path!r}"
         raise FileExistsError(message)
-    import keras
-
     with atomic_path(path) as tmp:
         keras.saving.save_model(model, tmp, **kwargs)
 
@@ -211,6 +218,7 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
     Raises:
         FileNotFoundError: if `filepath` does not exist.
         ValueError: if the file is not a safe `.keras` archive.
+        TypeError: if `compile` is not a bool.
 
     Example:
 
@@ -226,6 +234,7 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
     True
     """
     path = _check_keras_path(filepath)
+    compile = _validation.check_bool(compile, "compile")
     if not os.path.isfile(path):
         message = f"`filepath` does not exist or is not a file. Received: filepath={path!r}"
         raise FileNotFoundError(message)
@@ -243,10 +252,13 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
                 raise ValueError(message)
             config = json.loads(archive.read(info).decode("utf-8"))
     except KeyError:
-        message = f"`filepath` is not a Keras model archive (no config.json). Received: {path!r}"
+        message = (
+            "`filepath` is not a Keras model archive (no config.json). "
+            f"Received: filepath={path!r}"
+        )
         raise ValueError(message) from None
     except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as error:
-        message = f"`filepath` is a damaged `.keras` archive ({error}). Received: {path!r}"
+        message = f"`filepath` is a damaged `.keras` archive ({error}). Received: filepath={path!r}"
         raise ValueError(message) from None
     check_config_safe(config, path)
     import keras

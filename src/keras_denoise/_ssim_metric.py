@@ -37,11 +37,15 @@ class SSIM(keras.metrics.Mean):
     only, so it works on every backend.
 
     Images must be batches `(N, height, width, channels)` or
-    `(N, height, width)`, at least 11x11.
+    `(N, height, width)`, at least 11x11. As in `ssim`, **uint8 images are
+    read as 8-bit pixels and scaled to [0, 1]** (divided by 255), separately
+    for `y_true` and `y_pred`, so a uint8 target can be scored against a float
+    prediction in [0, 1] and the default `data_range=1.0` is right for both.
+    Images of any other dtype are only cast to the metric's dtype, unscaled.
 
     Args:
         data_range: the span of possible pixel values, a positive number.
-            Defaults to 1.0, for images in [0, 1].
+            Defaults to 1.0, for images in [0, 1] and for uint8 images.
         name: name of the metric, shown in training logs. Defaults to "ssim".
         dtype: dtype of the metric's computations and state, or `None` for
             the Keras default (float32).
@@ -62,6 +66,16 @@ class SSIM(keras.metrics.Mean):
     >>> round(float(metric.result()), 4)
     1.0
 
+    uint8 images score as the same images divided by 255:
+
+    >>> pixels = (images * 255).astype("uint8")
+    >>> metric.reset_state()
+    >>> metric.update_state(pixels, pixels // 2)
+    >>> scaled = SSIM()
+    >>> scaled.update_state(pixels / 255, (pixels // 2) / 255)
+    >>> bool(abs(float(metric.result()) - float(scaled.result())) < 1e-6)
+    True
+
     In training: `model.compile(metrics=[SSIM()])`.
     """
 
@@ -71,9 +85,12 @@ class SSIM(keras.metrics.Mean):
         self.data_range = data_range
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        """Add the SSIM of each image in the batch to the running mean."""
-        y_true = ops.cast(y_true, self.dtype)
-        y_pred = ops.cast(y_pred, self.dtype)
+        """Add the SSIM of each image in the batch to the running mean.
+
+        A uint8 `y_true` or `y_pred` is scaled by 1/255 first.
+        """
+        y_true = _validation.cast_pixels(y_true, self.dtype)
+        y_pred = _validation.cast_pixels(y_pred, self.dtype)
         if len(y_true.shape) == 3:
             y_true, y_pred = y_true[..., None], y_pred[..., None]
         window_side = 2 * _RADIUS + 1

@@ -22,6 +22,10 @@ MAX_IMAGE_SIDE = 8192
 MAX_CHANNELS = 64
 MAX_BATCH_SIZE = 1 << 20
 MAX_STAGES = 8
+# Largest seed accepted: `keras.utils.set_random_seed` seeds NumPy, which takes at most 2**32 - 1.
+MAX_SEED = 2**32 - 1
+# `keras.random.SeedGenerator` keeps its state in int32 on the torch backend.
+MAX_LAYER_SEED = 2**31 - 1
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
@@ -48,6 +52,28 @@ def check_positive_int(value: Any, name: str, *, maximum: int | None = None) -> 
         message = (
             f"`{name}` must be at most {maximum}. Received: {name}={_short_repr(value)}"
         )
+        raise ValueError(message)
+    return int(value)
+
+
+def check_seed(
+    value: Any, name: str = "seed", *, allow_none: bool = False, maximum: int = MAX_SEED
+) -> int | None:
+    """Return `value` as an `int` if it is an integer in `[0, maximum]` (or `None`, if allowed).
+
+    Bools and non-integers raise `TypeError`; integers outside the range raise
+    `ValueError`. NumPy integer types are accepted. `maximum` is `MAX_SEED`
+    for NumPy's generators, `MAX_LAYER_SEED` for `keras.random.SeedGenerator`.
+    """
+    if value is None and allow_none:
+        return None
+    bound = {MAX_SEED: "2**32 - 1", MAX_LAYER_SEED: "2**31 - 1"}.get(maximum, str(maximum))
+    expected = f"an integer between 0 and {bound}{' or None' if allow_none else ''}"
+    if not is_int(value):
+        message = f"`{name}` must be {expected}. Received: {name}={_short_repr(value)}"
+        raise TypeError(message)
+    if not 0 <= value <= maximum:
+        message = f"`{name}` must be {expected}. Received: {name}={_short_repr(value)}"
         raise ValueError(message)
     return int(value)
 
@@ -153,6 +179,23 @@ def check_activation(value: Any, name: str) -> str:
         message = f"`{name}` is not a known Keras activation. Received: {name}={value!r}"
         raise ValueError(message) from None
     return value
+
+
+def cast_pixels(images: Any, dtype: Any) -> Any:
+    """`images` as a backend tensor of `dtype`, with uint8 pixels scaled to [0, 1].
+
+    The tensor counterpart of `as_float_images` for code written with
+    `keras.ops` (such as the Keras metrics): a `uint8` input is cast to float32
+    and divided by 255 before the cast to `dtype`; any other input is only cast.
+    The dtype is known when a step is traced, so this works inside compiled
+    steps on every backend.
+    """
+    from keras import backend, ops
+
+    images = ops.convert_to_tensor(images)
+    if backend.standardize_dtype(images.dtype) == "uint8":
+        images = ops.divide(ops.cast(images, "float32"), ops.convert_to_tensor(255.0, "float32"))
+    return ops.cast(images, dtype)
 
 
 def as_float_images(

@@ -121,8 +121,9 @@ def show_images(
         ValueError: if the images are empty, of the wrong rank or channel
             count, `ncols` is not positive, `titles` has the wrong length, or
             `path` has an unsupported extension.
-        TypeError: if `images` is not a float or uint8 array, or `ncols` is
-            not an integer.
+        TypeError: if `images` is not a float or uint8 array, `ncols` is
+            not an integer, or `titles` is not a sequence (a single string is
+            not a sequence of titles).
 
     Example:
 
@@ -136,6 +137,12 @@ def show_images(
     ncols = min(_validation.check_positive_int(ncols, "ncols"), len(images))
     path = _check_path(path)
     if titles is not None:
+        if isinstance(titles, (str, bytes)) or not isinstance(titles, (Sequence, np.ndarray)):
+            message = (
+                "`titles` must be a sequence of strings, one per image. "
+                f"Received: titles={titles!r}"
+            )
+            raise TypeError(message)
         titles = [str(title) for title in titles]
         if len(titles) != len(images):
             message = (
@@ -331,6 +338,7 @@ def plot_latent(
         colour bar, if any).
 
     Raises:
+        TypeError: if `model` has no `encode` method.
         ValueError: if fewer than two images are given, `labels` has the
             wrong length, the images do not fit the model, or `path` has an
             unsupported extension.
@@ -347,6 +355,12 @@ def plot_latent(
     'PC 1 (...% of variance)'
     """
     path = _check_path(path)
+    if not callable(getattr(model, "encode", None)):
+        message = (
+            "`model` must have an `encode` method, such as a `ConvAutoencoder`. "
+            f"Received: model={model!r}"
+        )
+        raise TypeError(message)
     latents = np.asarray(model.encode(images, batch_size=batch_size), dtype=np.float64)
     if latents.ndim != 2 or len(latents) < 2:
         message = (
