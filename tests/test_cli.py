@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_denoise import ConvAutoencoder
+from keras_denoise import ConvAutoencoder, load_model
 from keras_denoise._cli import main
 from keras_denoise._unet_denoiser import UNetDenoiser
 
@@ -53,6 +53,29 @@ def assert_one_line_error(stderr, *fragments):
 def write_png(path, array):
     Image.fromarray(array).save(path)
     return path
+
+
+# The ITU-R BT.601 luma weights with which `denoise` turns RGB inputs grayscale.
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def model_denoise(model_path, images, **options):
+    """What the saved model's `denoise` gives for float32 `(N, H, W, C)` images."""
+    return load_model(model_path, compile=False).denoise(np.asarray(images, np.float32), **options)
+
+
+def as_8_bit(images):
+    """Float images in 8-bit pixels, as `denoise` writes PNGs and uint8 `.npy` files."""
+    return np.round(np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def assert_denoised(written, expected, source, atol):
+    """`written` is `expected` within `atol`, and a copy of `source` would not be."""
+    assert written.shape == expected.shape and written.dtype == expected.dtype
+    written, expected = written.astype(np.float64), expected.astype(np.float64)
+    np.testing.assert_allclose(written, expected, rtol=0, atol=atol)
+    source = np.broadcast_to(np.asarray(source, np.float64), expected.shape)
+    assert np.abs(source - expected).max() > 3 * atol, "the model leaves the input unchanged"
 
 
 @pytest.fixture
@@ -128,16 +151,25 @@ def test_train_on_a_folder_then_denoise_and_evaluate(tmp_path, digits_folder):
 
     batch = np.random.default_rng(0).random((3, 16, 16), dtype=np.float32)
     np.save(tmp_path / "batch.npy", batch)
-    rgb = write_png(tmp_path / "rgb.png", np.full((16, 16, 3), 128, np.uint8))
+    colours = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    rgb = write_png(tmp_path / "rgb.png", colours)
     code, stdout, stderr = run_cli(
         "denoise", model, digits_folder / "digit_00.png", rgb, tmp_path / "batch.npy",
         "-o", tmp_path / "clean",
     )  # fmt: skip
     assert code == 0, stderr
-    assert np.asarray(Image.open(tmp_path / "clean" / "digit_00.png")).shape == (16, 16)
-    assert np.asarray(Image.open(tmp_path / "clean" / "rgb.png")).shape == (16, 16)
+    # What the saved model gives for the same inputs, as the command reads and writes them.
+    digit = np.asarray(Image.open(digits_folder / "digit_00.png"))
+    expected = model_denoise(model, digit[None, ..., None] / np.float32(255))
+    written = np.asarray(Image.open(tmp_path / "clean" / "digit_00.png"))
+    assert_denoised(written, as_8_bit(expected[0, ..., 0]), digit, atol=1)
+    grey = (colours / np.float32(255)) @ LUMA
+    expected = model_denoise(model, grey[None, ..., None])
+    written = np.asarray(Image.open(tmp_path / "clean" / "rgb.png"))
+    assert_denoised(written, as_8_bit(expected[0, ..., 0]), as_8_bit(grey), atol=1)
+    expected = model_denoise(model, batch[..., None])[..., 0]
     denoised = np.load(tmp_path / "clean" / "batch.npy")
-    assert denoised.shape == batch.shape and denoised.dtype == np.float32
+    assert_denoised(denoised, expected, batch, atol=1e-4)
 
     scores = tmp_path / "scores.json"
     code, stdout, stderr = run_cli(
@@ -277,7 +309,7 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, argv, fragment):
 
 
 def test_debug_shows_the_traceback(tmp_path, conv_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.png"):
         main(["denoise", "--debug", str(conv_path), str(tmp_path / "nowhere.png")])
 
 
@@ -298,6 +330,13 @@ def test_denoise_npy_keeps_layout_and_dtype(capsys, tmp_path, conv_path, shape, 
     result = np.load(tmp_path / "o" / "in.npy")
     assert result.shape == shape and result.dtype == dtype
     assert "in.npy" in capsys.readouterr().out
+    # uint8 arrays are read as pixels / 255 and written back as rounded 8-bit pixels.
+    images = array / np.float32(255) if dtype == np.uint8 else array
+    expected = model_denoise(conv_path, images.reshape(-1, 16, 16, 1)).reshape(shape)
+    if dtype == np.uint8:
+        assert_denoised(result, as_8_bit(expected), array, atol=1)
+    else:
+        assert_denoised(result, expected, array, atol=1e-5)
 
 
 @pytest.mark.parametrize("tile_size", [None, 16])
@@ -328,4 +367,9 @@ def test_unet_denoises_any_size_and_channels(tmp_path, unet_path, image_shape):
     out = tmp_path / "out"
     argv = ["denoise", str(unet_path), str(path), "-o", str(out), "--tile-size", "16"]
     assert main(argv) == 0
-    assert np.asarray(Image.open(out / "photo.png")).shape == (24, 40, 3)
+    written = np.asarray(Image.open(out / "photo.png"))
+    assert written.shape == (24, 40, 3)
+    # Grayscale repeated into RGB, alpha dropped: the model sees an RGB image of 200s.
+    rgb = np.full((1, 24, 40, 3), 200 / 255, np.float32)
+    expected = as_8_bit(model_denoise(unet_path, rgb, tile_size=16)[0])
+    assert_denoised(written, expected, 200, atol=1)

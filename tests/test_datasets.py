@@ -2,6 +2,7 @@ import importlib.resources
 import importlib.util
 import os
 import pathlib
+import re
 
 import keras
 import numpy as np
@@ -227,17 +228,37 @@ def test_load_images_sorted_list_and_single_file(tmp_path):
     np.testing.assert_array_equal(from_list, from_folder[[2, 1]])
 
 
-@pytest.mark.parametrize("channels", [1, 3])
+def _luma(rgb):
+    """ITU-R 601-2 luma of uint8 RGB pixels, in [0, 1] (Pillow's "L" conversion)."""
+    red, green, blue = (rgb[..., index].astype(np.float64) for index in range(3))
+    return (red * 299 / 1000 + green * 587 / 1000 + blue * 114 / 1000) / 255.0
+
+
+@pytest.mark.parametrize("channels", [1, 3, np.int64(1)])
 def test_load_images_forced_channels(tmp_path, channels):
-    _save(tmp_path / "gray.png", _pixels((8, 8)))
-    _save(tmp_path / "rgba.png", _pixels((8, 8, 4), 1))
+    gray = _pixels((8, 8))
+    rgba = _pixels((8, 8, 4), 1)
+    _save(tmp_path / "gray.png", gray)
+    _save(tmp_path / "rgba.png", rgba)
     images = load_images(tmp_path, channels=channels)
     _check_images(images, (2, 8, 8, channels))
+    one_grey_level = 1 / 255 + 1e-6
+    if channels == 1:
+        np.testing.assert_allclose(images[0, ..., 0], gray / 255.0, atol=1e-6)
+        np.testing.assert_allclose(images[1, ..., 0], _luma(rgba), atol=one_grey_level)
+    else:  # grey repeated in the three channels; alpha dropped
+        np.testing.assert_allclose(images[0], np.repeat(gray[..., None] / 255.0, 3, axis=-1),
+                                   atol=1e-6)
+        np.testing.assert_allclose(images[1], rgba[..., :3] / 255.0, atol=1e-6)
 
 
-def test_load_images_mixed_gray_and_colour_become_rgb(tmp_path):
+@pytest.mark.parametrize("gray_file", ["a_gray.png", "a_gray.npy"])
+def test_load_images_mixed_gray_and_colour_become_rgb(tmp_path, gray_file):
     gray = _pixels((8, 8))
-    _save(tmp_path / "a_gray.png", gray)
+    if gray_file.endswith(".npy"):
+        np.save(tmp_path / gray_file, gray)
+    else:
+        _save(tmp_path / gray_file, gray)
     _save(tmp_path / "b_rgb.png", _pixels((8, 8, 3), 1))
     images = load_images(tmp_path)
     _check_images(images, (2, 8, 8, 3))
@@ -309,7 +330,8 @@ def test_load_images_truncated_file(tmp_path):
 
 def test_load_images_empty_folder(tmp_path):
     (tmp_path / "readme.txt").write_text("no images here")
-    with pytest.raises(ValueError, match="no PNG or JPEG"):
+    np.savez(tmp_path / "archive.npz", images=np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="no PNG, JPEG or `.npy` files"):
         load_images(tmp_path)
 
 
@@ -334,21 +356,157 @@ def test_load_images_missing_file_in_list(tmp_path):
     [
         ({"size": (8, 8), "patch_size": (4, 4)}, "not both"),
         ({"stride": (2, 2)}, "stride"),
-        ({"channels": 2}, "channels"),
-        ({"size": (8,)}, "size"),
-        ({"size": (0, 8)}, "size"),
-        ({"patch_size": "8x8"}, "patch_size"),
+        ({"channels": 2}, "channels=2"),
+        ({"channels": 0}, "channels=0"),
+        ({"size": (8,)}, "size=(8,)"),
+        ({"size": (0, 8)}, "size=(0, 8)"),
+        ({"size": [8, -1]}, "size=[8, -1]"),
+        ({"patch_size": (8, 8193)}, "patch_size=(8, 8193)"),
+        ({"patch_size": (8, 8), "stride": (0, 0)}, "stride=(0, 0)"),
     ],
 )
 def test_load_images_bad_options(tmp_path, options, match):
     _save(tmp_path / "a.png", _pixels((8, 8)))
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        load_images(tmp_path, **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"channels": True}, "channels=True"),
+        ({"channels": np.True_}, f"channels={np.True_!r}"),
+        ({"channels": 3.0}, "channels=3.0"),
+        ({"channels": "rgb"}, "channels='rgb'"),
+        ({"size": "8x8"}, "size='8x8'"),
+        ({"size": 8}, "size=8"),
+        ({"size": (8.0, 8)}, "size=(8.0, 8)"),
+        ({"patch_size": (True, 8)}, "patch_size=(True, 8)"),
+    ],
+)
+def test_load_images_bad_option_types(tmp_path, options, match):
+    _save(tmp_path / "a.png", _pixels((8, 8)))
+    with pytest.raises(TypeError, match=re.escape(match)):
         load_images(tmp_path, **options)
 
 
 def test_load_images_bad_path_type():
     with pytest.raises(TypeError, match="path"):
         load_images(42)
+
+
+# --- load_images: .npy files -----------------------------------------------------------------
+
+
+def test_load_images_folder_of_png_and_npy(tmp_path):
+    first, second, third = _pixels((16, 16)), _pixels((16, 16), 1), _pixels((16, 16), 2)
+    _save(tmp_path / "a.png", first)
+    np.save(tmp_path / "b.npy", second)  # uint8, scaled by 1/255
+    np.save(tmp_path / "c.npy", third[..., None] / np.float32(255))  # floats in [0, 1]
+    images = load_images(tmp_path)
+    _check_images(images, (3, 16, 16, 1))
+    expected = np.stack([first, second, third])[..., None] / np.float32(255)
+    np.testing.assert_allclose(images, expected, atol=1e-6)
+
+
+def test_load_images_list_and_single_npy(tmp_path):
+    png = _save(tmp_path / "a.png", _pixels((16, 16, 3)))
+    pixels = _pixels((16, 16, 3), 1)
+    np.save(tmp_path / "c.npy", pixels)
+    npy = tmp_path / "c.npy"
+    np.testing.assert_array_equal(load_images(npy)[0], pixels / np.float32(255))
+    np.testing.assert_array_equal(load_images(str(npy)), read_image(npy)[None])
+    both = load_images([png, npy])
+    _check_images(both, (2, 16, 16, 3))
+    np.testing.assert_array_equal(both[1], read_image(npy))
+
+
+@pytest.mark.parametrize(
+    ("shape", "options", "atol"),
+    [
+        ((16, 16, 3), {"channels": 1}, 1 / 255),  # Pillow rounds its luma to 8 bits
+        ((16, 16), {"channels": 3}, 0),
+        ((16, 16), {}, 0),
+        ((16, 16, 3), {"size": (8, 12)}, 1 / 255),  # and its resized pixels
+        ((16, 16, 3), {"size": (24, 20), "channels": 1}, 1.5 / 255),
+        ((16, 16), {"size": (8, 8), "channels": 3}, 1 / 255),
+        ((16, 16, 3), {"patch_size": (8, 8), "stride": (4, 8)}, 0),
+    ],
+)
+def test_load_images_npy_converts_as_png(tmp_path, shape, options, atol):
+    pixels = _pixels(shape)
+    png = _save(tmp_path / "image.png", pixels)
+    np.save(tmp_path / "image.npy", pixels)
+    from_npy = load_images(tmp_path / "image.npy", **options)
+    from_png = load_images(png, **options)
+    _check_images(from_npy, from_png.shape)
+    np.testing.assert_allclose(from_npy, from_png, atol=atol + 1e-6)
+
+
+def test_load_images_npy_grey_and_resized_values(tmp_path):
+    pixels = _pixels((16, 16, 3))
+    np.save(tmp_path / "rgb.npy", pixels)
+    grey = load_images(tmp_path / "rgb.npy", channels=1)
+    np.testing.assert_allclose(grey[0, ..., 0], _luma(pixels), atol=1e-6)
+    np.save(tmp_path / "flat.npy", np.full((16, 16), 0.25, np.float32))
+    resized = load_images(tmp_path / "flat.npy", size=(8, 24), channels=3)
+    _check_images(resized, (1, 8, 24, 3))
+    np.testing.assert_allclose(resized, 0.25, atol=1e-6)
+
+
+def test_load_images_npy_of_another_size(tmp_path):
+    _save(tmp_path / "a.png", _pixels((8, 8)))
+    np.save(tmp_path / "b.npy", _pixels((8, 12)))
+    with pytest.raises(ValueError, match="b.npy"):
+        load_images(tmp_path)
+
+
+BAD_NPY = {
+    "stack": (np.zeros((2, 4, 4, 1), np.float32), "shape (2, 4, 4, 1)"),
+    "two_channels": (np.zeros((4, 4, 2), np.float32), "shape (4, 4, 2)"),
+    "vector": (np.zeros(4, np.float32), "shape (4,)"),
+    "empty": (np.zeros((0, 4), np.float32), "shape (0, 4)"),
+    "int16": (np.zeros((4, 4), np.int16), "dtype int16"),
+    "bool": (np.zeros((4, 4), bool), "dtype bool"),
+    "bytes_scale": (np.full((4, 4), 200.0, np.float32), "values in [200, 200]"),
+    "negative": (np.full((4, 4), -0.5), "values in [-0.5, -0.5]"),
+    "nan": (np.full((4, 4), np.nan, np.float32), "NaN"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_NPY))
+def test_read_image_bad_npy_names_the_argument(tmp_path, name):
+    array, fragment = BAD_NPY[name]
+    path = tmp_path / f"{name}.npy"
+    np.save(path, array)
+    received = re.escape(f"Received: path={str(path)!r}")
+    expected = f"^`path` must (?=.*{received})(?=.*{re.escape(fragment)})"
+    with pytest.raises(ValueError, match=expected):
+        read_image(path)
+
+
+@pytest.mark.parametrize("name", ["stack", "int16", "bytes_scale"])
+def test_load_images_bad_npy_in_a_folder(tmp_path, name):
+    array, fragment = BAD_NPY[name]
+    _save(tmp_path / "a.png", _pixels((4, 4)))
+    np.save(tmp_path / f"{name}.npy", array)
+    with pytest.raises(ValueError, match=f"{name}\\.npy.*{re.escape(fragment)}"):
+        load_images(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(b"", "readable `.npy`"), (b"plain text", "readable `.npy`"), (None, "`.npz` archive")],
+)
+def test_read_image_unreadable_npy(tmp_path, content, match):
+    path = tmp_path / "broken.npy"
+    if content is None:
+        with open(path, "wb") as handle:
+            np.savez(handle, image=np.zeros((4, 4)))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"{re.escape(match)}.*path=.*broken\\.npy"):
+        read_image(path)
 
 
 # --- read_image / write_image ----------------------------------------------------------------

@@ -475,7 +475,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         help="'mnist' (see --mnist-path), 'sample' (the small digit set bundled with "
         "keras-denoise, offline), an .npz file (Keras layout with x_train/x_test, or a single "
         "array `images` or `x`, (N, H, W[, C]), uint8 or float in [0, 1]), or a folder (or "
-        "one file) of PNG/JPEG images, grayscale or RGB",
+        "one file) of PNG/JPEG images or single-image .npy files, grayscale or RGB",
     )
     group.add_argument(
         "--mnist-path", metavar="PATH", help="MNIST .npz in Keras layout (default: download)"
@@ -613,10 +613,12 @@ def _build_parser() -> argparse.ArgumentParser:
         )
         command.add_argument(
             "--seed",
-            type=_checked(int, _nonnegative_int, "seed"),
+            type=_checked(
+                int, _validation.check_seed, "seed", maximum=_validation.MAX_LAYER_SEED
+            ),
             default=0,
             metavar="N",
-            help="seed of the weights and the noise (default: 0)",
+            help="seed of the weights and the noise, 0 to 2**31 - 1 (default: 0)",
         )
         command.add_argument(
             "--learning-rate-schedule",
@@ -719,10 +721,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--seed",
-        type=_checked(int, _nonnegative_int, "seed"),
+        type=_checked(int, _validation.check_seed, "seed"),
         default=0,
         metavar="N",
-        help="seed of the noise (default: 0)",
+        help="seed of the noise, 0 to 2**32 - 1 (default: 0)",
     )
     evaluate.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
     evaluate.add_argument("--figure", metavar="OUT.png", help="also plot the PSNR per level")

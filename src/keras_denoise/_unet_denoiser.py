@@ -202,6 +202,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
 
     Example:
 
+    >>> import numpy as np
     >>> from keras_denoise import UNetDenoiser
     >>> model = UNetDenoiser()
     >>> model.count_params()
@@ -289,7 +290,14 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
 
     @property
     def size_multiple(self) -> int:
-        """Images are padded inside the model to a multiple of this (`2 ** (len(filters) - 1)`)."""
+        """Images are padded inside the model to a multiple of this (`2 ** (len(filters) - 1)`).
+
+        Example:
+
+        >>> from keras_denoise import UNetDenoiser
+        >>> UNetDenoiser(filters=(4, 8, 16)).size_multiple
+        4
+        """
         return 2 ** (len(self.filters) - 1)
 
     @property
@@ -300,6 +308,12 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         at the bottleneck and before and after each skip; pooling and
         transposed convolution add up to one pixel of the finer level; every
         level down doubles the reach: `r = 7 * 2 ** (len(filters) - 1) - 5`.
+
+        Example:
+
+        >>> from keras_denoise import UNetDenoiser
+        >>> UNetDenoiser().receptive_radius, UNetDenoiser(filters=(4, 8)).receptive_radius
+        (51, 9)
         """
         return 7 * self.size_multiple - 5
 

@@ -40,7 +40,7 @@ __all__ = ["load_mnist", "load_sample_digits", "load_images", "read_image", "wri
 
 _MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _MNIST_SIDE = 28
-_FOLDER_EXTENSIONS = (".png", ".jpg", ".jpeg")
+_FOLDER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".npy")
 _PILLOW_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 _JPEG_QUALITY = 95
 # Pillow band layouts that hold one grey level per pixel (with or without alpha).
@@ -49,6 +49,9 @@ _GRAY_BANDS = {("1",), ("L",), ("L", "A"), ("La",), ("I",)}
 _DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, Image.DecompressionBombError)
 # What NumPy raises for a file that is not a readable `.npz` or `.npy`.
 _NPZ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
+# The ITU-R 601-2 luma weights of Pillow's RGB -> "L" conversion, applied to `.npy` images
+# so that they turn grayscale as PNG and JPEG files do.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 _PathLike = str | os.PathLike
 
@@ -201,13 +204,31 @@ def _check_pair(value: Any, name: str) -> tuple[int, int] | None:
     """`value` as `(height, width)` of positive ints, or None."""
     if value is None:
         return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        message = f"`{name}` must be a pair (height, width) or None. Received: {name}={value!r}"
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        message = (
+            f"`{name}` must be a pair (height, width) or None. "
+            f"Received: {name}={_validation._short_repr(value)}"
+        )
+        raise TypeError(message)
+    if len(value) != 2:
+        message = (
+            f"`{name}` must be a pair (height, width) or None. "
+            f"Received: {name}={_validation._short_repr(value)}"
+        )
         raise ValueError(message)
-    height, width = (
-        _validation.check_positive_int(item, name, maximum=_validation.MAX_IMAGE_SIDE)
-        for item in value
-    )
+    if not all(_validation.is_int(item) for item in value):
+        message = (
+            f"`{name}` must hold two positive integers (height, width). "
+            f"Received: {name}={_validation._short_repr(value)}"
+        )
+        raise TypeError(message)
+    if not all(1 <= item <= _validation.MAX_IMAGE_SIDE for item in value):
+        message = (
+            f"`{name}` must hold two integers between 1 and {_validation.MAX_IMAGE_SIDE}. "
+            f"Received: {name}={_validation._short_repr(value)}"
+        )
+        raise ValueError(message)
+    height, width = (int(item) for item in value)
     return height, width
 
 
@@ -271,6 +292,86 @@ def _read_image_file(
     return np.clip(array, 0.0, 1.0)
 
 
+def _bad_npy(path: str, requirement: str, received: str) -> ValueError:
+    message = f"`path` must {requirement}. Received: path={path!r}, {received}"
+    return ValueError(message)
+
+
+def _read_npy(path: str) -> np.ndarray:
+    """The image of a `.npy` file as float32 `(height, width, 1 or 3)` in [0, 1].
+
+    uint8 arrays are scaled by 1/255, float arrays must already lie in [0, 1].
+    """
+    try:
+        array = np.load(path, allow_pickle=False)
+    except _NPZ_ERRORS as error:
+        message = f"`path` must be a readable `.npy` file. Received: path={path!r} ({error})"
+        raise ValueError(message) from None
+    if not isinstance(array, np.ndarray):  # an `.npz` archive named `.npy`
+        array.close()
+        message = f"`path` must be an `.npy` file, not an `.npz` archive. Received: path={path!r}"
+        raise ValueError(message)
+    if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
+        requirement = "hold uint8 pixels, or floating-point pixels in [0, 1]"
+        raise _bad_npy(path, requirement, f"an array of dtype {array.dtype}")
+    shape = array.shape
+    if not (array.ndim == 2 or (array.ndim == 3 and shape[-1] in (1, 3))) or array.size == 0:
+        requirement = "hold one image, of shape (height, width) or (height, width, 1 or 3)"
+        raise _bad_npy(path, requirement, f"an array of shape {shape}")
+    if max(shape[:2]) > _validation.MAX_IMAGE_SIDE:
+        requirement = f"hold an image at most {_validation.MAX_IMAGE_SIDE} pixels on a side"
+        raise _bad_npy(path, requirement, f"an array of shape {shape}")
+    if array.dtype == np.uint8:
+        image = array.astype(np.float32) / np.float32(255.0)
+    else:
+        image = array.astype(np.float32)
+        if not np.isfinite(image).all():
+            requirement = "not hold NaN or infinite values (nor values beyond float32)"
+            raise _bad_npy(path, requirement, f"an array of dtype {array.dtype}")
+        if image.min() < 0.0 or image.max() > 1.0:
+            received = f"values in [{image.min():.4g}, {image.max():.4g}]"
+            raise _bad_npy(path, "hold pixels in [0, 1]", received)
+    return image if image.ndim == 3 else image[..., None]
+
+
+def _convert_image(
+    image: np.ndarray, *, channels: int | None = None, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """A float32 `(height, width, 1 or 3)` image converted as `_read_image_file` converts.
+
+    RGB becomes grayscale with Pillow's luma weights, grayscale becomes RGB by
+    repeating its channel, and `size` resizes each channel with Pillow's
+    bilinear filter.
+    """
+    if channels == 1 and image.shape[-1] == 3:
+        image = (image @ _LUMA)[..., None]
+    if size is not None:
+        image = np.stack(
+            [
+                np.asarray(
+                    Image.fromarray(np.ascontiguousarray(image[..., channel])).resize(
+                        (size[1], size[0]), Image.Resampling.BILINEAR
+                    ),
+                    dtype=np.float32,
+                )
+                for channel in range(image.shape[-1])
+            ],
+            axis=-1,
+        )
+    if channels == 3 and image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return np.clip(image, 0.0, 1.0)
+
+
+def _read_file(
+    path: str, *, channels: int | None = None, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """An image file (PNG, JPEG, `.npy`, ...) as float32 `(height, width, channels)` in [0, 1]."""
+    if path.lower().endswith(".npy"):
+        return _convert_image(_read_npy(path), channels=channels, size=size)
+    return _read_image_file(path, channels=channels, size=size)
+
+
 def _list_files(path: Any) -> list[str]:
     """The image files named by `path`: a folder, a file, or a list of files."""
     if isinstance(path, (str, os.PathLike)):
@@ -284,7 +385,9 @@ def _list_files(path: Any) -> list[str]:
             and os.path.isfile(os.path.join(path, entry))
         )
         if not files:
-            message = f"`path` is a folder with no PNG or JPEG files. Received: path={path!r}"
+            message = (
+                f"`path` is a folder with no PNG, JPEG or `.npy` files. Received: path={path!r}"
+            )
             raise ValueError(message)
         return files
     if not isinstance(path, Sequence) or isinstance(path, bytes):
@@ -317,7 +420,11 @@ def load_images(
     stride: tuple[int, int] | None = None,
     channels: int | None = None,
 ) -> np.ndarray:
-    """Read image files into one float32 array in [0, 1].
+    """Read image files (PNG, JPEG, `.npy`) into one float32 array in [0, 1].
+
+    A `.npy` file holds one image, as `read_image` reads it: `(height, width)`
+    or `(height, width, 1 or 3)`, uint8 (scaled by 1/255) or floating-point in
+    [0, 1]; `size` and `channels` convert it as they convert the other files.
 
     With neither `size` nor `patch_size`, all the images must have the same
     size. `size` resizes every image (bilinear); `patch_size` instead cuts
@@ -326,7 +433,7 @@ def load_images(
     whole patch covers are left out).
 
     Args:
-        path: a folder (its PNG and JPEG files, in sorted order, not
+        path: a folder (its PNG, JPEG and `.npy` files, in sorted order, not
             recursively), a single image file, or a list of image files.
         size: optional `(height, width)` to resize every image to.
         patch_size: optional `(height, width)` of the patches to cut.
@@ -335,7 +442,8 @@ def load_images(
         channels: 1 (grayscale) or 3 (RGB) to convert every image to. By
             default, grayscale images keep 1 channel and colour images have 3,
             and images of both kinds are all converted to RGB. Alpha channels
-            are dropped.
+            are dropped. RGB becomes grayscale with the ITU-R 601-2 luma
+            weights (0.299, 0.587, 0.114).
 
     Returns:
         A float32 array `(N, height, width, channels)`: one image per file, or
@@ -343,9 +451,14 @@ def load_images(
 
     Raises:
         FileNotFoundError: if `path` (or a file of the list) does not exist.
+        TypeError: if `path` is not a path or a list of paths, `size`,
+            `patch_size` or `stride` is not a pair of integers, or `channels`
+            is not an integer.
         ValueError: for an empty folder or list, a file that is not a readable
-            image (the message names it), images of different sizes without
-            `size` or `patch_size`, or an image smaller than `patch_size`.
+            image (the message names it; a `.npy` file must hold one image of
+            uint8 or of floats in [0, 1]), images of different sizes without
+            `size` or `patch_size`, an image smaller than `patch_size`, or
+            out-of-range options.
 
     Example:
 
@@ -360,6 +473,10 @@ def load_images(
     (2, 8, 12, 1)
     >>> load_images(folder, patch_size=(8, 8), stride=(4, 4), channels=3).shape
     (18, 8, 8, 3)
+    >>> np.save(os.path.join(folder, "c.npy"), np.full((16, 16, 3), 0.5, "float32"))
+    >>> images = load_images(folder, channels=1)  # a.png, b.png and c.npy
+    >>> images.shape, [round(float(image.mean()), 3) for image in images]
+    ((3, 16, 16, 1), [0.0, 1.0, 0.5])
     """
     size = _check_pair(size, "size")
     patch_size = _check_pair(patch_size, "patch_size")
@@ -373,11 +490,16 @@ def load_images(
     if stride is not None and patch_size is None:
         message = f"`stride` needs `patch_size`. Received: stride={stride}, patch_size=None"
         raise ValueError(message)
-    if channels is not None and channels not in (1, 3):
-        message = f"`channels` must be 1, 3 or None. Received: channels={channels!r}"
-        raise ValueError(message)
+    if channels is not None:
+        if not _validation.is_int(channels):
+            message = f"`channels` must be 1, 3 or None. Received: channels={channels!r}"
+            raise TypeError(message)
+        if channels not in (1, 3):
+            message = f"`channels` must be 1, 3 or None. Received: channels={channels!r}"
+            raise ValueError(message)
+        channels = int(channels)
     files = _list_files(path)
-    images = [_read_image_file(file, channels=channels, size=size) for file in files]
+    images = [_read_file(file, channels=channels, size=size) for file in files]
     if channels is None and len({image.shape[-1] for image in images}) > 1:
         images = [np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
                   for image in images]
@@ -402,9 +524,10 @@ def read_image(path: _PathLike) -> np.ndarray:
     """Read one image file as a float32 `(height, width, channels)` array in [0, 1].
 
     PNG and JPEG files (and any other format Pillow reads) give 1 channel for
-    grayscale and 3 for colour (alpha dropped). A `.npy` file gives the array
-    it holds, as float32 (uint8 arrays are scaled by 1/255), with a channel
-    axis added to a 2-D array.
+    grayscale and 3 for colour (alpha dropped). A `.npy` file gives the
+    image it holds, `(height, width)` or `(height, width, 1 or 3)`, as
+    float32 (uint8 arrays are scaled by 1/255, float arrays must lie in
+    [0, 1]), with a channel axis added to a 2-D array.
 
     Args:
         path: path to an image file or a `.npy` file.
@@ -413,8 +536,11 @@ def read_image(path: _PathLike) -> np.ndarray:
         A float32 array `(height, width, channels)` with 1 or 3 channels.
 
     Raises:
+        TypeError: if `path` is not a path.
         FileNotFoundError: if `path` does not exist.
-        ValueError: if the file is not a readable image.
+        ValueError: if the file is not a readable image, or a `.npy` file
+            holds something else than one image of uint8 or of floats in
+            [0, 1] (the message names `path` and the file).
 
     Example:
 
@@ -426,15 +552,7 @@ def read_image(path: _PathLike) -> np.ndarray:
     >>> image.shape, image.dtype, round(float(image.max()), 3)
     ((8, 16, 3), dtype('float32'), 0.502)
     """
-    path = _check_path(path)
-    if not path.lower().endswith(".npy"):
-        return _read_image_file(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, EOFError, ValueError) as error:
-        message = f"Could not read the `.npy` file {path!r}: {error}"
-        raise ValueError(message) from None
-    return _as_image(array, path)
+    return _read_file(_check_path(path))
 
 
 def _as_image(image: Any, name: str) -> np.ndarray:
