@@ -2,18 +2,17 @@ import keras
 import numpy as np
 import pytest
 
-from keras_denoise import ConvAutoencoder
-from keras_denoise._anomaly import anomaly_scores, anomaly_threshold, roc_auc, roc_curve
+from keras_denoise import ConvAutoencoder, anomaly_scores, anomaly_threshold, roc_auc, roc_curve
 
 
 class _Shift:
-    """A stand-in model whose reconstruction is the input plus a constant."""
+    """A stand-in model whose reconstruction is the input plus an offset (or an array)."""
 
     def __init__(self, offset):
-        self.offset = offset
+        self.offset = np.asarray(offset, dtype=np.float32)
 
     def denoise(self, images, *, batch_size=64):
-        return np.asarray(images, dtype=np.float32) + np.float32(self.offset)
+        return np.asarray(images, dtype=np.float32) + self.offset
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +79,50 @@ def test_roc_curve_is_monotone_and_ends_at_corners(rng):
     assert np.all(np.diff(thresholds) < 0)
 
 
-def test_roc_matches_sklearn(rng):
-    metrics = pytest.importorskip("sklearn.metrics")
-    scores = np.round(rng.normal(size=80), 1)
-    is_anomaly = rng.random(80) < 0.3
-    fpr, tpr, _ = roc_curve(scores, is_anomaly)
-    expected_fpr, expected_tpr, _ = metrics.roc_curve(is_anomaly, scores, drop_intermediate=False)
-    np.testing.assert_allclose(fpr, expected_fpr)
-    np.testing.assert_allclose(tpr, expected_tpr)
-    assert roc_auc(scores, is_anomaly) == pytest.approx(metrics.roc_auc_score(is_anomaly, scores))
+def _roc_by_definition(scores, is_anomaly):
+    """ROC points straight from the definition: rates of scores >= each threshold."""
+    thresholds = np.concatenate([[np.inf], np.unique(scores)[::-1]])
+    fpr = [np.mean(scores[~is_anomaly] >= threshold) for threshold in thresholds]
+    tpr = [np.mean(scores[is_anomaly] >= threshold) for threshold in thresholds]
+    return np.array(fpr), np.array(tpr), thresholds
+
+
+def _auc_by_pairs(scores, is_anomaly):
+    """Mann-Whitney: the fraction of (anomalous, normal) pairs ranked right, ties one half."""
+    wins = [
+        1.0 if anomalous > normal else 0.5 if anomalous == normal else 0.0
+        for anomalous in scores[is_anomaly]
+        for normal in scores[~is_anomaly]
+    ]
+    return sum(wins) / len(wins)
+
+
+def test_roc_with_some_ties_hand_computed():
+    # Normal: 0.2, 0.5, 0.1, 0.5; anomalous: 0.5, 0.9. At 0.5, one anomalous and two
+    # normal images tie: one diagonal step. AUC: 0.9 beats all 4, 0.5 beats 2 and ties 2.
+    scores = [0.2, 0.5, 0.5, 0.9, 0.1, 0.5]
+    is_anomaly = [0, 1, 0, 1, 0, 0]
+    fpr, tpr, thresholds = roc_curve(scores, is_anomaly)
+    np.testing.assert_array_equal(fpr, [0.0, 0.0, 0.5, 0.75, 1.0])
+    np.testing.assert_array_equal(tpr, [0.0, 0.5, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(thresholds, [np.inf, 0.9, 0.5, 0.2, 0.1])
+    assert roc_auc(scores, is_anomaly) == pytest.approx((4 + 2 + 2 * 0.5) / 8)
+
+
+@pytest.mark.parametrize("decimals", [0, 1, None], ids=["many-ties", "some-ties", "no-ties"])
+@pytest.mark.parametrize("size", [7, 80])
+def test_roc_matches_the_definition(rng, decimals, size):
+    scores = rng.normal(size=size)
+    if decimals is not None:
+        scores = np.round(scores, decimals)
+    is_anomaly = np.arange(size) % 3 == 0  # both classes, at shuffled ranks
+    rng.shuffle(is_anomaly)
+    fpr, tpr, thresholds = roc_curve(scores, is_anomaly)
+    expected_fpr, expected_tpr, expected_thresholds = _roc_by_definition(scores, is_anomaly)
+    np.testing.assert_array_equal(thresholds, expected_thresholds)
+    np.testing.assert_allclose(fpr, expected_fpr, rtol=1e-12)
+    np.testing.assert_allclose(tpr, expected_tpr, rtol=1e-12)
+    assert roc_auc(scores, is_anomaly) == pytest.approx(_auc_by_pairs(scores, is_anomaly))
 
 
 def test_roc_takes_integer_scores_and_labels():
@@ -98,11 +132,12 @@ def test_roc_takes_integer_scores_and_labels():
 @pytest.mark.parametrize(
     ("scores", "is_anomaly", "match"),
     [
-        ([0.1, 0.2], [1, 1], "one normal and one anomalous"),
-        ([0.1, 0.2], [0, 0], "one normal and one anomalous"),
+        ([0.1, 0.2], [1, 1], "one normal and one anomalous.*only True"),
+        ([0.1, 0.2], [0, 0], "one normal and one anomalous.*only False"),
         ([0.1, 0.2, 0.3], [0, 1], "one value per score"),
         ([0.1, 0.2], [0, 2], "is_anomaly"),
-        ([0.1, np.nan], [0, 1], "scores"),
+        ([0.1, np.nan], [0, 1], "scores with 1 such values, the first nan at index 1"),
+        ([0.1, -np.inf, np.nan], [0, 1, 0], "2 such values, the first -inf at index 1"),
         ([[0.1, 0.2]], [0, 1], "scores"),
         ([], [], "scores"),
     ],
@@ -183,23 +218,42 @@ def test_anomaly_scores_keep_a_batch_of_equal_sides_as_a_batch():
     assert anomaly_scores(model, np.zeros((8, 8, 8))).shape == (8,)
 
 
+def _bce(target, prediction):
+    return -(target * np.log(prediction) + (1 - target) * np.log(1 - prediction))
+
+
+# Image i is constant at LEVELS[i]; its reconstruction is off by OFFSETS[i] in its top half
+# and exact in its bottom half, so each score is the mean of the two halves' errors.
+LEVELS = np.array([0.2, 0.5, 0.7])
+OFFSETS = np.array([0.1, -0.2, 0.25])
+
+
 @pytest.mark.parametrize(
     ("metric", "expected"),
     [
-        ("mse", 0.01),
-        ("mae", 0.1),
-        ("bce", -(0.3 * np.log(0.4) + 0.7 * np.log(0.6))),
+        ("mse", [0.01 / 2, 0.04 / 2, 0.0625 / 2]),
+        ("mae", [0.1 / 2, 0.2 / 2, 0.25 / 2]),
+        ("bce", (_bce(LEVELS, LEVELS + OFFSETS) + _bce(LEVELS, LEVELS)) / 2),
     ],
 )
 def test_anomaly_score_metrics(metric, expected):
-    images = np.full((3, 4, 4), 0.3, dtype=np.float32)
-    scores = anomaly_scores(_Shift(0.1), images, metric=metric)
+    images = np.ones((3, 4, 4), dtype=np.float32) * LEVELS[:, None, None].astype(np.float32)
+    offsets = np.zeros((3, 4, 4, 1), dtype=np.float32)
+    offsets[:, :2] = OFFSETS[:, None, None, None]
+    scores = anomaly_scores(_Shift(offsets), images, metric=metric)
+    assert scores.shape == (3,)
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
 
 
 def test_anomaly_scores_rank_worse_reconstructions_higher():
     images = np.full((2, 4, 4), 0.5, dtype=np.float32)
     assert anomaly_scores(_Shift(0.2), images)[0] > anomaly_scores(_Shift(0.1), images)[0]
+
+
+@pytest.mark.parametrize("model", [None, "model"])
+def test_anomaly_scores_need_a_model_with_denoise(model):
+    with pytest.raises(TypeError, match=f"model={model!r}"):
+        anomaly_scores(model, np.zeros((2, 8, 8), "float32"))
 
 
 def test_anomaly_scores_reject_unknown_metric(tiny_model):

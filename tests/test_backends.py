@@ -170,12 +170,27 @@ def test_training_updated_batch_norm_statistics(results, backend):
     assert not np.allclose(variance, 1.0)
 
 
+# The noise `_save` records, computed once with NumPy 2.4 (it depends on NumPy's
+# `default_rng` streams, not on the Keras backend): each array's float64 sum, and its first
+# four values (float32, exactly). `stream_epoch_*` stack the noisy and the clean batch.
+NOISE_REFERENCE = {
+    "noise": (1028.1185384988785, [1.0, 0.7696513533592224, 0.43070095777511597,
+                                   0.8304751515388489]),
+    "stream_epoch_0": (4051.6178004266694, [0.49704164266586304, 0.8340262174606323, 0.0,
+                                            0.0]),
+    "stream_epoch_1": (4077.050151420757, [1.0, 0.905519425868988, 0.6249390244483948,
+                                           0.5771310329437256]),
+}
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("key", ["noise", "stream_epoch_0", "stream_epoch_1"])
 def test_noise_is_the_same_on_every_backend(results, backend, key):
-    reference = _arrays(results, INSTALLED[0])[key]
     values = _arrays(results, backend)[key]
-    np.testing.assert_array_equal(values, reference)
+    total, first = NOISE_REFERENCE[key]
+    assert values.dtype == np.float32
+    np.testing.assert_array_equal(values.ravel()[:4], np.array(first, np.float32))
+    assert values.sum(dtype=np.float64) == pytest.approx(total, rel=1e-9)
     if key == "stream_epoch_1":
         assert not np.array_equal(values, _arrays(results, backend)["stream_epoch_0"])
 

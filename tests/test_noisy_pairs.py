@@ -53,14 +53,44 @@ def test_fresh_noise_each_epoch_and_stable_within_an_epoch():
     assert not np.array_equal(first, stream[0][0])
 
 
-def test_same_seed_same_stream():
-    one = GaussianNoise(0.5, seed=11).dataset(_images(), batch_size=16)
-    two = GaussianNoise(0.5, seed=11).dataset(_images(), batch_size=16)
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_same_seed_same_stream_and_different_seed_differs(shuffle):
+    one, two, other = (
+        GaussianNoise(0.5, seed=seed).dataset(_images(), batch_size=16, shuffle=shuffle)
+        for seed in (11, 11, 12)
+    )
     for _ in range(2):
         for index in range(len(one)):
             np.testing.assert_array_equal(one[index][0], two[index][0])
+            np.testing.assert_array_equal(one[index][1], two[index][1])
+            # Another seed draws other noise for every batch (and, shuffled, another order).
+            assert not np.array_equal(one[index][0], other[index][0])
         one.on_epoch_end()
         two.on_epoch_end()
+        other.on_epoch_end()
+
+
+def test_default_clip_keeps_the_noisy_stream_in_unit_range():
+    stream = GaussianNoise(0.5, seed=0).dataset(_images(), batch_size=32)
+    noisy = np.concatenate([stream[i][0] for i in range(len(stream))])
+    assert 0.0 <= noisy.min() and noisy.max() <= 1.0
+    # Noise of 0.5 pushes many pixels past the bounds; clipping leaves them exactly there.
+    assert (noisy == 0.0).mean() > 0.05
+    assert (noisy == 1.0).mean() > 0.05
+
+
+@pytest.mark.parametrize("clip", [(0.2, 0.7), (-1.0, 2.0)])
+def test_custom_clip_bounds_the_noisy_stream(clip):
+    stream = GaussianNoise(0.5, clip=clip, seed=0).dataset(_images(), batch_size=32)
+    noisy = np.concatenate([stream[i][0] for i in range(len(stream))])
+    assert (noisy.min(), noisy.max()) == (np.float32(clip[0]), np.float32(clip[1]))
+
+
+def test_no_clip_leaves_values_outside_unit_range():
+    stream = GaussianNoise(0.5, clip=None, seed=0).dataset(_images(), batch_size=32)
+    noisy = np.concatenate([stream[i][0] for i in range(len(stream))])
+    assert (noisy < 0.0).mean() > 0.05
+    assert (noisy > 1.0).mean() > 0.05
 
 
 def test_noise_statistics_in_stream():
@@ -86,6 +116,36 @@ def test_index_out_of_range():
 def test_bad_arguments(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
         GaussianNoise(0.5).dataset(_images(10), **kwargs)
+
+
+def _pairs(**kwargs):
+    arguments = dict(images=_images(10), noise_factor=0.5, clip=(0.0, 1.0), batch_size=4,
+                     shuffle=False, drop_remainder=False, entropy=0)
+    arguments.update(kwargs)
+    return NoisyPairs(arguments.pop("images"), **arguments)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"images": np.zeros((4, 8, 8), "float32")}, ValueError, "images"),
+    ({"images": np.zeros((4, 8, 8, 1), "uint8")}, ValueError, "images"),
+    ({"noise_factor": -1.0}, ValueError, "noise_factor=-1.0"),
+    ({"clip": (1.0, 0.0)}, ValueError, r"clip=\(1.0, 0.0\)"),
+    ({"clip": 5}, ValueError, "clip=5"),
+    ({"batch_size": 0}, ValueError, "batch_size=0"),
+    ({"shuffle": "no"}, TypeError, "shuffle='no'"),
+    ({"drop_remainder": 1}, TypeError, "drop_remainder=1"),
+    ({"entropy": -3}, ValueError, "entropy=-3"),
+    ({"entropy": 1.5}, TypeError, "entropy=1.5"),
+])
+def test_direct_construction_checks_its_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        _pairs(**kwargs)
+
+
+def test_direct_construction_streams_like_the_dataset_method():
+    noisy, clean = _pairs(clip=None)[0]
+    assert noisy.shape == clean.shape == (4, 16, 16, 1)
+    assert noisy.min() < 0.0 or noisy.max() > 1.0
 
 
 def test_single_image_is_rejected():

@@ -218,6 +218,10 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"dtype_policy": "float13"}, "dtype_policy", ValueError),
         ({"learning_rate_schedule": "linear"}, "learning_rate_schedule", ValueError),
         ({"initial_epoch": 1}, "initial_epoch", ValueError),
+        ({"initial_epoch": 1.0}, "initial_epoch", TypeError),
+        ({"seed": 2**31}, r"seed=2147483648", ValueError),
+        ({"seed": 2**40}, "seed", ValueError),
+        ({"seed": True}, "seed", TypeError),
         ({"validation_data": np.zeros((2, 16), "float32")}, "validation_data", ValueError),
     ],
 )
@@ -244,13 +248,95 @@ def test_model_must_be_a_keras_model():
         fit_denoising("model", _images(8))
 
 
+def test_trainer_names_its_denoiser_argument():
+    with pytest.raises(TypeError, match="`denoiser` must be a keras.Model. Received: denoiser=3"):
+        NoisyTrainer(3)
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"), [(2**31, ValueError), (-1, ValueError), (0.5, TypeError)]
+)
+def test_training_noise_seed_range(seed, error):
+    with pytest.raises(error, match=f"seed={seed!r}"):
+        TrainingNoise(0.5, seed=seed)
+
+
+def test_training_noise_takes_the_largest_seed():
+    layer = TrainingNoise(0.5, seed=np.int64(2**31 - 1))
+    assert layer.seed == 2**31 - 1 and type(layer.seed) is int
+    noisy = layer(np.full((2, 4, 4, 1), 0.5, "float32"), training=True)
+    assert keras.ops.convert_to_numpy(noisy).std() > 0.1
+
+
+# Keras hands PyTorch permuted (non-contiguous) kernels, and PyTorch's CPU convolution
+# fails on their gradient for a batch of one image: `fit_denoising` says so before training.
+@pytest.mark.parametrize(("count", "batch_size"), [(9, 4), (3, 1)])
+def test_a_batch_of_one_image(count, batch_size):
+    images = _images(count)
+    if keras.backend.backend() == "torch":
+        with pytest.raises(ValueError, match=f"batch of one image.*batch_size={batch_size}"):
+            fit_denoising(_model(), images, batch_size=batch_size, verbose=0)
+    else:
+        _, history = _fit(images, batch_size=batch_size, epochs=1)
+        assert np.isfinite(history.history["loss"][-1])
+
+
+class _RecordComputeDtypes(keras.callbacks.Callback):
+    """Records, at every training batch, the compute dtype of a hidden layer of the denoiser."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer_dtypes = set()
+        self.hidden_output_dtypes = set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        layer = self.model.denoiser.get_layer("encoder_conv_1")  # `model` is the trainer
+        self.layer_dtypes.add(layer.compute_dtype)
+        hidden = layer(np.zeros((1, 16, 16, 1), "float32"))
+        self.hidden_output_dtypes.add(keras.backend.standardize_dtype(hidden.dtype))
+
+
+# On PyTorch's CPU backend, Keras's permuted kernels also fail the convolution's
+# gradient in bfloat16 ("slow_conv2d: grad_weight must be contiguous").
+TORCH_CPU_HALF = pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="PyTorch's CPU convolution rejects Keras's permuted kernels in bfloat16",
+)
+
+
 @pytest.mark.slow
-def test_mixed_precision_keeps_float32_weights_and_restores_policy():
-    model, history = _fit(dtype_policy="mixed_bfloat16", epochs=1)
+@pytest.mark.parametrize(("policy", "compute_dtype"),
+                         [pytest.param("mixed_bfloat16", "bfloat16", marks=TORCH_CPU_HALF),
+                          (None, "float32")])
+def test_mixed_precision_keeps_float32_weights_and_restores_policy(policy, compute_dtype):
+    model = _model()
+    recorder = _RecordComputeDtypes()
+    keras.utils.set_random_seed(0)
+    _, history = _fit(model=model, dtype_policy=policy, epochs=1, batch_size=16,
+                      callbacks=[recorder])
     assert np.isfinite(history.history["loss"][-1])
+    # The policy is applied while training ...
+    assert recorder.layer_dtypes == recorder.hidden_output_dtypes == {compute_dtype}
+    # ... and restored after: float32 weights, layers and outputs.
     assert all(w.dtype == np.float32 for w in model.get_weights())
     assert model.dtype_policy.name == "float32"
     assert all(layer.compute_dtype == "float32" for layer in model.layers)
+    output = model(np.zeros((1, 16, 16, 1), "float32"))
+    assert keras.backend.standardize_dtype(output.dtype) == "float32"
+
+
+@pytest.mark.slow
+@TORCH_CPU_HALF
+def test_mixed_precision_changes_the_trained_weights():
+    # The compiled training step itself computes in bfloat16: training with the policy
+    # ends far from the float32 run with the same seeds (float32 reruns agree exactly).
+    runs = []
+    for policy in ("mixed_bfloat16", None, None):
+        keras.utils.set_random_seed(0)
+        model, _ = _fit(dtype_policy=policy, epochs=1, batch_size=16)
+        runs.append(np.concatenate([w.ravel() for w in model.get_weights()]))
+    np.testing.assert_array_equal(runs[1], runs[2])
+    assert np.max(np.abs(runs[0] - runs[1])) > 1e-3
 
 
 def test_cosine_schedule_decays_per_epoch_and_restores_the_learning_rate():

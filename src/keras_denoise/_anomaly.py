@@ -42,18 +42,25 @@ def anomaly_scores(
         ValueError: if `metric` is unknown, the images do not fit the model,
             are empty, hold NaN or infinite values, or (for `"bce"`) lie
             outside [0, 1].
-        TypeError: if `images` is not a float or uint8 array.
+        TypeError: if `model` has no `denoise` method or `images` is not a
+            float or uint8 array.
 
     Example:
 
     >>> import numpy as np
     >>> from keras_denoise import ConvAutoencoder
-    >>> from keras_denoise._anomaly import anomaly_scores
+    >>> from keras_denoise import anomaly_scores
     >>> model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=2)
     >>> scores = anomaly_scores(model, np.zeros((3, 8, 8)))
     >>> scores.shape, scores.dtype
     ((3,), dtype('float32'))
     """
+    if not callable(getattr(model, "denoise", None)):
+        message = (
+            "`model` must have a `denoise` method (a keras-denoise model). "
+            f"Received: model={model!r}"
+        )
+        raise TypeError(message)
     if not isinstance(metric, str) or metric not in _METRICS:
         message = f"`metric` must be one of {_METRICS}. Received: metric={metric!r}"
         raise ValueError(message)
@@ -93,7 +100,12 @@ def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
         )
         raise ValueError(message)
     if not np.isfinite(array).all():
-        message = f"`{name}` must not contain NaN or infinite values."
+        bad = array[~np.isfinite(array)]
+        first = int(np.argmin(np.isfinite(array)))
+        message = (
+            f"`{name}` must not contain NaN or infinite values. Received: {name} with "
+            f"{bad.size} such values, the first {float(bad[0])!r} at index {first}"
+        )
         raise ValueError(message)
     return array.astype(np.float64)
 
@@ -124,7 +136,7 @@ def _as_labels(is_anomaly: Any, size: int) -> np.ndarray:
     if array.all() or not array.any():
         message = (
             "`is_anomaly` must mark at least one normal and one anomalous image, "
-            "or the ROC curve is undefined."
+            f"or the ROC curve is undefined. Received: is_anomaly with only {bool(array[0])!r}"
         )
         raise ValueError(message)
     return array
@@ -152,7 +164,7 @@ def anomaly_threshold(scores: Any, *, quantile: float = 0.99) -> float:
 
     Example:
 
-    >>> from keras_denoise._anomaly import anomaly_threshold
+    >>> from keras_denoise import anomaly_threshold
     >>> anomaly_threshold([0.0, 1.0, 2.0, 3.0, 4.0], quantile=0.75)
     3.0
     """
@@ -187,7 +199,7 @@ def roc_curve(scores: Any, is_anomaly: Any) -> tuple[np.ndarray, np.ndarray, np.
 
     Example:
 
-    >>> from keras_denoise._anomaly import roc_curve
+    >>> from keras_denoise import roc_curve
     >>> fpr, tpr, thresholds = roc_curve([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     >>> fpr
     array([0. , 0. , 0.5, 0.5, 1. ])
@@ -231,7 +243,7 @@ def roc_auc(scores: Any, is_anomaly: Any) -> float:
 
     Example:
 
-    >>> from keras_denoise._anomaly import roc_auc
+    >>> from keras_denoise import roc_auc
     >>> roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     0.75
     """

@@ -13,11 +13,12 @@ from keras_denoise import _validation
 class NoisyPairs(keras.utils.PyDataset):
     """Batches of `(noisy, clean)` images, with fresh noise every epoch.
 
-    Made by `GaussianNoise.dataset`; works with `model.fit` on every Keras
-    backend. The noise of batch `i` in epoch `e` is drawn from a generator
-    seeded with `(entropy, e, i)`, so a run is reproducible whatever order the
-    batches are read in, and no noisy copy of the whole dataset is ever held in
-    memory.
+    Made by `GaussianNoise.dataset` (build it that way: it checks and
+    converts the images and draws `entropy` from the noise's seed); works
+    with `model.fit` on every Keras backend. The noise of batch `i` in epoch
+    `e` is drawn from a generator seeded with `(entropy, e, i)`, so a run is
+    reproducible whatever order the batches are read in, and no noisy copy
+    of the whole dataset is ever held in memory.
 
     Args:
         images: float32 array of clean images, `(N, height, width, channels)`.
@@ -26,9 +27,15 @@ class NoisyPairs(keras.utils.PyDataset):
         batch_size: number of images per batch.
         shuffle: whether to visit the images in a new random order each epoch.
         drop_remainder: whether to drop the last, smaller batch.
-        entropy: integer seed of all the randomness of this stream.
+        entropy: integer seed of all the randomness of this stream, >= 0.
         **kwargs: `workers`, `use_multiprocessing` and `max_queue_size`, passed
             to `keras.utils.PyDataset`.
+
+    Raises:
+        ValueError: if `images` is not a 4-D float array, `noise_factor` is
+            negative, `clip` is not a pair with low < high, or `batch_size`
+            or `entropy` is out of range.
+        TypeError: if an argument has the wrong type.
 
     Example:
 
@@ -55,6 +62,32 @@ class NoisyPairs(keras.utils.PyDataset):
         entropy: int,
         **kwargs,
     ):
+        if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype.kind != "f":
+            message = (
+                "`images` must be a float array (N, height, width, channels). Received: "
+                f"images={_validation._short_repr(images)}"
+            )
+            raise ValueError(message)
+        noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
+        if clip is not None and not (
+            isinstance(clip, (tuple, list))
+            and len(clip) == 2
+            and all(isinstance(bound, (int, float)) for bound in clip)
+            and clip[0] < clip[1]
+        ):
+            message = f"`clip` must be None or (low, high) with low < high. Received: clip={clip!r}"
+            raise ValueError(message)
+        batch_size = _validation.check_positive_int(
+            batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
+        )
+        shuffle = _validation.check_bool(shuffle, "shuffle")
+        drop_remainder = _validation.check_bool(drop_remainder, "drop_remainder")
+        if not _validation.is_int(entropy):
+            message = f"`entropy` must be an integer. Received: entropy={entropy!r}"
+            raise TypeError(message)
+        if entropy < 0:
+            message = f"`entropy` must be >= 0. Received: entropy={entropy!r}"
+            raise ValueError(message)
         super().__init__(**kwargs)
         self.images = images
         self.noise_factor = noise_factor

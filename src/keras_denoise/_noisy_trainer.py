@@ -9,10 +9,15 @@ import keras
 import numpy as np
 
 from keras_denoise import _jax_fused_steps, _validation
-from keras_denoise._gaussian_noise import GaussianNoise, _check_clip, _check_seed
+from keras_denoise._gaussian_noise import GaussianNoise, _check_clip
 
 # Steps run per call of the compiled training function: fewer Python round trips per epoch.
 _DEFAULT_STEPS_PER_EXECUTION = {"tensorflow": 16, "jax": 16}
+
+
+def _check_layer_seed(seed: Any) -> int | None:
+    """`seed` as an `int` in `[0, 2**31 - 1]`, or `None`: it seeds a `SeedGenerator`."""
+    return _validation.check_seed(seed, "seed", allow_none=True, maximum=_validation.MAX_LAYER_SEED)
 
 
 @keras.saving.register_keras_serializable(package="keras_denoise")
@@ -30,7 +35,7 @@ class TrainingNoise(keras.layers.Layer):
     Args:
         noise_factor: standard deviation of the noise, a finite number >= 0.
         clip: `(low, high)` bounds of the noisy images, or `None`.
-        seed: integer seed of the noise, or `None`.
+        seed: integer seed of the noise, from 0 to 2**31 - 1, or `None`.
         **kwargs: passed to `keras.layers.Layer`.
 
     Example:
@@ -53,7 +58,7 @@ class TrainingNoise(keras.layers.Layer):
     ):
         noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
         clip = _check_clip(clip)
-        seed = _check_seed(seed)
+        seed = _check_layer_seed(seed)
         super().__init__(**kwargs)
         self.noise_factor = noise_factor
         self.clip = clip
@@ -111,7 +116,7 @@ class NoisyTrainer(keras.Model):
         denoiser: the `keras.Model` to train.
         noise_factor: standard deviation of the training noise.
         clip: `(low, high)` bounds of the noisy images, or `None`.
-        seed: integer seed of the noise, or `None`.
+        seed: integer seed of the noise, from 0 to 2**31 - 1, or `None`.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -336,6 +341,29 @@ def _compile_settings(model: keras.Model) -> dict:
         return dict(model._compile_config.config)
 
 
+def _check_no_batch_of_one(count: int, batch_size: int) -> None:
+    """Refuse, on PyTorch without CUDA, a training split that ends in a one-image batch.
+
+    Keras hands PyTorch convolution kernels as permuted (non-contiguous)
+    views, and PyTorch's CPU convolution fails on them in the backward pass of
+    a batch of one small image ("slow_conv2d: grad_weight must be
+    contiguous"; Keras 3.15, PyTorch 2.13), after the epoch has started.
+    """
+    if (batch_size != 1 and count % batch_size != 1) or keras.backend.backend() != "torch":
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    message = (
+        f"`batch_size` makes a batch of one image ({count} training images), and Keras on "
+        f"PyTorch's CPU backend cannot train on a batch of one image "
+        f"(PyTorch raises 'slow_conv2d: grad_weight must be contiguous'). Choose another "
+        f"batch size. Received: batch_size={batch_size}"
+    )
+    raise ValueError(message)
+
+
 def fit_denoising(
     model: keras.Model,
     clean_images: Any,
@@ -383,7 +411,8 @@ def fit_denoising(
         validation_split: fraction of `clean_images` held out for validation.
         validation_data: clean validation images, or a `(noisy, clean)` pair
             used as given. Takes precedence over `validation_split`.
-        seed: integer seed of the noise (training and validation), or `None`.
+        seed: integer seed of the noise (training and validation), from 0 to
+            2**31 - 1, or `None`.
             Weight initialization and the shuffling order follow
             `keras.utils.set_random_seed`.
         shuffle: whether to shuffle the training images every epoch.
@@ -415,7 +444,10 @@ def fit_denoising(
         The `keras.callbacks.History` of the run (`loss`, `val_loss`, metrics).
 
     Raises:
-        ValueError: if an argument is out of range.
+        ValueError: if an argument is out of range, or, on PyTorch's CPU
+            backend, if `batch_size` would make a batch of a single image
+            (PyTorch's CPU convolution fails on its gradient with Keras's
+            kernel layout).
         TypeError: if an argument has the wrong type.
 
     Example:
@@ -441,13 +473,16 @@ def fit_denoising(
         batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
     )
     validation_split = _check_validation_split(validation_split)
-    seed = _check_seed(seed)
+    seed = _check_layer_seed(seed)
     shuffle = _validation.check_bool(shuffle, "shuffle")
     steps_per_execution = _check_steps_per_execution(steps_per_execution)
     jit_compile = _check_jit_compile(jit_compile)
     policy = _check_dtype_policy(dtype_policy)
     learning_rate_schedule = _check_learning_rate_schedule(learning_rate_schedule)
-    if not _validation.is_int(initial_epoch) or not 0 <= initial_epoch < epochs:
+    if not _validation.is_int(initial_epoch):
+        message = f"`initial_epoch` must be an integer. Received: initial_epoch={initial_epoch!r}"
+        raise TypeError(message)
+    if not 0 <= initial_epoch < epochs:
         message = (
             f"`initial_epoch` must be an integer in [0, epochs={epochs}). "
             f"Received: initial_epoch={initial_epoch!r}"
@@ -472,6 +507,8 @@ def fit_denoising(
             raise ValueError(message)
         validation_data = _noisy_validation(clean[count:], noise_factor, clip, seed)
         clean = clean[:count]
+
+    _check_no_batch_of_one(len(clean), batch_size)
 
     if not model.compiled:
         model.compile()
