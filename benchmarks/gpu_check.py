@@ -15,8 +15,8 @@ short still reports what finished:
    padded and run through the fused program (`PAD_SHORT_EXECUTIONS`: fewer
    programs to compile), then with the single-step programs compiled in
    background threads (`PRECOMPILE`), then with cuDNN's convolutions in NHWC
-   (Keras's channels-last layout: no transposes around them), then in mixed
-   bfloat16; each is kept if it makes the projected `--epochs` fit time
+   (Keras's channels-last layout: no transposes around them); each is kept
+   if it makes the projected `--epochs` fit time
    (epoch 1 plus the median epoch for the others) shorter;
 3. the chosen options for `--epochs` (35: the speed target's figure);
 4. with `--stages speed,unet` (or `unet` alone, with the library's
@@ -167,7 +167,6 @@ CHAIN = [
     ("convae_best_precompiled", [], {PRECOMPILE: True}),
     # cuDNN's convolutions in Keras's channels-last layout (XLA's choice for float32: NCHW)
     ("convae_best_nhwc", [], {"xla_gpu_force_conv_nhwc": True}),
-    ("convae_best_bf16", ["--dtype-policy", "mixed_bfloat16"], {}),
 ]
 
 
