@@ -20,11 +20,20 @@ class DenoiserMixin:
 
     image_shape: tuple
 
-    def compile(self, optimizer: Any = "adam", loss: Any = "binary_crossentropy", **kwargs):
+    def compile(self, optimizer: Any = "adam", loss: Any = "binary_crossentropy", **kwargs) -> None:
         """Configure training; by default Adam and binary cross-entropy.
 
         Every argument of `keras.Model.compile` is accepted, for example
         `metrics=[keras_denoise.metrics.PSNR()]`.
+
+        Example:
+
+        >>> from keras_denoise import ConvAutoencoder
+        >>> from keras_denoise.metrics import PSNR
+        >>> model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=2)
+        >>> model.compile(metrics=[PSNR()])
+        >>> type(model.optimizer).__name__, model.loss
+        ('Adam', 'binary_crossentropy')
         """
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 

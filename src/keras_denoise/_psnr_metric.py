@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -61,12 +63,12 @@ class PSNR(keras.metrics.Mean):
     In training: `model.compile(metrics=[PSNR()])`.
     """
 
-    def __init__(self, data_range: float = 1.0, name: str = "psnr", dtype=None):
+    def __init__(self, data_range: float = 1.0, name: str = "psnr", dtype: Any = None):
         data_range = _validation.check_positive_float(data_range, "data_range")
         super().__init__(name=name, dtype=dtype)
         self.data_range = data_range
 
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add the PSNR of each image in the batch `(N, ...)` to the running mean.
 
         A uint8 `y_true` or `y_pred` is scaled by 1/255 first.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
@@ -79,12 +81,12 @@ class SSIM(keras.metrics.Mean):
     In training: `model.compile(metrics=[SSIM()])`.
     """
 
-    def __init__(self, data_range: float = 1.0, name: str = "ssim", dtype=None):
+    def __init__(self, data_range: float = 1.0, name: str = "ssim", dtype: Any = None):
         data_range = _validation.check_positive_float(data_range, "data_range")
         super().__init__(name=name, dtype=dtype)
         self.data_range = data_range
 
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add the SSIM of each image in the batch to the running mean.
 
         A uint8 `y_true` or `y_pred` is scaled by 1/255 first.

@@ -330,7 +330,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         )
         return config
 
-    def compile(self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs):
+    def compile(self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs) -> None:
         """Configure training; by default Adam at a learning rate of 3e-3 and BCE.
 
         With batch normalization the U-Net trains best at a higher learning
