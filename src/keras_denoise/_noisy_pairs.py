@@ -69,14 +69,10 @@ class NoisyPairs(keras.utils.PyDataset):
             )
             raise ValueError(message)
         noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
-        if clip is not None and not (
-            isinstance(clip, (tuple, list))
-            and len(clip) == 2
-            and all(isinstance(bound, (int, float)) for bound in clip)
-            and clip[0] < clip[1]
-        ):
-            message = f"`clip` must be None or (low, high) with low < high. Received: clip={clip!r}"
-            raise ValueError(message)
+        # `GaussianNoise`'s own check (imported here: that module imports this one).
+        from keras_denoise._gaussian_noise import _check_clip
+
+        clip = _check_clip(clip)
         batch_size = _validation.check_positive_int(
             batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
         )
