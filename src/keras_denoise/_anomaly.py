@@ -20,7 +20,7 @@ _EPSILON = 1e-7
 
 
 def anomaly_scores(
-    model: Any, images: Any, *, batch_size: int = 256, metric: str = "mse"
+    model: Any, images: Any, *, batch_size: int = 64, metric: str = "mse"
 ) -> np.ndarray:
     """Per-image reconstruction error of `model.denoise(images)` against `images`.
 
@@ -29,7 +29,7 @@ def anomaly_scores(
             batch_size=...)` method returning an array of the input's shape).
         images: a batch `(N, height, width)` or `(N, height, width,
             channels)`, float in [0, 1] or uint8 (scaled to [0, 1]).
-        batch_size: images per forward pass. Defaults to 256.
+        batch_size: images per forward pass. Defaults to 64.
         metric: the error averaged over each image's pixels: `"mse"` (squared
             error), `"mae"` (absolute error) or `"bce"` (binary cross-entropy,
             for images in [0, 1] and models with a sigmoid output).

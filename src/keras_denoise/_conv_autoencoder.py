@@ -273,6 +273,15 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         self.batch_norm = checked["batch_norm"]
 
     def get_config(self) -> dict:
+        """The constructor arguments as primitives, with Keras's own entries.
+
+        Example:
+
+        >>> from keras_denoise import ConvAutoencoder
+        >>> config = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8).get_config()
+        >>> config["image_shape"], config["latent_dim"], config["encoder_filters"]
+        ([16, 16, 1], 8, [16, 32, 32])
+        """
         config = super().get_config()
         config.update(
             {
@@ -291,19 +300,29 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config: dict) -> ConvAutoencoder:
+        """Build a new, untrained model from the output of `get_config`.
+
+        Example:
+
+        >>> from keras_denoise import ConvAutoencoder
+        >>> model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+        >>> twin = ConvAutoencoder.from_config(model.get_config())
+        >>> twin.image_shape, twin.count_params() == model.count_params()
+        ((16, 16, 1), True)
+        """
         config = dict(config)
         for key in ("image_shape", "encoder_filters", "decoder_filters"):
             if isinstance(config.get(key), list):
                 config[key] = tuple(config[key])
         return cls(**config)
 
-    def encode(self, images: Any, *, batch_size: int = 256) -> np.ndarray:
+    def encode(self, images: Any, *, batch_size: int = 64) -> np.ndarray:
         """Map images to their latent vectors.
 
         Args:
             images: a batch `(N, height, width[, channels])` or a single image,
                 float in [0, 1] or uint8, of the model's `image_shape`.
-            batch_size: images per forward pass. Defaults to 256.
+            batch_size: images per forward pass. Defaults to 64.
 
         Returns:
             float32 array `(N, latent_dim)`, or `(latent_dim,)` for one image.
@@ -324,12 +343,12 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         latents = latents.astype(np.float32, copy=False)
         return latents[0] if single else latents
 
-    def decode(self, latents: Any, *, batch_size: int = 256) -> np.ndarray:
+    def decode(self, latents: Any, *, batch_size: int = 64) -> np.ndarray:
         """Map latent vectors back to images.
 
         Args:
             latents: float array `(N, latent_dim)` or a single `(latent_dim,)`.
-            batch_size: vectors per forward pass. Defaults to 256.
+            batch_size: vectors per forward pass. Defaults to 64.
 
         Returns:
             float32 images `(N, height, width, channels)`, or one image.

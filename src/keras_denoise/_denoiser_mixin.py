@@ -41,7 +41,19 @@ class DenoiserMixin:
         """Restore the training configuration saved with the model.
 
         `compile` is overridden (to offer defaults), so Keras leaves restoring
-        the compile arguments to the class; this does what Keras would.
+        the compile arguments to the class; this does what Keras would. It is
+        called by `load_model`; there is seldom a reason to call it directly.
+
+        Example:
+
+        >>> import os, tempfile
+        >>> from keras_denoise import ConvAutoencoder, load_model
+        >>> model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=4)
+        >>> model.compile(loss="mse")
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+        >>> model.save(path)
+        >>> load_model(path).loss
+        'mse'
         """
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
@@ -49,7 +61,26 @@ class DenoiserMixin:
             self.optimizer.build(self.trainable_variables)
 
     def save(self, filepath: Any, overwrite: bool = True, **kwargs) -> None:
-        """Save to a `.keras` file atomically (see `keras_denoise.save_model`)."""
+        """Save to a `.keras` file atomically (see `keras_denoise.save_model`).
+
+        Args:
+            filepath: destination path; must end with `.keras`.
+            overwrite: whether to replace an existing file. Defaults to True.
+            **kwargs: passed to `keras.saving.save_model`.
+
+        Raises:
+            ValueError: if `filepath` does not end with `.keras`.
+            FileExistsError: if the file exists and `overwrite` is False.
+
+        Example:
+
+        >>> import os, tempfile
+        >>> from keras_denoise import UNetDenoiser, load_model
+        >>> path = os.path.join(tempfile.mkdtemp(), "unet.keras")
+        >>> UNetDenoiser(filters=(4, 8)).save(path)
+        >>> load_model(path).filters
+        (4, 8)
+        """
         save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def fit_denoising(self, clean_images: Any, **kwargs) -> keras.callbacks.History:

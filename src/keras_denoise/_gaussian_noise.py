@@ -129,6 +129,17 @@ class GaussianNoise:
             TypeError: if `images` is not a float or uint8 array.
             ValueError: if `images` is empty, has NaN or infinite values, or a
                 rank outside 2-4.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_denoise import GaussianNoise
+        >>> noise = GaussianNoise(0.5, seed=0)
+        >>> noisy = noise(np.full((100, 16, 16), 0.5, "float32"))
+        >>> noisy.dtype, noisy.shape, bool(noisy.min() >= 0 and noisy.max() <= 1)
+        (dtype('float32'), (100, 16, 16), True)
+        >>> round(float(noisy.std()), 1)  # about 0.5, a little less for the clipping
+        0.4
         """
         clean = _validation.as_float_images(images, "images")
         return self._corrupt(clean)

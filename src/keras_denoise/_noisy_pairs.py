@@ -123,6 +123,21 @@ class NoisyPairs(keras.utils.PyDataset):
         return noisy, clean
 
     def on_epoch_end(self) -> None:
-        """Advance to the next epoch: new noise and, if shuffling, a new order."""
+        """Advance to the next epoch: new noise and, if shuffling, a new order.
+
+        `keras.Model.fit` calls it after every epoch.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_denoise import GaussianNoise
+        >>> stream = GaussianNoise(0.5, seed=0).dataset(np.zeros((8, 4, 4)), batch_size=4)
+        >>> first, _ = stream[0]
+        >>> bool(np.array_equal(first, stream[0][0]))  # the same epoch: the same noise
+        True
+        >>> stream.on_epoch_end()
+        >>> bool(np.array_equal(first, stream[0][0]))
+        False
+        """
         self.epoch += 1
         self._order = self._make_order()

@@ -72,6 +72,16 @@ class PSNR(keras.metrics.Mean):
         """Add the PSNR of each image in the batch `(N, ...)` to the running mean.
 
         A uint8 `y_true` or `y_pred` is scaled by 1/255 first.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_denoise.metrics import PSNR
+        >>> metric = PSNR()
+        >>> metric.update_state(np.zeros((1, 8, 8)), np.full((1, 8, 8), 0.1))
+        >>> metric.update_state(np.zeros((1, 8, 8)), np.full((1, 8, 8), 0.01))
+        >>> round(float(metric.result()), 3)  # the mean of 20 dB and 40 dB
+        30.0
         """
         y_true = _validation.cast_pixels(y_true, self.dtype)
         y_pred = _validation.cast_pixels(y_pred, self.dtype)
@@ -81,5 +91,15 @@ class PSNR(keras.metrics.Mean):
         super().update_state(-10.0 * ops.log10(relative_mse), sample_weight=sample_weight)
 
     def get_config(self) -> dict:
-        """The constructor arguments, as a dict of primitives."""
+        """The constructor arguments, as a dict of primitives.
+
+        Example:
+
+        >>> from keras_denoise.metrics import PSNR
+        >>> config = PSNR(data_range=255.0).get_config()
+        >>> config["name"], config["data_range"]
+        ('psnr', 255.0)
+        >>> PSNR.from_config(config).data_range
+        255.0
+        """
         return {**super().get_config(), "data_range": self.data_range}

@@ -90,6 +90,17 @@ class SSIM(keras.metrics.Mean):
         """Add the SSIM of each image in the batch to the running mean.
 
         A uint8 `y_true` or `y_pred` is scaled by 1/255 first.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_denoise.metrics import SSIM
+        >>> images = np.random.default_rng(0).random((3, 16, 16))
+        >>> metric = SSIM()
+        >>> metric.update_state(images, images)
+        >>> metric.update_state(images, 1 - images)
+        >>> bool(float(metric.result()) < 0.5)
+        True
         """
         y_true = _validation.cast_pixels(y_true, self.dtype)
         y_pred = _validation.cast_pixels(y_pred, self.dtype)
@@ -129,5 +140,15 @@ class SSIM(keras.metrics.Mean):
         super().update_state(ops.mean(ssim_map, axis=(1, 2, 3)), sample_weight=sample_weight)
 
     def get_config(self) -> dict:
-        """The constructor arguments, as a dict of primitives."""
+        """The constructor arguments, as a dict of primitives.
+
+        Example:
+
+        >>> from keras_denoise.metrics import SSIM
+        >>> config = SSIM(data_range=255.0).get_config()
+        >>> config["name"], config["data_range"]
+        ('ssim', 255.0)
+        >>> SSIM.from_config(config).data_range
+        255.0
+        """
         return {**super().get_config(), "data_range": self.data_range}

@@ -318,6 +318,15 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         return 7 * self.size_multiple - 5
 
     def get_config(self) -> dict:
+        """The constructor arguments as primitives, with Keras's own entries.
+
+        Example:
+
+        >>> from keras_denoise import UNetDenoiser
+        >>> config = UNetDenoiser(filters=(4, 8), activation="silu").get_config()
+        >>> config["image_shape"], config["filters"], config["activation"]
+        ([None, None, 1], [4, 8], 'silu')
+        """
         config = super().get_config()
         config.update(
             {
@@ -352,6 +361,19 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config: dict) -> UNetDenoiser:
+        """Build a new, untrained model from the output of `get_config`.
+
+        A config saved before `mark_clipped` existed builds a model without
+        the indicator channels, as it was saved.
+
+        Example:
+
+        >>> from keras_denoise import UNetDenoiser
+        >>> model = UNetDenoiser(filters=(4, 8))
+        >>> twin = UNetDenoiser.from_config(model.get_config())
+        >>> twin.filters, twin.count_params() == model.count_params()
+        ((4, 8), True)
+        """
         config = dict(config)
         # Configs saved before `mark_clipped` existed had no indicator channels.
         config.setdefault("mark_clipped", False)
