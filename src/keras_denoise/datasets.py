@@ -10,6 +10,11 @@
 Every loader returns float32 images in [0, 1] laid out as
 `(N, height, width, channels)`, the layout the denoisers take.
 
+>>> from keras_denoise import datasets
+>>> x_train, x_test = datasets.load_sample_digits()
+>>> x_train.shape, x_test.shape, x_train.dtype
+((3000, 28, 28, 1), (600, 28, 28, 1), dtype('float32'))
+
 The MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and
 Christopher J. C. Burges, and is distributed under the Creative Commons
 Attribution-Share Alike 3.0 licence

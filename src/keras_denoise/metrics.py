@@ -16,6 +16,12 @@ arrays:
 
 uint8 images are scaled to [0, 1] (divided by 255), so the default
 `data_range=1.0` is right for them as for float images in [0, 1].
+
+>>> import numpy as np
+>>> from keras_denoise import metrics
+>>> clean = np.zeros((4, 16, 16))
+>>> round(metrics.psnr(clean, clean + 0.1), 3)
+20.0
 """
 
 from __future__ import annotations

@@ -15,6 +15,14 @@ any previous file intact.
 Images may be `(N, height, width)`, `(N, height, width, 1)` (grayscale,
 shown with a gray colour map) or `(N, height, width, 3)` (RGB), float in
 [0, 1] or uint8 in 0-255. Pixels outside [0, 1] are clipped for display.
+
+>>> import os, tempfile
+>>> import numpy as np
+>>> from keras_denoise import plotting
+>>> path = os.path.join(tempfile.mkdtemp(), "digits.png")
+>>> figure = plotting.show_images(np.random.default_rng(0).random((6, 8, 8)), path=path)
+>>> os.path.getsize(path) > 0
+True
 """
 
 from __future__ import annotations
