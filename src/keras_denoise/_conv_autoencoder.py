@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_denoise import _validation
 from keras_denoise._denoiser_mixin import DenoiserMixin
+from keras_denoise._few_filters_conv2d import FewFiltersConv2D
 from keras_denoise._fused_batch_normalization import FusedBatchNormalization
 
 
@@ -230,7 +231,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
                     layers.UpSampling2D(2, name=f"decoder_upsample_{index}", dtype=dtype)
                 )
         decoder_layers.append(
-            layers.Conv2D(
+            FewFiltersConv2D(
                 channels,
                 kernel_size,
                 activation=checked["output_activation"],
