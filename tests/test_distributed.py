@@ -123,11 +123,12 @@ def test_jax_data_parallel_matches_one_device():
 def test_tensorflow_mirrored_strategy_matches_one_device():
     result = _run("tensorflow")
     assert result["replicas"] == 2
-    # Synchronized BatchNormalization: the same arithmetic as on one device.
-    np.testing.assert_allclose(result["pairs_mirrored"], result["pairs_single"], rtol=1e-5)
-    # Per-replica statistics over half batches: close, not equal.
+    # Synchronized BatchNormalization: the same arithmetic as on one device, up to the order
+    # of float sums (the replicas' gradients are added across devices): 2e-5 seen.
+    np.testing.assert_allclose(result["pairs_mirrored"], result["pairs_single"], rtol=5e-5)
+    # Per-replica statistics over half batches: close, not equal (2e-4 to 8e-4 seen).
     np.testing.assert_allclose(result["pairs_mirrored_local_bn"], result["pairs_single"], rtol=1e-2)
-    assert not np.allclose(result["pairs_mirrored_local_bn"], result["pairs_single"], rtol=1e-5)
+    assert not np.allclose(result["pairs_mirrored_local_bn"], result["pairs_single"], rtol=1e-4)
     # The noise stream trains, with other noise draws (see the module docstring).
     np.testing.assert_allclose(result["stream_mirrored"], result["stream_single"], rtol=1e-2)
     assert result["stream_mirrored"][-1] < result["stream_mirrored"][0]
