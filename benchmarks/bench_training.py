@@ -25,6 +25,7 @@ BATCH_SIZE = 64
 NOISE_FACTOR = 0.5
 VALIDATION_SPLIT = 0.1
 TEST_NOISE_SEED = 2024
+TURN = "WAITING FOR TURN:"
 
 
 def reference_model():
@@ -57,11 +58,36 @@ def reference_model():
     return model
 
 
-def make_epoch_timer(label, epochs):
+def stolen_seconds():
+    """CPU time the hypervisor gave to others, all CPUs summed (Linux; else None).
+
+    A virtual machine's "steal" column of /proc/stat: when it grows during an
+    epoch, the epoch ran on a busy host and its wall time says less about
+    the recipe.
+    """
+    try:
+        with open("/proc/stat") as file:
+            fields = file.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_for_turn(message):
+    """Tell the parent `message` on stdout, then block until it answers a line on stdin."""
+    print(message, flush=True)
+    if not sys.stdin.readline():
+        raise SystemExit("bench_training: the parent process went away")
+
+
+def make_epoch_timer(label, epochs, take_turns=False):
     """A Keras callback recording the wall time of every epoch (in `.times`).
 
     It also prints one line per epoch to stderr, which the parent does not
-    capture, so a long run shows its progress.
+    capture, so a long run shows its progress. With `take_turns`, every
+    epoch and the evaluation after training start only when the parent
+    says so (see `run_interleaved`), and the end of each epoch is reported
+    on stdout.
     """
     import keras
 
@@ -69,17 +95,34 @@ def make_epoch_timer(label, epochs):
         def __init__(self):
             super().__init__()
             self.times = []
+            self.cpu_times = []
+            self.steal_times = []
 
         def on_epoch_begin(self, epoch, logs=None):
+            if take_turns:
+                wait_for_turn(f"{TURN} epoch {epoch + 1}")
+            self._steal = stolen_seconds()
+            self._cpu = time.process_time()
             self._start = time.perf_counter()
+
+        def on_train_end(self, logs=None):
+            if take_turns:
+                wait_for_turn(f"{TURN} evaluation")
 
         def on_epoch_end(self, epoch, logs=None):
             self.times.append(time.perf_counter() - self._start)
+            self.cpu_times.append(time.process_time() - self._cpu)
+            steal = stolen_seconds()
+            self.steal_times.append(
+                None if steal is None or self._steal is None else steal - self._steal
+            )
             losses = ", ".join(
                 f"{key} {value:.4f}" for key, value in (logs or {}).items()
                 if key in ("loss", "val_loss")
             )
-            print(f"[{label}] epoch {epoch + 1}/{epochs}: {self.times[-1]:.1f} s, {losses}",
+            steal = "" if self.steal_times[-1] is None else f", steal {self.steal_times[-1]:.1f} s"
+            print(f"[{label}] epoch {epoch + 1}/{epochs}: {self.times[-1]:.1f} s "
+                  f"(CPU {self.cpu_times[-1]:.1f} s{steal}), {losses}",
                   file=sys.stderr, flush=True)
 
     return EpochTimer()
@@ -122,7 +165,7 @@ def run_one(which, args):
 
     x_train, x_test = load_mnist(args.data, args.train_subset)
     keras.utils.set_random_seed(args.seed)
-    timer = make_epoch_timer(which, args.epochs)
+    timer = make_epoch_timer(which, args.epochs, take_turns=args.take_turns)
     start = time.perf_counter()
     if which == "reference":
         x = x_train.astype("float64")[..., None] / 255.0
@@ -176,6 +219,8 @@ def run_one(which, args):
         "train_samples": trained,
         "epochs": args.epochs,
         "epoch_seconds": timer.times,
+        "epoch_cpu_seconds": timer.cpu_times,
+        "epoch_steal_seconds": timer.steal_times,
         "samples_per_s_all_epochs": trained * args.epochs / sum(timer.times),
         "samples_per_s_after_first": (
             trained * (args.epochs - 1) / after_first if args.epochs > 1 else None
@@ -247,15 +292,82 @@ def parse_args(argv=None):
                              "(default: each model's compile() default)")
     parser.add_argument("--unet-options", default="{}",
                         help='UNetDenoiser keywords as JSON, e.g. \'{"mark_clipped": false}\'')
+    parser.add_argument("--interleave", action="store_true",
+                        help="run the recipes' epochs in turns (reference epoch 1, "
+                             "keras_denoise epoch 1, reference epoch 2, ...), each recipe "
+                             "still in its own process, so that slow and fast spells of a "
+                             "shared machine fall on both alike")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--json", help="write all results to this JSON file")
     parser.add_argument("--child", choices=["reference", "keras_denoise", "unet"],
                         help=argparse.SUPPRESS)
+    parser.add_argument("--take-turns", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
-def child_command(which, argv):
-    return [sys.executable, os.path.abspath(__file__), *argv, "--child", which]
+def child_command(which, argv, take_turns=False):
+    command = [sys.executable, os.path.abspath(__file__), *argv, "--child", which]
+    return command + ["--take-turns"] if take_turns else command
+
+
+def parse_result(name, stdout):
+    lines = [row for row in stdout.splitlines() if row.startswith("RESULT ")]
+    if not lines:
+        message = f"The {name} run printed no result."
+        raise RuntimeError(message)
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def run_interleaved(names, argv, env):
+    """Run the recipes in their own processes, one epoch at a time in turns.
+
+    Every child prepares its data and model, then waits before each epoch
+    and before its evaluation until the parent writes a line to its stdin;
+    the parent lets one child at a time go, so no two recipes ever compute at
+    once, and a spell of slowness of the machine falls on neighbouring
+    epochs of both recipes rather than on one recipe's whole run.
+    """
+    children = {
+        name: subprocess.Popen(child_command(name, argv, take_turns=True), env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for name in names
+    }
+    waiting = {}
+
+    def next_turn(name):
+        """Read the child's stdout up to its next request for a turn (None: it finished)."""
+        child = children[name]
+        while True:
+            line = child.stdout.readline()
+            if not line:
+                return None
+            if line.startswith(TURN):
+                return line[len(TURN):].strip()
+            waiting.setdefault(name + " output", []).append(line)
+
+    try:
+        for name in names:
+            waiting[name] = next_turn(name)
+        while any(waiting[name] is not None for name in names):
+            for name in names:
+                if waiting[name] is None:
+                    continue
+                children[name].stdin.write("go\n")
+                children[name].stdin.flush()
+                waiting[name] = next_turn(name)
+        results = {}
+        for name in names:
+            children[name].stdin.close()
+            code = children[name].wait()
+            if code:
+                message = f"The {name} run failed with exit status {code}."
+                raise RuntimeError(message)
+            results[name] = parse_result(name, "".join(waiting.get(name + " output", [])))
+        return results
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
 
 
 def main(argv=None):
@@ -271,12 +383,14 @@ def main(argv=None):
         "both": ["reference", "keras_denoise"],
         "all": ["reference", "keras_denoise", "unet"],
     }.get(args.which, [args.which])
-    results = {}
-    for name in names:
-        completed = subprocess.run(child_command(name, argv), env=env, check=True,
-                                   stdout=subprocess.PIPE, text=True)
-        line = [row for row in completed.stdout.splitlines() if row.startswith("RESULT ")][-1]
-        results[name] = json.loads(line[len("RESULT "):])
+    if args.interleave and len(names) > 1:
+        results = run_interleaved(names, argv, env)
+    else:
+        results = {}
+        for name in names:
+            completed = subprocess.run(child_command(name, argv), env=env, check=True,
+                                       stdout=subprocess.PIPE, text=True)
+            results[name] = parse_result(name, completed.stdout)
     report(results)
     if args.json:
         with open(args.json, "w") as file:
@@ -301,12 +415,24 @@ def report(results):
         cells = [results[n][key] for n in names]
         print(f"{label:26}" + "".join(
             f"{fmt.format(c) if c is not None else '-':>16}" for c in cells))
+    for name in names:
+        epochs = zip(results[name]["epoch_seconds"], results[name]["epoch_cpu_seconds"],
+                     results[name]["epoch_steal_seconds"], strict=True)
+        print(f"{name} epochs, wall / process CPU / stolen s: " + ", ".join(
+            f"{wall:.1f}/{cpu:.1f}/{'-' if steal is None else format(steal, '.1f')}"
+            for wall, cpu, steal in epochs))
     if names[:2] == ["reference", "keras_denoise"]:
         ref, ours = (results[n] for n in names[:2])
         for key in ("samples_per_s_all_epochs", "samples_per_s_after_first",
                     "samples_per_s_median_epoch"):
             if ref[key] and ours[key]:
                 print(f"speed ratio ({key}): {ours[key] / ref[key]:.2f}x")
+        paired = [
+            (ours["train_samples"] / mine) / (ref["train_samples"] / theirs)
+            for theirs, mine in zip(ref["epoch_seconds"], ours["epoch_seconds"], strict=True)
+        ]
+        print("speed ratio, epoch by epoch: " + " ".join(f"{r:.2f}" for r in paired)
+              + f" (median {float(np.median(paired)):.2f}x)")
         print(f"peak RSS ratio, training: {ours['peak_rss_mib'] / ref['peak_rss_mib']:.2f}")
     print("metrics:", results[names[-1]]["metrics_source"])
     print("versions:", results[names[-1]]["versions"])
