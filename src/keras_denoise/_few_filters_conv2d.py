@@ -30,7 +30,8 @@ class FewFiltersConv2D(keras.layers.Conv2D):
     2-core AMD EPYC, the output layer of `ConvAutoencoder` (16 channels to
     one) took about a fifth of the step, its filter gradient being the
     largest single operation. The depthwise form computes that gradient about
-    twice as fast, and the whole training step was about 1.1x faster.
+    twice as fast, and the whole training step was about 1.1x faster (on a
+    2-core Intel Xeon with AVX-512: 1.04x in float32, 1.07x in mixed bfloat16).
 
     The weights, arguments and config are those of `keras.layers.Conv2D`, and
     the outputs agree to float rounding (tested forward and backward). The
