@@ -1,0 +1,127 @@
+"""Short quality screens of `UNetDenoiser` variants on a subset of MNIST.
+
+    python benchmarks/screen_unet.py --options '{"activation": "silu"}'
+    python benchmarks/screen_unet.py --passes 2
+
+From the project's root (MNIST from `../shared/data/mnist.npz` unless `--data` says
+otherwise), trains one model with `fit_denoising` (mixed bfloat16 by default, cosine
+schedule, the model's `compile()` defaults) on the first `--train-subset` training digits for
+`--epochs` epochs, then prints one JSON line: parameters, fit time, final validation loss and
+the mean PSNR on the first 2,000 test digits noised with `np.random.default_rng(2024)`. A
+screen says whether a change is worth a 35-epoch run (`bench_training.py --which unet`); its
+figures compare only with other screens of the same settings. See benchmarks/RESULTS.md.
+
+`--passes N` (N > 1) screens an experiment that is not a library option: the U-Net's blocks
+(built as `UNetDenoiser` builds them) applied N times with shared weights, each pass reading the
+noisy digits, their clipped-pixel indicators and the previous pass's estimate (the first pass:
+the noisy digits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+
+def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: str):
+    """A model that applies one U-Net body `passes` times to 28x28 digits."""
+    import keras
+
+    from keras_denoise._fused_batch_normalization import FusedBatchNormalization
+    from keras_denoise._unet_denoiser import _ClipIndicators
+
+    layers = keras.layers
+    policy = keras.dtype_policies.get(dtype)
+
+    def block(tensor, width):
+        for _ in range(2):
+            tensor = layers.Conv2D(width, 3, padding="same", use_bias=False, dtype=policy)(tensor)
+            tensor = FusedBatchNormalization(dtype=policy)(tensor)
+            tensor = layers.Activation(activation, dtype=policy)(tensor)
+        return tensor
+
+    side = 28 + (-28 % 2 ** (len(filters) - 1))
+    body_inputs = keras.Input((side, side, 4))  # image, two indicators, estimate
+    features, skips = body_inputs, []
+    for width in filters[:-1]:
+        features = block(features, width)
+        skips.append(features)
+        features = layers.MaxPooling2D(2, dtype=policy)(features)
+    features = block(features, filters[-1])
+    for level in range(len(filters) - 2, -1, -1):
+        features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
+        features = block(layers.Concatenate(dtype=policy)([features, skips[level]]), filters[level])
+    body = keras.Model(body_inputs, layers.Conv2D(1, 1, dtype="float32")(features))
+
+    inputs = keras.Input((28, 28, 1))
+    padded = layers.ZeroPadding2D(((0, side - 28), (0, side - 28)), dtype="float32")(inputs)
+    marked = _ClipIndicators(dtype="float32")(padded)
+    estimate = padded
+    for _ in range(passes):
+        logits = body(layers.Concatenate(dtype="float32")([marked, estimate]))
+        estimate = layers.Activation("sigmoid", dtype="float32")(logits)
+    outputs = layers.Cropping2D(((0, side - 28), (0, side - 28)), dtype="float32")(estimate)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    return model
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join("..", "shared", "data", "mnist.npz"),
+                        help="MNIST .npz in keras.datasets' layout")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--train-subset", type=int, default=12800)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype-policy", default="mixed_bfloat16")
+    parser.add_argument("--options", default="{}", help="UNetDenoiser keywords as JSON")
+    parser.add_argument("--passes", type=int, default=1,
+                        help="N > 1: the shared-weight experiment described above")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from keras_denoise import UNetDenoiser, fit_denoising
+    from keras_denoise.metrics import psnr
+
+    keras.utils.set_random_seed(args.seed)
+    with np.load(args.data, allow_pickle=False) as data:
+        x_train = data["x_train"][: args.train_subset, :, :, None]
+        x_test = data["x_test"][:2000, :, :, None].astype("float32") / 255
+    noise = np.random.default_rng(2024).standard_normal(x_test.shape, dtype=np.float32)
+    noisy_test = np.clip(x_test + 0.5 * noise, 0.0, 1.0)
+
+    options = json.loads(args.options)
+    if args.passes > 1:
+        model = shared_weight_passes(
+            args.passes,
+            tuple(options.get("filters", (32, 48, 64, 96))),
+            options.get("activation", "relu"),
+            args.dtype_policy,
+        )
+    else:
+        model = UNetDenoiser(dtype=args.dtype_policy, **options)
+        model.compile()
+    start = time.perf_counter()
+    history = fit_denoising(
+        model, x_train, noise_factor=0.5, epochs=args.epochs, validation_split=0.1,
+        seed=args.seed, learning_rate_schedule="cosine", verbose=0,
+    )
+    fit_s = time.perf_counter() - start
+    denoised = np.asarray(model.predict(noisy_test, batch_size=256, verbose=0), dtype="float32")
+    result = {
+        "options": options, "passes": args.passes, "seed": args.seed, "epochs": args.epochs,
+        "train_subset": args.train_subset, "parameters": model.count_params(),
+        "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
+        "psnr": round(float(psnr(x_test, denoised)), 3),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
