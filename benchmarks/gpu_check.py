@@ -65,7 +65,8 @@ SPEED = [
      {"xla_gpu_enable_command_buffer": GRAPHS + ",DYNAMIC_SLICE_FUSION,DYNAMIC_SLICE_COPY_FUSION"}),
 ]
 UNET_ROUND = [
-    # The best 12-epoch CPU screen of 2026-12-01 (screen_unet.py): SiLU 21.538 dB, this 21.558.
+    # The best 12-epoch CPU screen of 2026-12-01 (screen_unet.py, seeds 0 and 1): SiLU 21.538 and
+    # 21.515 dB, this 21.558 and 21.543 (RESULTS.md).
     ("unet_silu_top48",
      ["--unet-options", '{"activation": "silu", "filters": [48, 48, 64, 64]}']),
     ("unet_silu_5_levels",
