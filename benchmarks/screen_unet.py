@@ -96,6 +96,13 @@ def main(argv=None) -> dict:
     noisy_test = np.clip(x_test + 0.5 * noise, 0.0, 1.0)
 
     options = json.loads(args.options)
+    if args.passes < 1:
+        parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
+    unused = sorted(set(options) - {"filters", "activation"})
+    if args.passes > 1 and unused:
+        parser.error(
+            f"--passes > 1 takes only 'filters' and 'activation' options. Received: {unused}"
+        )
     if args.passes > 1:
         model = shared_weight_passes(
             args.passes,
