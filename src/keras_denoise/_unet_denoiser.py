@@ -177,6 +177,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
             at about the same parameter count and denoised better (noisy MNIST,
             35 epochs: 21.88 dB against 21.80 dB).
         activation: activation of the hidden layers. Defaults to "relu".
+            `activation="silu"` with `filters=(48, 48, 64, 64)` (477,921
+            parameters) denoised noisy MNIST a little better (35 epochs:
+            21.95 dB against 21.89 dB) but trained about 2x slower on a CPU.
         batch_norm: whether to normalize after every convolution (then
             without bias). Defaults to True: with it (and Adam at 3e-3) the
             three-level U-Net of `filters=(32, 64, 128)` denoised better
