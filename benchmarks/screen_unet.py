@@ -82,6 +82,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--passes", type=int, default=1,
                         help="N > 1: the shared-weight experiment described above")
     args = parser.parse_args(argv)
+    options = json.loads(args.options)
+    if args.passes < 1:
+        parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
+    unused = sorted(set(options) - {"filters", "activation"})
+    if args.passes > 1 and unused:
+        parser.error(
+            f"--passes > 1 takes only 'filters' and 'activation' options. Received: {unused}"
+        )
 
     import keras
 
@@ -95,14 +103,6 @@ def main(argv=None) -> dict:
     noise = np.random.default_rng(2024).standard_normal(x_test.shape, dtype=np.float32)
     noisy_test = np.clip(x_test + 0.5 * noise, 0.0, 1.0)
 
-    options = json.loads(args.options)
-    if args.passes < 1:
-        parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
-    unused = sorted(set(options) - {"filters", "activation"})
-    if args.passes > 1 and unused:
-        parser.error(
-            f"--passes > 1 takes only 'filters' and 'activation' options. Received: {unused}"
-        )
     if args.passes > 1:
         model = shared_weight_passes(
             args.passes,
