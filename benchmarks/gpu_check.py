@@ -67,14 +67,15 @@ SPEED = [
 UNET_ROUND = [
     # 35 epochs of SiLU with (48, 48, 64, 64) gave 21.95 dB on the CPU (RESULTS.md). In the
     # 12-epoch CPU screens (screen_unet.py, seeds 0 and 1) GELU with the same filters gained
-    # another 0.016 and 0.023 dB (21.574 and 21.566 against 21.558 and 21.543), the best screens
-    # so far; the other two spend the rest of the 0.5M budget on the lower levels.
+    # another 0.016 and 0.023 dB, but at 24 epochs it was 0.010 dB behind (21.689 against
+    # 21.699): its 35-epoch figure decides. The other two spend the rest of the 0.5M budget on
+    # the lower levels, with SiLU.
     ("unet_gelu_top48",
      ["--unet-options", '{"activation": "gelu", "filters": [48, 48, 64, 64]}']),
-    ("unet_gelu_top48_b72",
-     ["--unet-options", '{"activation": "gelu", "filters": [48, 48, 64, 72]}']),
-    ("unet_gelu_wide_top",
-     ["--unet-options", '{"activation": "gelu", "filters": [40, 48, 64, 80]}']),
+    ("unet_silu_top48_b72",
+     ["--unet-options", '{"activation": "silu", "filters": [48, 48, 64, 72]}']),
+    ("unet_silu_wide_top",
+     ["--unet-options", '{"activation": "silu", "filters": [40, 48, 64, 80]}']),
 ]
 
 
