@@ -68,8 +68,9 @@ UNET_ROUND = [
     # 35 epochs of SiLU with (48, 48, 64, 64) gave 21.95 dB on the CPU (RESULTS.md). In the
     # 12-epoch CPU screens (screen_unet.py, seeds 0 and 1) GELU with the same filters gained
     # another 0.016 and 0.023 dB, but at 24 epochs it was 0.010 dB behind (21.689 against
-    # 21.699): its 35-epoch figure decides. The other two spend the rest of the 0.5M budget on
-    # the lower levels, with SiLU.
+    # 21.699): its 35-epoch figure decides. The other two, with SiLU, put more into the
+    # bottleneck: (48, 48, 64, 72) the rest of the 0.5M budget, (40, 48, 64, 80) some of the
+    # top level's parameters too.
     ("unet_gelu_top48",
      ["--unet-options", '{"activation": "gelu", "filters": [48, 48, 64, 64]}']),
     ("unet_silu_top48_b72",
