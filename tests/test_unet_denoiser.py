@@ -39,10 +39,21 @@ def test_default_model_is_small_and_fully_convolutional():
     assert not model.compiled
 
 
-@pytest.mark.parametrize("filters", [(4,), (4, 8), (4, 8, 8), (2, 2, 2, 2)])
-def test_receptive_radius_bounds_the_influence_of_a_pixel(filters):
+@pytest.mark.parametrize(
+    ("filters", "convolutions", "reached"),
+    [
+        ((4,), 2, True),
+        ((4, 8), 2, True),
+        ((4, 8, 8), 2, True),
+        ((2, 2, 2, 2), 2, False),  # two filters per level: some paths are flat here
+        ((4,), 3, True),
+        ((4, 8), (3, 1), True),
+        ((4, 8, 8), (1, 3, 2), True),
+    ],
+)
+def test_receptive_radius_bounds_the_influence_of_a_pixel(filters, convolutions, reached):
     # GELU rather than ReLU: no unit of a narrow untrained model is dead everywhere.
-    model = UNetDenoiser(filters=filters, activation="gelu")
+    model = UNetDenoiser(filters=filters, convolutions=convolutions, activation="gelu")
     radius, size = model.receptive_radius, 4 * model.receptive_radius + 8
     images = _images((1, size, size, 1))
     changed = images.copy()
@@ -50,8 +61,10 @@ def test_receptive_radius_bounds_the_influence_of_a_pixel(filters):
     moved = np.abs(model.denoise(changed) - model.denoise(images))[0, :, :, 0] > 0
     rows, columns = np.nonzero(moved)
     assert rows.size > 0
-    assert np.abs(rows - size // 2).max() <= radius
-    assert np.abs(columns - size // 2).max() <= radius
+    reach = max(np.abs(rows - size // 2).max(), np.abs(columns - size // 2).max())
+    assert reach <= radius
+    if reached:  # the bound is tight: a smaller radius would make tiling inexact
+        assert reach == radius
 
 
 @given(image_shape=image_shapes(min_side=1, max_side=24))
@@ -102,6 +115,13 @@ def test_tiled_equals_untiled_for_odd_sizes(shape):
     images = _clipped_images(shape)
     tiled = model.denoise(images, tile_size=20, overlap=model.receptive_radius)
     assert tiled.shape == images.shape
+    np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
+
+
+def test_tiled_equals_untiled_with_deeper_blocks():
+    model = UNetDenoiser(filters=(4, 8, 8), convolutions=(3, 1, 2))
+    images = _clipped_images((1, 71, 53))
+    tiled = model.denoise(images, tile_size=20)
     np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
 
 
@@ -189,6 +209,12 @@ def test_fixed_size_model_rejects_other_sizes():
         ({"filters": (32, 0)}, ValueError, "filters"),
         ({"filters": (32, 10**6)}, ValueError, "filters"),
         ({"filters": (8,) * 9}, ValueError, "filters"),
+        ({"convolutions": 0}, ValueError, "convolutions"),
+        ({"convolutions": (2, 2)}, ValueError, r"one count per level of `filters` \(4\)"),
+        ({"convolutions": (2, 2, 2, 17)}, ValueError, "between 1 and 16"),
+        ({"convolutions": (2, 2, 2, 2.0)}, TypeError, "convolutions"),
+        ({"convolutions": "2"}, TypeError, "convolutions"),
+        ({"convolutions": True}, TypeError, "convolutions"),
         ({"activation": "not_an_activation"}, ValueError, "activation"),
         ({"activation": 3}, TypeError, "activation"),
         ({"batch_norm": "yes"}, TypeError, "batch_norm"),
@@ -203,6 +229,25 @@ def test_bad_hyperparameters_raise_before_building(kwargs, error, match):
 def test_error_message_echoes_the_value():
     with pytest.raises(ValueError, match=r"Received: image_shape=\(3, None, 1\)"):
         UNetDenoiser((3, None, 1))
+
+
+def test_convolutions_set_the_depth_of_each_level():
+    model = UNetDenoiser(filters=(4, 8, 8), convolutions=(3, 1, 2))
+    assert model.convolutions == (3, 1, 2)
+    names = [layer.name for layer in model.layers]
+    assert "encoder_1_conv_3" in names and "decoder_1_conv_3" in names
+    assert "encoder_2_conv_2" not in names and "bottleneck_conv_2" in names
+    assert "bottleneck_conv_3" not in names
+    assert UNetDenoiser(filters=(4, 8), convolutions=2).convolutions == (2, 2)
+    # A third convolution in both blocks of the first level: two 3x3, 4 -> 4, each
+    # followed by batch normalization (gamma, beta and the two moving statistics).
+    deeper = UNetDenoiser(filters=(4, 8), convolutions=(3, 2)).count_params()
+    assert deeper - UNetDenoiser(filters=(4, 8)).count_params() == 2 * (9 * 4 * 4 + 4 * 4)
+
+
+def test_receptive_radius_of_a_third_convolution_at_full_resolution():
+    # Two more pixels at full resolution (one per block), on the default's 51.
+    assert UNetDenoiser(convolutions=(3, 2, 2, 2)).receptive_radius == 53
 
 
 def test_batch_norm_off():
@@ -253,11 +298,13 @@ def test_configs_saved_without_mark_clipped_load_without_indicators():
 
 def test_config_round_trip_holds_primitives_only():
     model = UNetDenoiser(
-        (None, 20, 2), filters=(4, 8), batch_norm=False, mark_clipped=False, name="tiny"
+        (None, 20, 2), filters=(4, 8), convolutions=(3, 1), batch_norm=False,
+        mark_clipped=False, name="tiny",
     )
     config = model.get_config()
     assert config["name"] == "tiny" and config["mark_clipped"] is False
     assert config["image_shape"] == [None, 20, 2] and config["filters"] == [4, 8]
+    assert config["convolutions"] == [3, 1]
 
     def primitive(value):
         if isinstance(value, dict):
