@@ -166,6 +166,10 @@ def run_one(which, args):
     x_train, x_test = load_mnist(args.data, args.train_subset)
     keras.utils.set_random_seed(args.seed)
     timer = make_epoch_timer(which, args.epochs, take_turns=args.take_turns)
+    callbacks = [timer]
+    if args.backup_dir:
+        # Before the timer, so that a resumed run's first timed epoch is its next one.
+        callbacks.insert(0, keras.callbacks.BackupAndRestore(os.path.join(args.backup_dir, which)))
     start = time.perf_counter()
     if which == "reference":
         x = x_train.astype("float64")[..., None] / 255.0
@@ -174,7 +178,7 @@ def run_one(which, args):
         model = reference_model()
         history = model.fit(
             x_noisy, x, batch_size=BATCH_SIZE, epochs=args.epochs,
-            validation_split=VALIDATION_SPLIT, callbacks=[timer], verbose=args.verbose,
+            validation_split=VALIDATION_SPLIT, callbacks=callbacks, verbose=args.verbose,
         )
         trained = len(x) - int(len(x) * VALIDATION_SPLIT)
         fused_compiler_options = None
@@ -204,7 +208,7 @@ def run_one(which, args):
         }
         history = model.fit_denoising(
             x_train, noise_factor=NOISE_FACTOR, batch_size=BATCH_SIZE, epochs=args.epochs,
-            validation_split=VALIDATION_SPLIT, seed=args.seed, callbacks=[timer],
+            validation_split=VALIDATION_SPLIT, seed=args.seed, callbacks=callbacks,
             verbose=args.verbose, **options,
         )
         trained = int(len(x_train) * (1 - VALIDATION_SPLIT))
@@ -213,18 +217,18 @@ def run_one(which, args):
         )
     total = time.perf_counter() - start
     after_first = sum(timer.times[1:])
+    timed = len(timer.times)  # fewer than `epochs` in a run resumed from `--backup-dir`
     result = {
         "which": which,
         "parameters": model.count_params(),
         "train_samples": trained,
         "epochs": args.epochs,
+        "epochs_timed": timed,
         "epoch_seconds": timer.times,
         "epoch_cpu_seconds": timer.cpu_times,
         "epoch_steal_seconds": timer.steal_times,
-        "samples_per_s_all_epochs": trained * args.epochs / sum(timer.times),
-        "samples_per_s_after_first": (
-            trained * (args.epochs - 1) / after_first if args.epochs > 1 else None
-        ),
+        "samples_per_s_all_epochs": trained * timed / sum(timer.times),
+        "samples_per_s_after_first": trained * (timed - 1) / after_first if timed > 1 else None,
         "samples_per_s_median_epoch": trained / float(np.median(timer.times)),
         "wall_s_including_setup": total,
         "final_val_loss": float(history.history["val_loss"][-1]),
@@ -297,6 +301,11 @@ def parse_args(argv=None):
                              "keras_denoise epoch 1, reference epoch 2, ...), each recipe "
                              "still in its own process, so that slow and fast spells of a "
                              "shared machine fall on both alike")
+    parser.add_argument("--backup-dir",
+                        help="back up each recipe's training state here after every epoch "
+                             "(keras.callbacks.BackupAndRestore) and, if a backup is there, "
+                             "resume from it: a quality run may span several sittings; the "
+                             "speed figures then cover the epochs of the last sitting only")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--json", help="write all results to this JSON file")
     parser.add_argument("--child", choices=["reference", "keras_denoise", "unet"],
