@@ -176,6 +176,18 @@ def test_bad_hyperparameters_raise_before_building(kwargs, error, match):
         ConvAutoencoder(**kwargs)
 
 
+def test_misspelled_keywords_are_refused():
+    # keras.Model itself would ignore them, and the model would build with the defaults.
+    match = r"unexpected keyword arguments: latentdim\..*Received: latentdim=3"
+    with pytest.raises(TypeError, match=match):
+        ConvAutoencoder(latentdim=3)
+
+
+def test_keras_model_keywords_are_accepted():
+    model = ConvAutoencoder(name="frozen", trainable=False)
+    assert model.name == "frozen" and not model.trainable
+
+
 def test_error_message_echoes_the_value():
     with pytest.raises(ValueError, match=r"Received: latent_dim=0"):
         ConvAutoencoder(latent_dim=0)

@@ -226,6 +226,18 @@ def test_bad_hyperparameters_raise_before_building(kwargs, error, match):
         UNetDenoiser(**kwargs)
 
 
+def test_misspelled_keywords_are_refused():
+    # keras.Model itself would ignore them, and the model would build with the defaults.
+    match = r"unexpected keyword arguments: filtrs\..*Received: filtrs=\(4, 8\)"
+    with pytest.raises(TypeError, match=match):
+        UNetDenoiser(filtrs=(4, 8))
+
+
+def test_keras_model_keywords_are_accepted():
+    model = UNetDenoiser(filters=(4, 8), name="frozen", trainable=False)
+    assert model.name == "frozen" and not model.trainable
+
+
 def test_error_message_echoes_the_value():
     with pytest.raises(ValueError, match=r"Received: image_shape=\(3, None, 1\)"):
         UNetDenoiser((3, None, 1))

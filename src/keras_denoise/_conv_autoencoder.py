@@ -172,6 +172,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         # bfloat16); the output layers compute in the variable dtype (float32),
         # as the Keras mixed-precision guide advises, so outputs stay float32.
         dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
+        _validation.check_model_kwargs(kwargs, "ConvAutoencoder")
         output_dtype = dtype.variable_dtype
         layers = keras.layers
         encoder_layers = []

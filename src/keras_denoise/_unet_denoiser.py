@@ -277,6 +277,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         # bfloat16); the output layers compute in the variable dtype (float32),
         # as the Keras mixed-precision guide advises, so outputs stay float32.
         dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
+        _validation.check_model_kwargs(kwargs, "UNetDenoiser")
         output_dtype = dtype.variable_dtype
         layers = keras.layers
         depth = len(filters) - 1

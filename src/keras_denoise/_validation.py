@@ -136,6 +136,23 @@ def check_filters(value: Any, name: str) -> tuple[int, ...]:
     return tuple(int(item) for item in value)
 
 
+# The keywords `keras.Model(inputs, outputs, ...)` acts on besides `dtype` (which the models of
+# this package read themselves); it silently ignores any other.
+MODEL_KEYWORDS = ("name", "trainable")
+
+
+def check_model_kwargs(kwargs: dict, owner: str) -> None:
+    """Refuse keywords that neither `owner` nor `keras.Model` would use (typos, say)."""
+    unknown = sorted(set(kwargs) - set(MODEL_KEYWORDS))
+    if unknown:
+        received = ", ".join(f"{key}={_short_repr(kwargs[key])}" for key in unknown)
+        message = (
+            f"`{owner}` got unexpected keyword arguments: {', '.join(unknown)}. It takes its "
+            f"hyperparameters and `name`, `dtype` and `trainable`. Received: {received}"
+        )
+        raise TypeError(message)
+
+
 def check_image_shape(value: Any, name: str = "image_shape", *, min_side: int = 4) -> tuple:
     """Return `value` as `(height, width, channels)` of ints within the library's bounds."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
