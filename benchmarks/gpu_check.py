@@ -65,18 +65,21 @@ SPEED = [
      {"xla_gpu_enable_command_buffer": GRAPHS + ",DYNAMIC_SLICE_FUSION,DYNAMIC_SLICE_COPY_FUSION"}),
 ]
 UNET_ROUND = [
-    # 35 epochs of SiLU with (48, 48, 64, 64) gave 21.95 dB on the CPU (RESULTS.md). In the
-    # 12-epoch CPU screens (screen_unet.py, seeds 0 and 1) GELU with the same filters gained
-    # another 0.016 and 0.023 dB, but at 24 epochs it was 0.010 dB behind (21.689 against
-    # 21.699): its 35-epoch figure decides. The other two, with SiLU, put more into the
-    # bottleneck: (48, 48, 64, 72) the rest of the 0.5M budget, (40, 48, 64, 80) some of the
-    # top level's parameters too.
-    ("unet_gelu_top48",
-     ["--unet-options", '{"activation": "gelu", "filters": [48, 48, 64, 64]}']),
-    ("unet_silu_top48_b72",
-     ["--unet-options", '{"activation": "silu", "filters": [48, 48, 64, 72]}']),
-    ("unet_silu_wide_top",
-     ["--unet-options", '{"activation": "silu", "filters": [40, 48, 64, 80]}']),
+    # 35 epochs of SiLU with two convolutions per block and (48, 48, 64, 64) gave 21.95 dB on
+    # the CPU (RESULTS.md). In the 12-epoch CPU screens (screen_unet.py) three convolutions per
+    # block with (48, 48, 48, 32), about as many parameters, gained 0.063 and 0.080 dB on it on
+    # seeds 0 and 1, the largest gain screened since SiLU; a 35-epoch CPU run of it was started
+    # on 2026-12-01 (--backup-dir). Then the same with the rest of the 0.5M budget in the
+    # bottleneck, and with GELU (which gained at 12 epochs with two convolutions, not at 24).
+    ("unet_silu_c3",
+     ["--unet-options",
+      '{"activation": "silu", "filters": [48, 48, 48, 32], "convolutions": 3}']),
+    ("unet_silu_c3_b40",
+     ["--unet-options",
+      '{"activation": "silu", "filters": [48, 48, 48, 40], "convolutions": 3}']),
+    ("unet_gelu_c3",
+     ["--unet-options",
+      '{"activation": "gelu", "filters": [48, 48, 48, 32], "convolutions": 3}']),
 ]
 
 
