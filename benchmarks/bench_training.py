@@ -311,7 +311,11 @@ def parse_args(argv=None):
     parser.add_argument("--child", choices=["reference", "keras_denoise", "unet"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--take-turns", action="store_true", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.interleave and args.backup_dir:
+        # A resumed recipe runs fewer epochs than the turns its parent would hand out.
+        parser.error("--interleave and --backup-dir cannot be combined")
+    return args
 
 
 def child_command(which, argv, take_turns=False):
