@@ -308,6 +308,15 @@ def test_configs_saved_without_mark_clipped_load_without_indicators():
     assert restored.count_params() == plain.count_params()
 
 
+def test_configs_saved_without_convolutions_load_with_two_per_block():
+    model = UNetDenoiser(filters=(4, 8))
+    config = model.get_config()
+    del config["convolutions"]
+    restored = UNetDenoiser.from_config(config)
+    assert restored.convolutions == (2, 2)
+    assert restored.count_params() == model.count_params()
+
+
 def test_config_round_trip_holds_primitives_only():
     model = UNetDenoiser(
         (None, 20, 2), filters=(4, 8), convolutions=(3, 1), batch_norm=False,
