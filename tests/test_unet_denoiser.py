@@ -209,7 +209,7 @@ def test_fixed_size_model_rejects_other_sizes():
         ({"filters": (32, 0)}, ValueError, "filters"),
         ({"filters": (32, 10**6)}, ValueError, "filters"),
         ({"filters": (8,) * 9}, ValueError, "filters"),
-        ({"convolutions": 0}, ValueError, "convolutions"),
+        ({"convolutions": 0}, ValueError, r"positive integer. Received: convolutions=0$"),
         ({"convolutions": (2, 2)}, ValueError, r"one count per level of `filters` \(4\)"),
         ({"convolutions": (2, 2, 2, 17)}, ValueError, "between 1 and 16"),
         ({"convolutions": (2, 2, 2, 2.0)}, TypeError, "convolutions"),

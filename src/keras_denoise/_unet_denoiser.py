@@ -98,27 +98,16 @@ class _ClipIndicators(keras.layers.Layer):
 def _check_convolutions(value: Any, levels: int) -> tuple[int, ...]:
     """`value` as one count of convolutions per level (an int applies to every level)."""
     if _validation.is_int(value):
-        value = (value,) * levels
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        message = (
-            "`convolutions` must be a positive integer or a sequence of them, one per level "
-            f"of `filters`. Received: convolutions={value!r}"
-        )
-        raise TypeError(message)
-    if len(value) != levels:
+        count = _validation.check_positive_int(value, "convolutions", maximum=MAX_CONVOLUTIONS)
+        return (count,) * levels
+    counts = _validation.check_filters(value, "convolutions", maximum=MAX_CONVOLUTIONS)
+    if len(counts) != levels:
         message = (
             f"`convolutions` must hold one count per level of `filters` ({levels}). "
-            f"Received: convolutions={tuple(value)!r}"
+            f"Received: convolutions={value!r}"
         )
         raise ValueError(message)
-    for count in value:
-        if not _validation.is_int(count) or not 1 <= count <= MAX_CONVOLUTIONS:
-            message = (
-                f"`convolutions` must hold integers between 1 and {MAX_CONVOLUTIONS}. "
-                f"Received: convolutions={tuple(value)!r}"
-            )
-            raise ValueError(message) if _validation.is_int(count) else TypeError(message)
-    return tuple(int(count) for count in value)
+    return counts
 
 
 def _check_image_shape(value: Any) -> tuple:
@@ -431,7 +420,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         config = dict(config)
         # Configs saved before `mark_clipped` existed had no indicator channels.
         config.setdefault("mark_clipped", False)
-        for key in ("image_shape", "filters", "convolutions"):
+        for key in ("image_shape", "filters"):
             if isinstance(config.get(key), list):
                 config[key] = tuple(config[key])
         return cls(**config)

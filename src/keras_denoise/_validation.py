@@ -112,8 +112,8 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def check_filters(value: Any, name: str) -> tuple[int, ...]:
-    """Return `value` as a tuple of positive ints (1 to `MAX_STAGES` of them)."""
+def check_filters(value: Any, name: str, *, maximum: int = MAX_FILTERS) -> tuple[int, ...]:
+    """Return `value` as a tuple of ints in `[1, maximum]` (1 to `MAX_STAGES` of them)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         message = (
             f"`{name}` must be a sequence of positive integers. "
@@ -127,9 +127,9 @@ def check_filters(value: Any, name: str) -> tuple[int, ...]:
         )
         raise ValueError(message)
     for item in value:
-        if not is_int(item) or not 1 <= item <= MAX_FILTERS:
+        if not is_int(item) or not 1 <= item <= maximum:
             message = (
-                f"`{name}` must hold integers between 1 and {MAX_FILTERS}. "
+                f"`{name}` must hold integers between 1 and {maximum}. "
                 f"Received: {name}={_short_repr(value)}"
             )
             raise ValueError(message) if is_int(item) else TypeError(message)
