@@ -229,7 +229,8 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
 
     Raises:
         ValueError: if a hyperparameter is out of range.
-        TypeError: if a hyperparameter has the wrong type.
+        TypeError: if a hyperparameter has the wrong type, or a keyword is
+            unknown (a misspelled one, say).
 
     Example:
 
