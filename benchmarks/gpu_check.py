@@ -65,12 +65,11 @@ SPEED = [
      {"xla_gpu_enable_command_buffer": GRAPHS + ",DYNAMIC_SLICE_FUSION,DYNAMIC_SLICE_COPY_FUSION"}),
 ]
 UNET_ROUND = [
-    # 35 epochs of SiLU with two convolutions per block and (48, 48, 64, 64) gave 21.95 dB on
-    # the CPU (RESULTS.md). In the 12-epoch CPU screens (screen_unet.py) three convolutions per
-    # block with (48, 48, 48, 32), about as many parameters, gained 0.063 and 0.080 dB on it on
-    # seeds 0 and 1, the largest gain screened since SiLU; a 35-epoch CPU run of it was started
-    # on 2026-12-01 (--backup-dir). Then the same with the rest of the 0.5M budget in the
-    # bottleneck, and with GELU (which gained at 12 epochs with two convolutions, not at 24).
+    # 35 epochs on the CPU (RESULTS.md): SiLU with two convolutions per block and
+    # (48, 48, 64, 64) 21.95 dB; three convolutions per block with (48, 48, 48, 32), about as
+    # many parameters, 21.99 dB, the best so far. Then the same with the rest of the 0.5M
+    # budget in the bottleneck, and with GELU (which gained at 12 epochs with two convolutions,
+    # not at 24).
     ("unet_silu_c3",
      ["--unet-options",
       '{"activation": "silu", "filters": [48, 48, 48, 32], "convolutions": 3}']),
