@@ -216,6 +216,11 @@ def run_one(which, args):
             _jax_fused_steps.compiler_options() if args.backend == "jax" else None
         )
     total = time.perf_counter() - start
+    if args.save_dir:
+        from keras_denoise import save_model
+
+        os.makedirs(args.save_dir, exist_ok=True)
+        save_model(model, os.path.join(args.save_dir, f"{which}.keras"))
     after_first = sum(timer.times[1:])
     timed = len(timer.times)  # fewer than `epochs` in a run resumed from `--backup-dir`
     result = {
@@ -306,6 +311,9 @@ def parse_args(argv=None):
                              "(keras.callbacks.BackupAndRestore) and, if a backup is there, "
                              "resume from it: a quality run may span several sittings; the "
                              "speed figures then cover the epochs of the last sitting only")
+    parser.add_argument("--save-dir",
+                        help="save each trained model here as RECIPE.keras (written "
+                             "atomically), to evaluate it again without retraining")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--json", help="write all results to this JSON file")
     parser.add_argument("--child", choices=["reference", "keras_denoise", "unet"],
