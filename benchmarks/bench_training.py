@@ -216,11 +216,6 @@ def run_one(which, args):
             _jax_fused_steps.compiler_options() if args.backend == "jax" else None
         )
     total = time.perf_counter() - start
-    if args.save_dir:
-        from keras_denoise import save_model
-
-        os.makedirs(args.save_dir, exist_ok=True)
-        save_model(model, os.path.join(args.save_dir, f"{which}.keras"))
     after_first = sum(timer.times[1:])
     timed = len(timer.times)  # fewer than `epochs` in a run resumed from `--backup-dir`
     result = {
@@ -243,7 +238,23 @@ def run_one(which, args):
     result["peak_rss_mib"] = peak_rss_mib()  # data preparation and training
     result.update(quality(model, x_test))
     result["peak_rss_mib_with_evaluation"] = peak_rss_mib()
+    if args.save_dir:
+        result["saved_model"] = save_trained(model, args.save_dir, which)
     return result
+
+
+def save_trained(model, folder, which):
+    """Save `model` as `folder/which.keras`; on failure warn and return None (keep the figures)."""
+    from keras_denoise import save_model
+
+    path = os.path.join(folder, f"{which}.keras")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        save_model(model, path)
+    except OSError as error:
+        print(f"Could not save the {which} model to {path}: {error}", file=sys.stderr)
+        return None
+    return path
 
 
 def peak_rss_mib():
