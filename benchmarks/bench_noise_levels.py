@@ -1,0 +1,118 @@
+"""Saved denoisers and classical filters over noise levels, in one table and one figure.
+
+    python benchmarks/bench_noise_levels.py --data ../shared/data/mnist.npz \
+        unet=models/unet.keras conv_autoencoder=models/keras_denoise.keras \
+        --json levels.json --figure levels.png
+
+Noises the MNIST test digits at each noise level with `GaussianNoise(noise_factor, seed=seed)`
+and scores, with `keras_denoise.evaluate`, the noisy input, each saved model (`LABEL=PATH`,
+as `bench_training.py --save-dir` writes them) and the scikit-image baselines, all on the same
+noisy images. The baselines run once, not once per model. A model without a `denoise` method
+(the reference recipe's plain Keras model) is scored on its `predict`, clipped to [0, 1].
+Needs the `skimage` extra. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+
+
+class _Predictor:
+    """`denoise` for a plain Keras model: its `predict`, clipped to [0, 1]."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def denoise(self, images, batch_size=64):
+        outputs = self.model.predict(images, batch_size=batch_size, verbose=0)
+        return np.clip(np.asarray(outputs, dtype="float32"), 0.0, 1.0)
+
+
+def _model_argument(text: str) -> tuple[str, str]:
+    label, separator, path = text.partition("=")
+    if not separator or not label or not path:
+        message = f"models must be given as LABEL=PATH. Received: {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return label, path
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=_model_argument, metavar="LABEL=PATH",
+                        help="a saved .keras model and the name its rows get")
+    parser.add_argument("--data", required=True, help="MNIST .npz in Keras layout (x_test)")
+    parser.add_argument("--noise-factors", default="0.1,0.3,0.5,0.7")
+    parser.add_argument("--baselines", default="median,tv,nl_means,wavelet",
+                        help="comma-separated scikit-image baselines, or 'none'")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    parser.add_argument("--max-images", type=int, default=None,
+                        help="score only the first N test digits (default: all 10,000)")
+    parser.add_argument("--json", help="write the rows and the setup to this JSON file")
+    parser.add_argument("--figure", help="plot PSNR against the noise level to this file")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    import keras_denoise
+    from keras_denoise.plotting import plot_evaluation
+
+    noise_factors = tuple(float(value) for value in args.noise_factors.split(","))
+    baselines = () if args.baselines == "none" else tuple(args.baselines.split(","))
+    with np.load(args.data) as data:
+        clean = data["x_test"]
+    if args.max_images is not None:
+        clean = clean[: args.max_images]
+    options = {"noise_factors": noise_factors, "seed": args.seed, "verbose": False}
+
+    # One run for the noisy input and the baselines, then one per model without them: every run
+    # draws the same noise (same seed, same images), so the rows are on the same noisy digits.
+    start = time.perf_counter()
+    reference_rows = keras_denoise.evaluate(None, clean, baselines=baselines, **options)
+    seconds = {"noisy and baselines": round(time.perf_counter() - start, 1)}
+    model_rows = {}
+    for label, path in args.models:
+        model = keras_denoise.load_model(path)
+        if not callable(getattr(model, "denoise", None)):
+            model = _Predictor(model)
+        start = time.perf_counter()
+        rows = keras_denoise.evaluate(model, clean, baselines=(), **options)
+        seconds[label] = round(time.perf_counter() - start, 1)
+        model_rows[label] = [row for row in rows if row["method"] == "model"]
+
+    table = []
+    for index, noise_factor in enumerate(noise_factors):
+        group = [row for row in reference_rows if row["noise_factor"] == noise_factor]
+        table.append(group[0])  # the noisy input
+        table.extend({**rows[index], "method": label} for label, rows in model_rows.items())
+        table.extend(group[1:])
+    print(keras_denoise.format_table(table))
+    print("seconds:", seconds)
+    results = {
+        "images": len(clean),
+        "seed": args.seed,
+        "models": dict(args.models),
+        "rows": table,
+        "seconds": seconds,
+        "versions": {
+            "python": platform.python_version(),
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "numpy": np.__version__,
+            "machine": platform.machine(),
+        },
+    }
+    if args.figure:
+        plot_evaluation(table, path=args.figure)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
