@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
+from bench_training import versions  # this folder is on sys.path when run as a script
 
 
 class _Predictor:
@@ -98,13 +98,7 @@ def main(argv=None) -> dict:
         "models": dict(args.models),
         "rows": table,
         "seconds": seconds,
-        "versions": {
-            "python": platform.python_version(),
-            "keras": keras.__version__,
-            "backend": keras.backend.backend(),
-            "numpy": np.__version__,
-            "machine": platform.machine(),
-        },
+        "versions": versions(keras.backend.backend()),
     }
     if args.figure:
         plot_evaluation(table, path=args.figure)
