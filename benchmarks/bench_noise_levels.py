@@ -100,11 +100,11 @@ def main(argv=None) -> dict:
         "seconds": seconds,
         "versions": versions(keras.backend.backend()),
     }
-    if args.figure:
-        plot_evaluation(table, path=args.figure)
-    if args.json:
+    if args.json:  # before the figure: a plotting error must not lose the scores
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)
+    if args.figure:
+        plot_evaluation(table, path=args.figure)
     return results
 
 
