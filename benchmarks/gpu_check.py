@@ -68,8 +68,8 @@ UNET_ROUND = [
     # 35 epochs on the CPU (RESULTS.md): SiLU with two convolutions per block and
     # (48, 48, 64, 64) 21.95 dB; three convolutions per block with (48, 48, 48, 32), about as
     # many parameters, 21.99 dB (two seeds: 21.989, 21.995), the best so far. Then the same
-    # with the rest of the 0.5M
-    # budget in the bottleneck (12-epoch CPU screen: 21.611 against 21.621), and with GELU
+    # with the rest of the 0.5M budget in the bottleneck (12-epoch CPU screen: 21.611 against
+    # 21.621), and with GELU
     # (which gained at 12 epochs with two convolutions, not at 24, and with three convolutions
     # not even at 12: 21.615).
     ("unet_silu_c3",
