@@ -28,10 +28,9 @@ REFERENCE_SHAPES = [
     (None, 7, 7, 32),
     (None, 7, 7, 32),
     (None, 7, 7, 32),
+    # The second and third transposed convolutions upsample their input by 2 themselves.
     (None, 14, 14, 32),
     (None, 14, 14, 32),
-    (None, 14, 14, 32),
-    (None, 28, 28, 32),
     (None, 28, 28, 16),
     (None, 28, 28, 1),
 ]

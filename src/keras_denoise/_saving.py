@@ -24,6 +24,7 @@ SERIALIZABLE_MODULES = (
     "keras_denoise._unet_denoiser",
     "keras_denoise._fused_batch_normalization",
     "keras_denoise._few_filters_conv2d",
+    "keras_denoise._upsampling_conv2d_transpose",
     "keras_denoise._noisy_trainer",
     "keras_denoise._psnr_metric",
     "keras_denoise._ssim_metric",
