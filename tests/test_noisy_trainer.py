@@ -379,3 +379,40 @@ def test_cosine_schedule_refuses_an_optimizer_with_its_own_schedule():
     model.compile(optimizer=keras.optimizers.Adam(decay))
     with pytest.raises(ValueError, match="learning_rate_schedule='cosine'"):
         _fit(model=model, learning_rate_schedule="cosine")
+
+
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+
+
+def _epoch(dataset):
+    return [tuple(np.asarray(part) for part in keras.tree.flatten(batch)) for batch in dataset]
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="the tf.data pipeline of the TensorFlow backend")
+@pytest.mark.parametrize(("count", "batch_size"), [(10, 4), (12, 4), (3, 8)])
+def test_tensorflow_batches_in_order_without_shuffle(count, batch_size):
+    from keras_denoise._noisy_trainer import _tensorflow_batches
+
+    images = np.arange(count * 4, dtype="uint8").reshape(count, 2, 2, 1)
+    targets = images.astype("float32") / 2
+    dataset = _tensorflow_batches((images, targets), batch_size, shuffle=False)
+    assert int(dataset.cardinality()) == -(-count // batch_size)
+    batches = _epoch(dataset)
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), images)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), targets)
+    assert [len(b[0]) for b in batches[:-1]] == [batch_size] * (len(batches) - 1)
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="the tf.data pipeline of the TensorFlow backend")
+def test_tensorflow_batches_reshuffle_every_epoch_without_autotuning():
+    from keras_denoise._noisy_trainer import _tensorflow_batches
+
+    images = np.arange(50, dtype="float32").reshape(50, 1, 1, 1)
+    dataset = _tensorflow_batches(images, 8, shuffle=True)
+    # Autotuning off: its thread made every new epoch's iterator wait up to a minute.
+    assert dataset.options().autotune.enabled is False
+    orders = [np.concatenate([b[0] for b in _epoch(dataset)]).ravel() for _ in range(2)]
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(50))
+    assert not np.array_equal(orders[0], orders[1])
+    assert not np.array_equal(orders[0], np.arange(50))
