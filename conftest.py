@@ -51,3 +51,20 @@ def rng():
 @pytest.fixture(autouse=True)
 def _doctest_namespace(doctest_namespace):
     doctest_namespace["np"] = np
+
+
+@pytest.fixture
+def operation_types():
+    """`types(layer, channels)`: the operation types of the layer's TensorFlow graph.
+
+    The graph is traced for float32 inputs of shape `(None, 6, 6, channels)`.
+    """
+
+    def types(layer, channels):
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, 6, 6, channels), "float32")
+        graph = tf.function(layer).get_concrete_function(spec).graph
+        return {operation.type for operation in graph.get_operations()}
+
+    return types

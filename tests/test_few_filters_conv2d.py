@@ -64,17 +64,9 @@ def test_gradients_match_keras(shape, filters):
         np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4)
 
 
-def operation_types(layer, channels=16):
-    import tensorflow as tf
-
-    spec = tf.TensorSpec((None, 6, 6, channels), "float32")
-    graph = tf.function(layer).get_concrete_function(spec).graph
-    return {operation.type for operation in graph.get_operations()}
-
-
 @pytest.mark.skipif(not ON_TENSORFLOW, reason="the depthwise form is used on TensorFlow only")
-def test_uses_a_depthwise_convolution_on_tensorflow():
-    kinds = operation_types(FewFiltersConv2D(1, 3, padding="same"))
+def test_uses_a_depthwise_convolution_on_tensorflow(operation_types):
+    kinds = operation_types(FewFiltersConv2D(1, 3, padding="same"), 16)
     assert "DepthwiseConv2dNative" in kinds
     assert "Conv2D" not in kinds
 
@@ -85,8 +77,8 @@ def test_uses_a_depthwise_convolution_on_tensorflow():
     [{"filters": 5}, {"filters": 1, "strides": 2}, {"filters": 1, "dilation_rate": 2}],
     ids=["many-filters", "strided", "dilated"],
 )
-def test_falls_back_to_keras_where_the_depthwise_form_does_not_apply(options):
-    kinds = operation_types(FewFiltersConv2D(kernel_size=3, padding="same", **options))
+def test_falls_back_to_keras_where_the_depthwise_form_does_not_apply(operation_types, options):
+    kinds = operation_types(FewFiltersConv2D(kernel_size=3, padding="same", **options), 16)
     assert "DepthwiseConv2dNative" not in kinds
     assert "Conv2D" in kinds
 
