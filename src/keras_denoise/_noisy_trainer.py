@@ -472,10 +472,12 @@ def fit_denoising(
         validation_data: clean validation images, or a `(noisy, clean)` pair
             used as given. Takes precedence over `validation_split`.
         seed: integer seed of the noise (training and validation), from 0 to
-            2**31 - 1, or `None`.
-            Weight initialization and the shuffling order follow
+            2**31 - 1, or `None`; on TensorFlow it also seeds the order of
+            the training images. Weight initialization (and, with `seed=None`
+            or on other backends, the order) follows
             `keras.utils.set_random_seed`.
-        shuffle: whether to shuffle the training images every epoch.
+        shuffle: whether to shuffle the training images every epoch (a new
+            order each epoch).
         steps_per_execution: training steps per call of the compiled step;
             callbacks and the progress bar are updated that often. Defaults to
             16 on TensorFlow and JAX, 1 on PyTorch. On JAX with a GPU or TPU

@@ -7,6 +7,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_denoise._few_filters_conv2d import _tensorflow_sees_a_gpu
+
 # Where the stride-2 form was measured faster than upsampling and then convolving (training
 # steps of `ConvAutoencoder`, benchmarks/RESULTS.md): backends run the plain form elsewhere.
 _FUSED_BACKENDS = ("tensorflow",)
@@ -30,12 +32,6 @@ def _tap_matrix(kernel_size: int) -> np.ndarray:
         for offset in range(-radius, radius + 1):
             matrix[phase - 2 * ((phase + offset) // 2) + radius, radius - offset] += 1.0
     return matrix
-
-
-def _tensorflow_sees_a_gpu() -> bool:
-    import tensorflow as tf  # only on the TensorFlow backend
-
-    return bool(tf.config.list_logical_devices("GPU"))
 
 
 @keras.saving.register_keras_serializable(package="keras_denoise")
