@@ -395,7 +395,7 @@ def test_tensorflow_batches_in_order_without_shuffle(count, batch_size):
 
     images = np.arange(count * 4, dtype="uint8").reshape(count, 2, 2, 1)
     targets = images.astype("float32") / 2
-    dataset = _tensorflow_batches((images, targets), batch_size, shuffle=False)
+    dataset = _tensorflow_batches((images, targets), batch_size)
     assert int(dataset.cardinality()) == -(-count // batch_size)
     batches = _epoch(dataset)
     np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), images)
@@ -403,16 +403,79 @@ def test_tensorflow_batches_in_order_without_shuffle(count, batch_size):
     assert [len(b[0]) for b in batches[:-1]] == [batch_size] * (len(batches) - 1)
 
 
+def _orders(dataset, order, epochs):
+    """The order of the images in each of `epochs`, told to `order` as `fit` would."""
+    orders = []
+    for epoch in epochs:
+        order.on_epoch_begin(epoch)
+        orders.append(np.concatenate([b[0] for b in _epoch(dataset)]).ravel())
+    return orders
+
+
 @pytest.mark.skipif(not ON_TENSORFLOW, reason="the tf.data pipeline of the TensorFlow backend")
 def test_tensorflow_batches_reshuffle_every_epoch_without_autotuning():
-    from keras_denoise._noisy_trainer import _tensorflow_batches
+    from keras_denoise._noisy_trainer import _EpochOrder, _tensorflow_batches
 
     images = np.arange(50, dtype="float32").reshape(50, 1, 1, 1)
-    dataset = _tensorflow_batches(images, 8, shuffle=True)
+    order = _EpochOrder(seed=0)
+    dataset = _tensorflow_batches(images, 8, order=order)
     # Autotuning off: its thread made every new epoch's iterator wait up to a minute.
     assert dataset.options().autotune.enabled is False
-    orders = [np.concatenate([b[0] for b in _epoch(dataset)]).ravel() for _ in range(2)]
-    for order in orders:
-        np.testing.assert_array_equal(np.sort(order), np.arange(50))
+    orders = _orders(dataset, order, [0, 1])
+    for epoch_order in orders:
+        np.testing.assert_array_equal(np.sort(epoch_order), np.arange(50))
     assert not np.array_equal(orders[0], orders[1])
     assert not np.array_equal(orders[0], np.arange(50))
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="the tf.data pipeline of the TensorFlow backend")
+def test_tensorflow_batches_order_is_a_function_of_seed_and_epoch():
+    from keras_denoise._noisy_trainer import _EpochOrder, _tensorflow_batches
+
+    images = np.arange(50, dtype="float32").reshape(50, 1, 1, 1)
+    order = _EpochOrder(seed=3)
+    first = _orders(_tensorflow_batches(images, 8, order=order), order, [0, 1, 2])
+    # A new pipeline that starts at epoch 2 (a resumed run) sees epoch 2's order.
+    again = _EpochOrder(seed=3)
+    resumed = _orders(_tensorflow_batches(images, 8, order=again), again, [2, 0])
+    np.testing.assert_array_equal(resumed[0], first[2])
+    np.testing.assert_array_equal(resumed[1], first[0])
+    other = _EpochOrder(seed=4)
+    assert not np.array_equal(_orders(_tensorflow_batches(images, 8, order=other), other, [0])[0],
+                              first[0])
+
+
+def test_training_noise_saves_its_seed_state_with_its_weights(tmp_path):
+    images = np.full((4, 8, 8, 1), 0.5, "float32")
+    layer = TrainingNoise(0.5, seed=0)
+    layer(images, training=True)  # advances the seed generator
+    model = keras.Sequential([keras.Input((8, 8, 1)), layer])
+    path = str(tmp_path / "noise.weights.h5")
+    model.save_weights(path)
+    expected = np.asarray(layer(images, training=True))
+
+    restored = keras.Sequential([keras.Input((8, 8, 1)), TrainingNoise(0.5, seed=0)])
+    restored.load_weights(path)
+    np.testing.assert_array_equal(np.asarray(restored.layers[0](images, training=True)), expected)
+
+
+def _resumed_and_uninterrupted(tmp_path, **kwargs):
+    keras.utils.set_random_seed(1)
+    model, _ = _fit(epochs=4, **kwargs)
+    keras.utils.set_random_seed(1)
+    resumed, _ = _interrupt_then_resume(str(tmp_path / "backup"), **kwargs)
+    return model.get_weights(), resumed.get_weights()
+
+
+@pytest.mark.slow
+def test_a_resumed_run_draws_the_noise_of_an_uninterrupted_one(tmp_path):
+    # Without the seed state among the saved weights, epochs 3-4 redrew epochs 1-2's noise.
+    for a, b in zip(*_resumed_and_uninterrupted(tmp_path, shuffle=False), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="elsewhere Keras's own pipeline draws the order")
+def test_a_resumed_run_sees_the_order_of_an_uninterrupted_one(tmp_path):
+    for a, b in zip(*_resumed_and_uninterrupted(tmp_path), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)

@@ -14,6 +14,9 @@ from keras_denoise._gaussian_noise import GaussianNoise, _check_clip
 # Steps run per call of the compiled training function: fewer Python round trips per epoch.
 _DEFAULT_STEPS_PER_EXECUTION = {"tensorflow": 16, "jax": 16}
 
+# Where `TrainingNoise` saves the state of its seed generator among its weights.
+_SEED_STATE_KEY = "seed_generator_state"
+
 
 def _check_layer_seed(seed: Any) -> int | None:
     """`seed` as an `int` in `[0, 2**31 - 1]`, or `None`: it seeds a `SeedGenerator`."""
@@ -87,6 +90,17 @@ class TrainingNoise(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
+
+    # Keras saves a layer's weights but not the state of its seed generators, so a
+    # run resumed from a backup (`keras.callbacks.BackupAndRestore`) would draw the
+    # noise of its first epochs again. The state is saved with the weights here.
+    def save_own_variables(self, store: Any) -> None:
+        super().save_own_variables(store)
+        store[_SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store: Any) -> None:
+        if _SEED_STATE_KEY in store.keys():  # absent from files saved before it was added
+            self.seed_generator.state.assign(np.asarray(store[_SEED_STATE_KEY]))
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -328,9 +342,31 @@ def _noisy_validation(
     return GaussianNoise(noise_factor, clip=clip, seed=seed).pairs(clean)
 
 
-def _tensorflow_batches(
-    arrays: Any, batch_size: int, *, shuffle: bool, seed: int | None = None
-) -> Any:
+class _EpochOrder(keras.callbacks.Callback):
+    """The epoch whose training order `_tensorflow_batches` draws: a callback that sets it.
+
+    The order of epoch `e` is a shuffle seeded by `(seed, e)`, so it does not
+    depend on what ran before: a run resumed at epoch `e` (by
+    `keras.callbacks.BackupAndRestore` or `initial_epoch`) sees the orders an
+    uninterrupted run would have seen. `fit` calls `on_epoch_begin` before it
+    creates the epoch's iterator, which is when the order is drawn.
+    """
+
+    def __init__(self, seed: int | None = None):
+        import tensorflow as tf  # only on the TensorFlow backend
+
+        super().__init__()
+        if seed is None:
+            # Follows TensorFlow's global seed, as set by `keras.utils.set_random_seed`.
+            seed = int(tf.random.uniform([], maxval=_validation.MAX_LAYER_SEED, dtype="int64"))
+        self.seed = seed
+        self.epoch = tf.Variable(0, dtype="int64", trainable=False, name="epoch")
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch.assign(epoch)
+
+
+def _tensorflow_batches(arrays: Any, batch_size: int, *, order: _EpochOrder | None = None) -> Any:
     """The batches `fit` would make of `arrays`, as a `tf.data.Dataset` without autotuning.
 
     Keras feeds NumPy arrays to TensorFlow through a `tf.data` pipeline with
@@ -342,12 +378,12 @@ def _tensorflow_batches(
     pipeline batches as Keras's does (full batches, then the rest) with
     autotuning off and a fixed prefetch.
 
-    With `shuffle`, every epoch gets a new random order, drawn from a
-    generator seeded with `seed` (or, if None, from TensorFlow's global seed)
-    whose state carries over from one epoch's iterator to the next. (Keras's
-    pipeline draws its order with an op that each new iterator restarts, so
-    with a global seed set, as `keras.utils.set_random_seed` does, every
-    epoch repeated the first epoch's order.)
+    With an `order` (a callback that `fit` must also be given), every epoch
+    gets a new random order, a function of `order.seed` and the epoch.
+    (Keras's pipeline draws its order with an op that each new iterator
+    restarts, so with a global seed set, as `keras.utils.set_random_seed`
+    does, every epoch repeated the first epoch's order.) Without one, the
+    arrays keep their order.
 
     `arrays` is one array or a tuple of arrays of equal length.
     """
@@ -356,16 +392,13 @@ def _tensorflow_batches(
     data = tuple(tf.convert_to_tensor(array) for array in keras.tree.flatten(arrays))
     count = int(data[0].shape[0])
     batches = -(-count // batch_size)
-    if shuffle:
-        if seed is None:
-            seed = tf.random.uniform([], maxval=_validation.MAX_LAYER_SEED, dtype="int64")
-        generator = tf.random.Generator.from_seed(int(seed))
 
-    def order(_):
+    def indices(_):
         indices = tf.range(count, dtype="int64")
-        if not shuffle:
+        if order is None:
             return indices
-        return tf.random.experimental.stateless_shuffle(indices, generator.make_seeds(1)[:, 0])
+        seed = tf.stack([tf.constant(order.seed, "int64"), order.epoch.read_value()])
+        return tf.random.experimental.stateless_shuffle(indices, seed)
 
     def gather(indices):
         batch = tuple(tf.gather(array, indices) for array in data)
@@ -373,7 +406,7 @@ def _tensorflow_batches(
 
     dataset = (
         tf.data.Dataset.range(1)
-        .map(order)
+        .map(indices)
         .flat_map(lambda indices: tf.data.Dataset.from_tensor_slices(indices).batch(batch_size))
         .map(gather)
         .apply(tf.data.experimental.assert_cardinality(batches))
@@ -381,7 +414,7 @@ def _tensorflow_batches(
     )
     options = tf.data.Options()
     options.autotune.enabled = False
-    # The order's generator is state outside the pipeline (no checkpoint of it is needed).
+    # The epoch is state outside the pipeline (no checkpoint of it is needed).
     options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
     options.experimental_optimization.apply_default_optimizations = False
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -475,7 +508,11 @@ def fit_denoising(
             2**31 - 1, or `None`; on TensorFlow it also seeds the order of
             the training images. Weight initialization (and, with `seed=None`
             or on other backends, the order) follows
-            `keras.utils.set_random_seed`.
+            `keras.utils.set_random_seed`. The noise generator's state is
+            saved with the weights, so a run resumed by
+            `keras.callbacks.BackupAndRestore` draws the noise an
+            uninterrupted run would have drawn (and, on TensorFlow, reads the
+            images in its order).
         shuffle: whether to shuffle the training images every epoch (a new
             order each epoch).
         steps_per_execution: training steps per call of the compiled step;
@@ -611,12 +648,12 @@ def fit_denoising(
             layer.dtype_policy = policy
         if keras.backend.backend() == "tensorflow":
             # The dataset shuffles itself (`fit` only warns about `shuffle` for datasets).
-            data = {
-                "x": _tensorflow_batches(clean, batch_size, shuffle=shuffle, seed=seed),
-                "shuffle": False,
-            }
+            order = _EpochOrder(seed) if shuffle else None
+            if order is not None:
+                callbacks.append(order)
+            data = {"x": _tensorflow_batches(clean, batch_size, order=order), "shuffle": False}
             if validation_data is not None:
-                validation_data = _tensorflow_batches(validation_data, batch_size, shuffle=False)
+                validation_data = _tensorflow_batches(validation_data, batch_size)
         else:
             data = {"x": clean, "batch_size": batch_size, "shuffle": shuffle}
         history = trainer.fit(
