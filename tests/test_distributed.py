@@ -14,6 +14,9 @@ data-parallel, and reports the per-epoch losses as JSON.
   calls its `on_epoch_end` at a different point than on one device, so the two
   runs see the noise of different epochs: the same statistics, not the same
   numbers.
+- `fit_denoising`: on JAX under `DataParallel` the one-device losses; on
+  TensorFlow in a `MirroredStrategy`, one step per execution and noise drawn
+  independently by each replica.
 """
 
 import importlib.util
@@ -62,10 +65,25 @@ def _stream():
     return GaussianNoise(0.5, seed=0).dataset(_images(), batch_size=32, shuffle=False)
 
 
+def _fit_denoising():
+    """Per-epoch losses of a seeded small `ConvAutoencoder` trained by `fit_denoising`."""
+    import keras
+
+    from keras_denoise import ConvAutoencoder
+
+    keras.utils.set_random_seed(0)
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+    history = model.fit_denoising(
+        _images(), batch_size=32, epochs=EPOCHS, seed=0, shuffle=False, verbose=0
+    )
+    return history.history["loss"]
+
+
 def _jax():
     import keras
 
     single, _ = _train(_stream())
+    denoising_single = _fit_denoising()
     devices = keras.distribution.list_devices("cpu")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     parallel, model = _train(_stream())
@@ -73,6 +91,8 @@ def _jax():
     return {
         "single": single,
         "parallel": parallel,
+        "denoising_single": denoising_single,
+        "denoising_parallel": _fit_denoising(),
         "devices": len(devices),
         "mesh_devices": len(sharding.device_set),
     }
@@ -97,12 +117,72 @@ def _tensorflow():
     }
 
 
-def _run(engine, **env):
+def _tensorflow_fit_denoising():
+    """`fit_denoising` in a `MirroredStrategy` over 2 logical CPUs, and its noise per replica."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+
+    from keras_denoise import ConvAutoencoder
+    from keras_denoise._noisy_trainer import TrainingNoise
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    # The noise each replica adds to its half of a batch of zeros, in two steps.
+    with strategy.scope():
+        noise = TrainingNoise(0.5, clip=None, seed=0)
+        noise.build((None, 64, 64, 1))
+    batches = tf.data.Dataset.from_tensor_slices(np.zeros((8, 64, 64, 1), "float32")).batch(8)
+    batch = next(iter(strategy.experimental_distribute_dataset(batches)))
+
+    @tf.function
+    def step(images):
+        return strategy.run(lambda part: noise(part, training=True), args=(images,))
+
+    draws = [[keras.ops.convert_to_numpy(part) for part in step(batch).values] for _ in range(2)]
+
+    def fit(**options):
+        keras.utils.set_random_seed(0)
+        with strategy.scope():
+            model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+            model.compile()
+        history = model.fit_denoising(
+            _images(), batch_size=32, epochs=EPOCHS, validation_split=0.25, seed=0, verbose=0,
+            **options,
+        )
+        return history.history
+
+    history = fit()
+    history_again = fit()
+    try:
+        fit(steps_per_execution=4)
+        error = None
+    except ValueError as exception:
+        error = str(exception)
+    def correlation(first, second):
+        return float(np.corrcoef(first.ravel(), second.ravel())[0, 1])
+
+    return {
+        "replica_shapes": [list(part.shape) for part in draws[0]],
+        "replica_noise_correlation": correlation(draws[0][0], draws[0][1]),
+        "step_noise_correlation": correlation(draws[0][0], draws[1][0]),
+        "noise_std": [float(part.std()) for part in draws[0]],
+        "noise_mean": [float(part.mean()) for part in draws[0]],
+        "seed_state": keras.ops.convert_to_numpy(noise.seed_generator.state).tolist(),
+        "history": history,
+        "history_again": history_again,
+        "steps_per_execution_error": error,
+    }
+
+
+def _run(engine, task=None, **env):
     if importlib.util.find_spec(engine) is None:
         pytest.skip(f"{engine} is not installed")
     env = {**os.environ, "KERAS_BACKEND": engine, "TF_CPP_MIN_LOG_LEVEL": "2", **env}
     process = subprocess.run(
-        [sys.executable, __file__, engine],
+        [sys.executable, __file__, task or engine],
         env=env,
         capture_output=True,
         text=True,
@@ -118,6 +198,9 @@ def test_jax_data_parallel_matches_one_device():
     assert result["mesh_devices"] == 4
     assert len(result["parallel"]) == EPOCHS
     np.testing.assert_allclose(result["parallel"], result["single"], rtol=1e-5)
+    # `fit_denoising` draws its noise inside the sharded step: the same noise as one device.
+    assert len(result["denoising_parallel"]) == EPOCHS
+    np.testing.assert_allclose(result["denoising_parallel"], result["denoising_single"], rtol=1e-5)
 
 
 def test_tensorflow_mirrored_strategy_matches_one_device():
@@ -134,5 +217,30 @@ def test_tensorflow_mirrored_strategy_matches_one_device():
     assert result["stream_mirrored"][-1] < result["stream_mirrored"][0]
 
 
+def test_tensorflow_fit_denoising_in_mirrored_strategy():
+    result = _run("tensorflow", "tensorflow_fit_denoising")
+    # Each replica draws its own noise for its half of the batch (before, both drew
+    # the same numbers), and a new draw every step from one shared seed state.
+    assert result["replica_shapes"] == [[4, 64, 64, 1], [4, 64, 64, 1]]
+    assert abs(result["replica_noise_correlation"]) < 0.03
+    assert abs(result["step_noise_correlation"]) < 0.03
+    np.testing.assert_allclose(result["noise_std"], 0.5, rtol=0.03)
+    np.testing.assert_allclose(result["noise_mean"], 0.0, atol=0.015)
+    assert result["seed_state"] == [0, 2]
+    # It trains (the default of 16 steps per execution becomes 1 there), reproducibly.
+    assert len(result["history"]["loss"]) == EPOCHS
+    assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+    assert np.isfinite(result["history"]["val_loss"]).all()
+    assert result["history_again"] == result["history"]
+    assert result["steps_per_execution_error"] is not None
+    assert "`steps_per_execution` must be 1" in result["steps_per_execution_error"]
+    assert "Received: steps_per_execution=4" in result["steps_per_execution_error"]
+
+
 if __name__ == "__main__":
-    print(json.dumps({"jax": _jax, "tensorflow": _tensorflow}[sys.argv[1]]()))
+    tasks = {
+        "jax": _jax,
+        "tensorflow": _tensorflow,
+        "tensorflow_fit_denoising": _tensorflow_fit_denoising,
+    }
+    print(json.dumps(tasks[sys.argv[1]]()))

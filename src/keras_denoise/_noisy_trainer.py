@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -21,6 +22,18 @@ _SEED_STATE_KEY = "seed_generator_state"
 def _check_layer_seed(seed: Any) -> int | None:
     """`seed` as an `int` in `[0, 2**31 - 1]`, or `None`: it seeds a `SeedGenerator`."""
     return _validation.check_seed(seed, "seed", allow_none=True, maximum=_validation.MAX_LAYER_SEED)
+
+
+def _replica_index() -> Any:
+    """This replica's index when TensorFlow runs the step on several, otherwise None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context.replica_id_in_sync_group
 
 
 @keras.saving.register_keras_serializable(package="keras_denoise")
@@ -78,15 +91,29 @@ class TrainingNoise(keras.layers.Layer):
         images = self.scale(images)
         if not training:
             return images
-        noisy = images + keras.random.normal(
-            keras.ops.shape(images),
-            stddev=self.noise_factor,
-            dtype=self.compute_dtype,
-            seed=self.seed_generator,
-        )
+        noisy = images + self._normal(keras.ops.shape(images))
         if self.clip is not None:
             noisy = keras.ops.clip(noisy, self.clip[0], self.clip[1])
         return noisy
+
+    def _normal(self, shape: Any) -> Any:
+        """`noise_factor * N(0, 1)` of `shape`, drawn from the seed generator.
+
+        The replicas of a `tf.distribute` strategy share the seed generator, so
+        they would draw the same numbers for their shares of a batch; each one
+        folds its index into the step's seed instead.
+        """
+        replica = _replica_index()
+        if replica is None:
+            return keras.random.normal(
+                shape, stddev=self.noise_factor, dtype=self.compute_dtype, seed=self.seed_generator
+            )
+        import tensorflow as tf
+
+        seed = tf.random.experimental.stateless_fold_in(self.seed_generator.next(), replica)
+        return tf.random.stateless_normal(
+            shape, stddev=self.noise_factor, dtype=self.compute_dtype, seed=seed
+        )
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
@@ -270,10 +297,28 @@ def _check_validation_split(value: Any) -> float:
     return float(value)
 
 
-def _check_steps_per_execution(value: Any) -> int:
+def _check_steps_per_execution(value: Any, model: keras.Model) -> int:
+    # Keras 3's multi-step loop on TensorFlow fails on several replicas of a
+    # `MirroredStrategy` or `MultiWorkerMirroredStrategy` (a graph error, "You must
+    # feed a value for placeholder tensor"; keras-team/keras#19246), so one step
+    # per execution there.
+    strategy = _model_strategy(model)
+    one_step = (
+        strategy is not None
+        and strategy.num_replicas_in_sync > 1
+        and "TPU" not in type(strategy).__name__
+    )
     if value is None:
-        return _DEFAULT_STEPS_PER_EXECUTION.get(keras.backend.backend(), 1)
-    return _validation.check_positive_int(value, "steps_per_execution", maximum=1 << 16)
+        return 1 if one_step else _DEFAULT_STEPS_PER_EXECUTION.get(keras.backend.backend(), 1)
+    value = _validation.check_positive_int(value, "steps_per_execution", maximum=1 << 16)
+    if one_step and value > 1:
+        message = (
+            f"`steps_per_execution` must be 1 for a model built in the scope of a "
+            f"`{type(strategy).__name__}` with {strategy.num_replicas_in_sync} replicas "
+            f"(Keras's multi-step loop fails there). Received: steps_per_execution={value!r}"
+        )
+        raise ValueError(message)
+    return value
 
 
 def _check_jit_compile(value: Any) -> bool | str:
@@ -434,6 +479,27 @@ def _compile_settings(model: keras.Model) -> dict:
         return dict(model._compile_config.config)
 
 
+def _model_strategy(model: keras.Model) -> Any:
+    """The `tf.distribute` strategy `model` was built in, or None.
+
+    Keras's TensorFlow trainer records the strategy in scope when a model is
+    made and runs its steps in it.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return None
+    return getattr(model, "_distribute_strategy", None)
+
+
+def _strategy_scope(model: keras.Model) -> Any:
+    """The scope of the strategy `model` was built in, or a null context.
+
+    The variables that training creates (the optimizer's, the noise layer's)
+    must be created in the model's strategy scope.
+    """
+    strategy = _model_strategy(model)
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
 def _check_no_batch_of_one(count: int, batch_size: int) -> None:
     """Refuse, on PyTorch without CUDA, a training split that ends in a one-image batch.
 
@@ -517,8 +583,11 @@ def fit_denoising(
             order each epoch).
         steps_per_execution: training steps per call of the compiled step;
             callbacks and the progress bar are updated that often. Defaults to
-            16 on TensorFlow and JAX, 1 on PyTorch. On JAX with a GPU or TPU
-            these steps run as one compiled call.
+            16 on TensorFlow and JAX, 1 on PyTorch and for a model built in
+            the scope of a `tf.distribute` strategy with several replicas
+            (where Keras's multi-step loop fails, so larger values raise a
+            `ValueError`). On JAX with a GPU or TPU these steps run as one
+            compiled call.
         jit_compile: whether to compile the step with XLA; `"auto"` lets
             Keras decide (XLA on JAX and on TensorFlow with a GPU).
         dtype_policy: for example `"mixed_bfloat16"` or `"mixed_float16"`:
@@ -574,7 +643,7 @@ def fit_denoising(
     validation_split = _check_validation_split(validation_split)
     seed = _check_layer_seed(seed)
     shuffle = _validation.check_bool(shuffle, "shuffle")
-    steps_per_execution = _check_steps_per_execution(steps_per_execution)
+    steps_per_execution = _check_steps_per_execution(steps_per_execution, model)
     jit_compile = _check_jit_compile(jit_compile)
     policy = _check_dtype_policy(dtype_policy)
     learning_rate_schedule = _check_learning_rate_schedule(learning_rate_schedule)
@@ -609,65 +678,69 @@ def fit_denoising(
 
     _check_no_batch_of_one(len(clean), batch_size)
 
-    if not model.compiled:
-        model.compile()
-    config = _compile_settings(model)
-    config.update(
-        optimizer=model.optimizer,
-        steps_per_execution=steps_per_execution,
-        jit_compile=jit_compile,
-    )
-    trainer = NoisyTrainer(
-        model,
-        noise_factor,
-        clip=clip,
-        seed=seed,
-        dtype=policy,
-        name=f"{model.name}_noisy_trainer",
-    )
-    trainer.compile(**config)
-    trainer(clean[:1])  # builds the trainer, which `BackupAndRestore` requires
-    validation_size = 0 if validation_data is None else len(validation_data[0])
-    trainer._last_batch_sizes = {
-        "train": tuple({len(clean) % batch_size} - {0}),
-        "test": tuple({validation_size % batch_size} - {0}),
-    }
-
-    callbacks = list(callbacks or [])
-    base_learning_rate = None
-    if learning_rate_schedule == "cosine":
-        base_learning_rate = _settable_learning_rate(model.optimizer)
-        callbacks.append(
-            keras.callbacks.LearningRateScheduler(_CosineDecay(base_learning_rate, epochs))
+    # On TensorFlow, a model built in a `tf.distribute` strategy's scope is trained
+    # in it: the trainer, the optimizer's variables and the noise state are made there.
+    # The epoch counter of the order lives outside any strategy: the dataset reads it.
+    order = _EpochOrder(seed) if shuffle and keras.backend.backend() == "tensorflow" else None
+    with _strategy_scope(model):
+        if not model.compiled:
+            model.compile()
+        config = _compile_settings(model)
+        config.update(
+            optimizer=model.optimizer,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
         )
-
-    layers = list(model._flatten_layers(include_self=True)) if policy is not None else []
-    saved_policies = [layer.dtype_policy for layer in layers]
-    try:
-        for layer in layers:
-            layer.dtype_policy = policy
-        if keras.backend.backend() == "tensorflow":
-            # The dataset shuffles itself (`fit` only warns about `shuffle` for datasets).
-            order = _EpochOrder(seed) if shuffle else None
-            if order is not None:
-                callbacks.append(order)
-            data = {"x": _tensorflow_batches(clean, batch_size, order=order), "shuffle": False}
-            if validation_data is not None:
-                validation_data = _tensorflow_batches(validation_data, batch_size)
-        else:
-            data = {"x": clean, "batch_size": batch_size, "shuffle": shuffle}
-        history = trainer.fit(
-            **data,
-            epochs=epochs,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_data=validation_data,
-            initial_epoch=initial_epoch,
+        trainer = NoisyTrainer(
+            model,
+            noise_factor,
+            clip=clip,
+            seed=seed,
+            dtype=policy,
+            name=f"{model.name}_noisy_trainer",
         )
-    finally:
-        for layer, saved in zip(layers, saved_policies, strict=True):
-            layer.dtype_policy = saved
-        if base_learning_rate is not None:
-            model.optimizer.learning_rate = base_learning_rate
+        trainer.compile(**config)
+        trainer(clean[:1])  # builds the trainer, which `BackupAndRestore` requires
+        validation_size = 0 if validation_data is None else len(validation_data[0])
+        trainer._last_batch_sizes = {
+            "train": tuple({len(clean) % batch_size} - {0}),
+            "test": tuple({validation_size % batch_size} - {0}),
+        }
+
+        callbacks = list(callbacks or [])
+        base_learning_rate = None
+        if learning_rate_schedule == "cosine":
+            base_learning_rate = _settable_learning_rate(model.optimizer)
+            callbacks.append(
+                keras.callbacks.LearningRateScheduler(_CosineDecay(base_learning_rate, epochs))
+            )
+
+        layers = list(model._flatten_layers(include_self=True)) if policy is not None else []
+        saved_policies = [layer.dtype_policy for layer in layers]
+        try:
+            for layer in layers:
+                layer.dtype_policy = policy
+            if keras.backend.backend() == "tensorflow":
+                # The dataset shuffles itself (`fit` only warns about `shuffle` for datasets).
+                if order is not None:
+                    callbacks.append(order)
+                data = {"x": _tensorflow_batches(clean, batch_size, order=order), "shuffle": False}
+                if validation_data is not None:
+                    validation_data = _tensorflow_batches(validation_data, batch_size)
+            else:
+                data = {"x": clean, "batch_size": batch_size, "shuffle": shuffle}
+            history = trainer.fit(
+                **data,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=callbacks,
+                validation_data=validation_data,
+                initial_epoch=initial_epoch,
+            )
+        finally:
+            for layer, saved in zip(layers, saved_policies, strict=True):
+                layer.dtype_policy = saved
+            if base_learning_rate is not None:
+                model.optimizer.learning_rate = base_learning_rate
     model.history = history
     return history
