@@ -303,11 +303,12 @@ def _check_steps_per_execution(value: Any, model: keras.Model) -> int:
     # feed a value for placeholder tensor"; keras-team/keras#19246), so one step
     # per execution there.
     strategy = _model_strategy(model)
-    one_step = (
-        strategy is not None
-        and strategy.num_replicas_in_sync > 1
-        and "TPU" not in type(strategy).__name__
-    )
+    one_step = False
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        import tensorflow as tf
+
+        mirrored = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+        one_step = isinstance(strategy, mirrored)
     if value is None:
         return 1 if one_step else _DEFAULT_STEPS_PER_EXECUTION.get(keras.backend.backend(), 1)
     value = _validation.check_positive_int(value, "steps_per_execution", maximum=1 << 16)
@@ -680,8 +681,6 @@ def fit_denoising(
 
     # On TensorFlow, a model built in a `tf.distribute` strategy's scope is trained
     # in it: the trainer, the optimizer's variables and the noise state are made there.
-    # The epoch counter of the order lives outside any strategy: the dataset reads it.
-    order = _EpochOrder(seed) if shuffle and keras.backend.backend() == "tensorflow" else None
     with _strategy_scope(model):
         if not model.compiled:
             model.compile()
@@ -722,6 +721,7 @@ def fit_denoising(
                 layer.dtype_policy = policy
             if keras.backend.backend() == "tensorflow":
                 # The dataset shuffles itself (`fit` only warns about `shuffle` for datasets).
+                order = _EpochOrder(seed) if shuffle else None
                 if order is not None:
                     callbacks.append(order)
                 data = {"x": _tensorflow_batches(clean, batch_size, order=order), "shuffle": False}
