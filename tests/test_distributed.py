@@ -98,14 +98,19 @@ def _jax():
     }
 
 
-def _tensorflow():
+def _mirrored_over_two_cpus():
+    """A `MirroredStrategy` over 2 logical CPUs (set up before TensorFlow uses the CPU)."""
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+def _tensorflow():
     from keras_denoise import GaussianNoise
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = _mirrored_over_two_cpus()
     pairs = GaussianNoise(0.5, seed=0).pairs(_images())
     return {
         "replicas": strategy.num_replicas_in_sync,
@@ -119,16 +124,13 @@ def _tensorflow():
 
 def _tensorflow_fit_denoising():
     """`fit_denoising` in a `MirroredStrategy` over 2 logical CPUs, and its noise per replica."""
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
+    import tensorflow as tf
 
     from keras_denoise import ConvAutoencoder
     from keras_denoise._noisy_trainer import TrainingNoise
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = _mirrored_over_two_cpus()
 
     # The noise each replica adds to its half of a batch of zeros, in two steps.
     with strategy.scope():
@@ -161,6 +163,7 @@ def _tensorflow_fit_denoising():
         error = None
     except ValueError as exception:
         error = str(exception)
+
     def correlation(first, second):
         return float(np.corrcoef(first.ravel(), second.ravel())[0, 1])
 
