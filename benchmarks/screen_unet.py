@@ -15,6 +15,11 @@ figures compare only with other screens of the same settings. See benchmarks/RES
 (built as `UNetDenoiser` builds them) applied N times with shared weights, each pass reading the
 noisy digits, their clipped-pixel indicators and the previous pass's estimate (the first pass:
 the noisy digits).
+
+`--residual` and `--pooling average` screen two more experiments outside the library, on the
+same U-Net otherwise (`filters`, `activation` and `convolutions` options): residual blocks (each
+block's input, through a 1x1 convolution where the width changes, added before its last
+activation) and average instead of max pooling.
 """
 
 from __future__ import annotations
@@ -27,43 +32,95 @@ import time
 import numpy as np
 
 
+def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
+               pooling="max"):
+    """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
+
+    `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
+    where the width changes) to its last batch normalization's output, before the activation;
+    `pooling="average"` downsamples by average instead of max pooling.
+    """
+    import keras
+
+    from keras_denoise._fused_batch_normalization import FusedBatchNormalization
+
+    layers = keras.layers
+
+    def block(tensor, width, count):
+        shortcut = tensor
+        for index in range(count):
+            tensor = layers.Conv2D(width, 3, padding="same", use_bias=False, dtype=policy)(tensor)
+            tensor = FusedBatchNormalization(dtype=policy)(tensor)
+            if residual and index == count - 1:
+                if shortcut.shape[-1] != width:
+                    shortcut = layers.Conv2D(width, 1, use_bias=False, dtype=policy)(shortcut)
+                    shortcut = FusedBatchNormalization(dtype=policy)(shortcut)
+                tensor = layers.Add(dtype=policy)([tensor, shortcut])
+            tensor = layers.Activation(activation, dtype=policy)(tensor)
+        return tensor
+
+    pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
+    features, skips = inputs, []
+    for width, count in zip(filters[:-1], convolutions[:-1], strict=True):
+        features = block(features, width, count)
+        skips.append(features)
+        features = pool(2, dtype=policy)(features)
+    features = block(features, filters[-1], convolutions[-1])
+    for level in range(len(filters) - 2, -1, -1):
+        features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
+        features = layers.Concatenate(dtype=policy)([features, skips[level]])
+        features = block(features, filters[level], convolutions[level])
+    return features
+
+
+def _padded_digits(filters):
+    """28x28 digit inputs, zero-padded to the U-Net's multiple, and the padded side."""
+    import keras
+
+    side = 28 + (-28 % 2 ** (len(filters) - 1))
+    inputs = keras.Input((28, 28, 1))
+    padded = keras.layers.ZeroPadding2D(((0, side - 28), (0, side - 28)), dtype="float32")(inputs)
+    return inputs, padded, side
+
+
 def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: str):
     """A model that applies one U-Net body `passes` times to 28x28 digits."""
     import keras
 
-    from keras_denoise._fused_batch_normalization import FusedBatchNormalization
     from keras_denoise._unet_denoiser import _ClipIndicators
 
     layers = keras.layers
     policy = keras.dtype_policies.get(dtype)
-
-    def block(tensor, width):
-        for _ in range(2):
-            tensor = layers.Conv2D(width, 3, padding="same", use_bias=False, dtype=policy)(tensor)
-            tensor = FusedBatchNormalization(dtype=policy)(tensor)
-            tensor = layers.Activation(activation, dtype=policy)(tensor)
-        return tensor
-
-    side = 28 + (-28 % 2 ** (len(filters) - 1))
+    inputs, padded, side = _padded_digits(filters)
     body_inputs = keras.Input((side, side, 4))  # image, two indicators, estimate
-    features, skips = body_inputs, []
-    for width in filters[:-1]:
-        features = block(features, width)
-        skips.append(features)
-        features = layers.MaxPooling2D(2, dtype=policy)(features)
-    features = block(features, filters[-1])
-    for level in range(len(filters) - 2, -1, -1):
-        features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
-        features = block(layers.Concatenate(dtype=policy)([features, skips[level]]), filters[level])
+    features = _unet_body(body_inputs, filters, (2,) * len(filters), activation, policy)
     body = keras.Model(body_inputs, layers.Conv2D(1, 1, dtype="float32")(features))
 
-    inputs = keras.Input((28, 28, 1))
-    padded = layers.ZeroPadding2D(((0, side - 28), (0, side - 28)), dtype="float32")(inputs)
     marked = _ClipIndicators(dtype="float32")(padded)
     estimate = padded
     for _ in range(passes):
         logits = body(layers.Concatenate(dtype="float32")([marked, estimate]))
         estimate = layers.Activation("sigmoid", dtype="float32")(logits)
+    outputs = layers.Cropping2D(((0, side - 28), (0, side - 28)), dtype="float32")(estimate)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    return model
+
+
+def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
+                  residual: bool, pooling: str):
+    """`UNetDenoiser`'s model for 28x28 digits with residual blocks or another pooling."""
+    import keras
+
+    from keras_denoise._unet_denoiser import _ClipIndicators
+
+    layers = keras.layers
+    policy = keras.dtype_policies.get(dtype)
+    inputs, padded, side = _padded_digits(filters)
+    marked = _ClipIndicators(dtype=policy)(padded)
+    features = _unet_body(marked, filters, convolutions, activation, policy,
+                          residual=residual, pooling=pooling)
+    estimate = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(features)
     outputs = layers.Cropping2D(((0, side - 28), (0, side - 28)), dtype="float32")(estimate)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
@@ -81,6 +138,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--options", default="{}", help="UNetDenoiser keywords as JSON")
     parser.add_argument("--passes", type=int, default=1,
                         help="N > 1: the shared-weight experiment described above")
+    parser.add_argument("--residual", action="store_true",
+                        help="the residual-block experiment described above")
+    parser.add_argument("--pooling", choices=("max", "average"), default="max",
+                        help="'average': the average-pooling experiment described above")
     args = parser.parse_args(argv)
     options = json.loads(args.options)
     if args.passes < 1:
@@ -89,6 +150,15 @@ def main(argv=None) -> dict:
     if args.passes > 1 and unused:
         parser.error(
             f"--passes > 1 takes only 'filters' and 'activation' options. Received: {unused}"
+        )
+    variant = args.residual or args.pooling != "max"
+    if variant and args.passes > 1:
+        parser.error("--residual and --pooling take --passes 1 only")
+    unused = sorted(set(options) - {"filters", "activation", "convolutions"})
+    if variant and unused:
+        parser.error(
+            "--residual and --pooling take only 'filters', 'activation' and 'convolutions' "
+            f"options. Received: {unused}"
         )
 
     import keras
@@ -110,6 +180,20 @@ def main(argv=None) -> dict:
             options.get("activation", "relu"),
             args.dtype_policy,
         )
+    elif variant:
+        filters = tuple(options.get("filters", (32, 48, 64, 96)))
+        convolutions = options.get("convolutions", 2)
+        if isinstance(convolutions, int):
+            convolutions = (convolutions,) * len(filters)
+        if len(convolutions) != len(filters):
+            parser.error(
+                "'convolutions' must be an int or one count per level of 'filters'. "
+                f"Received: convolutions={convolutions}, filters={list(filters)}"
+            )
+        model = block_variant(
+            filters, tuple(convolutions), options.get("activation", "relu"), args.dtype_policy,
+            residual=args.residual, pooling=args.pooling,
+        )
     else:
         model = UNetDenoiser(dtype=args.dtype_policy, **options)
         model.compile()
@@ -121,7 +205,8 @@ def main(argv=None) -> dict:
     fit_s = time.perf_counter() - start
     denoised = np.asarray(model.predict(noisy_test, batch_size=256, verbose=0), dtype="float32")
     result = {
-        "options": options, "passes": args.passes, "seed": args.seed, "epochs": args.epochs,
+        "options": options, "passes": args.passes, "residual": args.residual,
+        "pooling": args.pooling, "seed": args.seed, "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
         "psnr": round(float(psnr(x_test, denoised)), 3),
