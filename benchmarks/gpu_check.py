@@ -70,8 +70,9 @@ UNET_ROUND = [
     # many parameters, 21.99 dB (three runs: 21.989, 21.995, 21.989), the best so far. Then the
     # same with the rest of the 0.5M budget in the bottleneck (12-epoch CPU screen: 21.611
     # against 21.621), and the best trained in float32 instead of mixed bfloat16 (on the CPU
-    # 2.2x slower, about 6 hours for 35 epochs; +0.01 dB in a 12-epoch screen of the ReLU
-    # default, within the seed-to-seed spread). The last option wins over the round's
+    # 1.5-2.2x slower, 4-6 hours for 35 epochs; in 12-epoch screens +0.01 dB on the ReLU
+    # default and -0.005 dB on this model, both within the seed-to-seed spread, so only a
+    # 35-epoch run, cheap on a GPU, settles it). The last option wins over the round's
     # `--dtype-policy mixed_bfloat16`. (GELU with three convolutions left the round: its CPU
     # screen gave 21.615 against SiLU's 21.621.)
     ("unet_silu_c3",
