@@ -83,6 +83,16 @@ def _padded_digits(filters):
     return inputs, padded, side
 
 
+def _compiled_digits_model(inputs, estimate, side):
+    """The model from 28x28 `inputs` to `estimate` cropped back to 28x28, compiled."""
+    import keras
+
+    outputs = keras.layers.Cropping2D(((0, side - 28), (0, side - 28)), dtype="float32")(estimate)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    return model
+
+
 def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: str):
     """A model that applies one U-Net body `passes` times to 28x28 digits."""
     import keras
@@ -101,10 +111,7 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
     for _ in range(passes):
         logits = body(layers.Concatenate(dtype="float32")([marked, estimate]))
         estimate = layers.Activation("sigmoid", dtype="float32")(logits)
-    outputs = layers.Cropping2D(((0, side - 28), (0, side - 28)), dtype="float32")(estimate)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
-    return model
+    return _compiled_digits_model(inputs, estimate, side)
 
 
 def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
@@ -121,10 +128,7 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
     features = _unet_body(marked, filters, convolutions, activation, policy,
                           residual=residual, pooling=pooling)
     estimate = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(features)
-    outputs = layers.Cropping2D(((0, side - 28), (0, side - 28)), dtype="float32")(estimate)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
-    return model
+    return _compiled_digits_model(inputs, estimate, side)
 
 
 def main(argv=None) -> dict:
@@ -146,20 +150,15 @@ def main(argv=None) -> dict:
     options = json.loads(args.options)
     if args.passes < 1:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
-    unused = sorted(set(options) - {"filters", "activation"})
-    if args.passes > 1 and unused:
-        parser.error(
-            f"--passes > 1 takes only 'filters' and 'activation' options. Received: {unused}"
-        )
     variant = args.residual or args.pooling != "max"
     if variant and args.passes > 1:
         parser.error("--residual and --pooling take --passes 1 only")
-    unused = sorted(set(options) - {"filters", "activation", "convolutions"})
-    if variant and unused:
-        parser.error(
-            "--residual and --pooling take only 'filters', 'activation' and 'convolutions' "
-            f"options. Received: {unused}"
-        )
+    if args.passes > 1 or variant:
+        flags = "--passes > 1" if args.passes > 1 else "--residual and --pooling"
+        allowed = ["filters", "activation"] + ([] if args.passes > 1 else ["convolutions"])
+        unused = sorted(set(options) - set(allowed))
+        if unused:
+            parser.error(f"With {flags}, the options allowed are {allowed}. Received: {unused}")
 
     import keras
 
@@ -181,17 +180,16 @@ def main(argv=None) -> dict:
             args.dtype_policy,
         )
     elif variant:
-        filters = tuple(options.get("filters", (32, 48, 64, 96)))
-        convolutions = options.get("convolutions", 2)
-        if isinstance(convolutions, int):
-            convolutions = (convolutions,) * len(filters)
-        if len(convolutions) != len(filters):
-            parser.error(
-                "'convolutions' must be an int or one count per level of 'filters'. "
-                f"Received: convolutions={convolutions}, filters={list(filters)}"
-            )
+        from keras_denoise import _validation
+        from keras_denoise._unet_denoiser import _check_convolutions
+
+        try:
+            filters = _validation.check_filters(options.get("filters", (32, 48, 64, 96)), "filters")
+            convolutions = _check_convolutions(options.get("convolutions", 2), len(filters))
+        except ValueError as error:
+            parser.error(str(error))
         model = block_variant(
-            filters, tuple(convolutions), options.get("activation", "relu"), args.dtype_policy,
+            filters, convolutions, options.get("activation", "relu"), args.dtype_policy,
             residual=args.residual, pooling=args.pooling,
         )
     else:
