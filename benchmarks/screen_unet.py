@@ -16,10 +16,12 @@ figures compare only with other screens of the same settings. See benchmarks/RES
 noisy digits, their clipped-pixel indicators and the previous pass's estimate (the first pass:
 the noisy digits).
 
-`--residual` and `--pooling average` screen two more experiments outside the library, on the
-same U-Net otherwise (`filters`, `activation` and `convolutions` options): residual blocks (each
-block's input, through a 1x1 convolution where the width changes, added before its last
-activation) and average instead of max pooling.
+`--residual`, `--pooling average`, `--upsampling bilinear` and `--skip add` screen more
+experiments outside the library, on the same U-Net otherwise (`filters`, `activation` and
+`convolutions` options): residual blocks (each block's input, through a 1x1 convolution where
+the width changes, added before its last activation), average instead of max pooling, bilinear
+upsampling instead of a 2x2 transposed convolution, and skips added to the upsampled features
+instead of concatenated with them.
 """
 
 from __future__ import annotations
@@ -33,12 +35,15 @@ import numpy as np
 
 
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
-               pooling="max"):
+               pooling="max", upsampling="transpose", skip="concatenate"):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
     where the width changes) to its last batch normalization's output, before the activation;
-    `pooling="average"` downsamples by average instead of max pooling.
+    `pooling="average"` downsamples by average instead of max pooling; `upsampling="bilinear"`
+    upsamples by bilinear interpolation instead of a 2x2 transposed convolution (followed by a
+    1x1 convolution to the skip's width where `skip="add"`); `skip="add"` adds the encoder's
+    features to the upsampled ones instead of concatenating them.
     """
     import keras
 
@@ -67,8 +72,14 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
         features = pool(2, dtype=policy)(features)
     features = block(features, filters[-1], convolutions[-1])
     for level in range(len(filters) - 2, -1, -1):
-        features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
-        features = layers.Concatenate(dtype=policy)([features, skips[level]])
+        if upsampling == "bilinear":
+            features = layers.UpSampling2D(2, interpolation="bilinear", dtype=policy)(features)
+            if skip == "add":
+                features = layers.Conv2D(filters[level], 1, dtype=policy)(features)
+        else:
+            features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
+        merge = {"concatenate": layers.Concatenate, "add": layers.Add}[skip]
+        features = merge(dtype=policy)([features, skips[level]])
         features = block(features, filters[level], convolutions[level])
     return features
 
@@ -115,8 +126,8 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
 
 
 def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
-                  residual: bool, pooling: str):
-    """`UNetDenoiser`'s model for 28x28 digits with residual blocks or another pooling."""
+                  residual: bool, pooling: str, upsampling: str, skip: str):
+    """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
     from keras_denoise._unet_denoiser import _ClipIndicators
@@ -126,7 +137,7 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
     inputs, padded, side = _padded_digits(filters)
     marked = _ClipIndicators(dtype=policy)(padded)
     features = _unet_body(marked, filters, convolutions, activation, policy,
-                          residual=residual, pooling=pooling)
+                          residual=residual, pooling=pooling, upsampling=upsampling, skip=skip)
     estimate = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(features)
     return _compiled_digits_model(inputs, estimate, side)
 
@@ -146,15 +157,21 @@ def main(argv=None) -> dict:
                         help="the residual-block experiment described above")
     parser.add_argument("--pooling", choices=("max", "average"), default="max",
                         help="'average': the average-pooling experiment described above")
+    parser.add_argument("--upsampling", choices=("transpose", "bilinear"), default="transpose",
+                        help="'bilinear': the bilinear-upsampling experiment described above")
+    parser.add_argument("--skip", choices=("concatenate", "add"), default="concatenate",
+                        help="'add': the additive-skip experiment described above")
     args = parser.parse_args(argv)
     options = json.loads(args.options)
     if args.passes < 1:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
-    variant = args.residual or args.pooling != "max"
+    variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
+               or args.skip != "concatenate")
+    variant_flags = "--residual, --pooling, --upsampling and --skip"
     if variant and args.passes > 1:
-        parser.error("--residual and --pooling take --passes 1 only")
+        parser.error(f"{variant_flags} take --passes 1 only")
     if args.passes > 1 or variant:
-        flags = "--passes > 1" if args.passes > 1 else "--residual and --pooling"
+        flags = "--passes > 1" if args.passes > 1 else variant_flags
         allowed = ["filters", "activation"] + ([] if args.passes > 1 else ["convolutions"])
         unused = sorted(set(options) - set(allowed))
         if unused:
@@ -190,7 +207,8 @@ def main(argv=None) -> dict:
             parser.error(str(error))
         model = block_variant(
             filters, convolutions, options.get("activation", "relu"), args.dtype_policy,
-            residual=args.residual, pooling=args.pooling,
+            residual=args.residual, pooling=args.pooling, upsampling=args.upsampling,
+            skip=args.skip,
         )
     else:
         model = UNetDenoiser(dtype=args.dtype_policy, **options)
@@ -204,7 +222,8 @@ def main(argv=None) -> dict:
     denoised = np.asarray(model.predict(noisy_test, batch_size=256, verbose=0), dtype="float32")
     result = {
         "options": options, "passes": args.passes, "residual": args.residual,
-        "pooling": args.pooling, "seed": args.seed, "epochs": args.epochs,
+        "pooling": args.pooling, "upsampling": args.upsampling, "skip": args.skip,
+        "seed": args.seed, "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
         "psnr": round(float(psnr(x_test, denoised)), 3),
