@@ -27,6 +27,7 @@ instead of concatenated with them.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import time
@@ -65,6 +66,7 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
         return tensor
 
     pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
+    merge = {"concatenate": layers.Concatenate, "add": layers.Add}[skip]
     features, skips = inputs, []
     for width, count in zip(filters[:-1], convolutions[:-1], strict=True):
         features = block(features, width, count)
@@ -78,7 +80,6 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
                 features = layers.Conv2D(filters[level], 1, dtype=policy)(features)
         else:
             features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
-        merge = {"concatenate": layers.Concatenate, "add": layers.Add}[skip]
         features = merge(dtype=policy)([features, skips[level]])
         features = block(features, filters[level], convolutions[level])
     return features
@@ -189,24 +190,26 @@ def main(argv=None) -> dict:
     noise = np.random.default_rng(2024).standard_normal(x_test.shape, dtype=np.float32)
     noisy_test = np.clip(x_test + 0.5 * noise, 0.0, 1.0)
 
-    if args.passes > 1:
-        model = shared_weight_passes(
-            args.passes,
-            tuple(options.get("filters", (32, 48, 64, 96))),
-            options.get("activation", "relu"),
-            args.dtype_policy,
-        )
-    elif variant:
+    if args.passes > 1 or variant:
+        # The experiments build their own graph; unset options take UNetDenoiser's defaults.
         from keras_denoise import _validation
         from keras_denoise._unet_denoiser import _check_convolutions
 
+        defaults = inspect.signature(UNetDenoiser).parameters
+        keywords = {name: options.get(name, defaults[name].default) for name in allowed}
         try:
-            filters = _validation.check_filters(options.get("filters", (32, 48, 64, 96)), "filters")
-            convolutions = _check_convolutions(options.get("convolutions", 2), len(filters))
+            filters = _validation.check_filters(keywords["filters"], "filters")
+            if variant:
+                convolutions = _check_convolutions(keywords["convolutions"], len(filters))
         except ValueError as error:
             parser.error(str(error))
+    if args.passes > 1:
+        model = shared_weight_passes(
+            args.passes, filters, keywords["activation"], args.dtype_policy
+        )
+    elif variant:
         model = block_variant(
-            filters, convolutions, options.get("activation", "relu"), args.dtype_policy,
+            filters, convolutions, keywords["activation"], args.dtype_policy,
             residual=args.residual, pooling=args.pooling, upsampling=args.upsampling,
             skip=args.skip,
         )
