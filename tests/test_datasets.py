@@ -272,6 +272,41 @@ def test_load_images_16_bit_png(tmp_path):
     np.testing.assert_allclose(load_images(path)[0, ..., 0], pixels / 65535.0, atol=1e-6)
 
 
+def test_read_image_32_bit_integers_within_16_bits(tmp_path):
+    pixels = np.arange(64, dtype=np.int32).reshape(8, 8) * 1000
+    Image.fromarray(pixels).save(tmp_path / "deep.tif")
+    assert Image.open(tmp_path / "deep.tif").mode == "I"
+    np.testing.assert_allclose(read_image(tmp_path / "deep.tif")[..., 0], pixels / 65535.0,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("offset", [-1, 3000])
+def test_read_image_refuses_32_bit_integers_beyond_16_bits(tmp_path, offset):
+    # They used to be clipped to [0, 1] without a word.
+    pixels = np.arange(64, dtype=np.int32).reshape(8, 8) * 1000 + offset
+    Image.fromarray(pixels).save(tmp_path / "wide.tif")
+    with pytest.raises(ValueError, match=r"wide\.tif' holds 32-bit integer pixels from"):
+        read_image(tmp_path / "wide.tif")
+
+
+def test_gray_palette_images_keep_one_channel(tmp_path):
+    gray = _pixels((8, 8))
+    Image.fromarray(gray).convert("P").save(tmp_path / "gray.png")
+    colour = _pixels((8, 8, 3), 1)
+    colour[0, 0] = (255, 0, 0)
+    Image.fromarray(colour).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "c.png")
+    assert Image.open(tmp_path / "gray.png").mode == Image.open(tmp_path / "c.png").mode == "P"
+    np.testing.assert_allclose(read_image(tmp_path / "gray.png")[..., 0], gray / 255.0,
+                               atol=1e-6)
+    assert read_image(tmp_path / "c.png").shape == (8, 8, 3)
+
+
+def test_unconvertible_colour_space_names_the_file(tmp_path):
+    Image.new("LAB", (8, 8)).save(tmp_path / "lab.tif")
+    with pytest.raises(ValueError, match="lab.tif"):
+        load_images(tmp_path / "lab.tif", channels=1)
+
+
 @pytest.mark.parametrize("size", [(8, 12), (32, 16)])
 def test_load_images_resize(tmp_path, size):
     _save(tmp_path / "a.png", np.full((16, 16), 51, np.uint8))
@@ -556,6 +591,17 @@ def test_write_image_replaces_existing_file(tmp_path):
     write_image(path, np.zeros((4, 4)))
     write_image(path, np.ones((4, 4)))
     np.testing.assert_array_equal(read_image(path), 1.0)
+
+
+@pytest.mark.parametrize("name", ["image.NPY", "image.Npy"])
+def test_write_npy_with_upper_case_extension(tmp_path, name):
+    # np.save given a name appends ".npy" to one that does not end with it in lower case.
+    path = tmp_path / name
+    write_image(path, np.zeros((4, 4)))
+    image = np.random.default_rng(0).random((4, 4, 1), dtype=np.float32)
+    write_image(path, image)
+    np.testing.assert_array_equal(read_image(path), image)
+    assert os.listdir(tmp_path) == [name]
 
 
 def test_write_image_bad_extension(tmp_path):

@@ -149,6 +149,7 @@ def load_mnist(path: _PathLike | None = None, *, return_labels: bool = False) ->
     Example:
 
     >>> import os, tempfile
+    >>> import numpy as np
     >>> from keras_denoise.datasets import load_mnist
     >>> digits = np.zeros((4, 28, 28), dtype="uint8")
     >>> path = os.path.join(tempfile.mkdtemp(), "digits.npz")
@@ -280,13 +281,28 @@ def _read_image_file(
     """
     image = _open_image(path)
     gray = image.getbands() in _GRAY_BANDS
+    if image.mode in ("P", "PA"):  # a palette of grey levels is grayscale too
+        colours = np.asarray(image.convert("RGB"))
+        gray = bool((colours == colours[..., :1]).all())
     if image.mode == "F":
         message = f"The image file {path!r} holds floating-point pixels, which are not supported."
         raise ValueError(message)
-    if image.mode.startswith("I"):  # 16-bit grayscale
+    if image.mode.startswith("I"):  # 16-bit grayscale, or 32-bit holding 16-bit values
+        low, high = image.getextrema()
+        if low < 0 or high > 65535:
+            message = (
+                f"The image file {path!r} holds 32-bit integer pixels from {low} to {high}; "
+                "only values from 0 to 65535 (16-bit images) are supported."
+            )
+            raise ValueError(message)
         image, scale = image.convert("F"), 65535.0
     else:
-        image, scale = image.convert("L" if gray or channels == 1 else "RGB"), 255.0
+        try:
+            image = image.convert("L" if gray or channels == 1 else "RGB")
+        except ValueError as error:  # a colour space Pillow cannot convert, such as LAB
+            message = f"Could not read the image file {path!r}: {error}"
+            raise ValueError(message) from None
+        scale = 255.0
     if size is not None:
         image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     array = np.asarray(image, dtype=np.float32) / np.float32(scale)
@@ -468,6 +484,7 @@ def load_images(
     Example:
 
     >>> import os, tempfile
+    >>> import numpy as np
     >>> from keras_denoise.datasets import load_images, write_image
     >>> folder = tempfile.mkdtemp()
     >>> write_image(os.path.join(folder, "a.png"), np.zeros((16, 16)))
@@ -529,7 +546,10 @@ def read_image(path: _PathLike) -> np.ndarray:
     """Read one image file as a float32 `(height, width, channels)` array in [0, 1].
 
     PNG and JPEG files (and any other format Pillow reads) give 1 channel for
-    grayscale and 3 for colour (alpha dropped). A `.npy` file gives the
+    grayscale (palette images whose colours are all grey included) and 3 for
+    colour (alpha dropped). 8-bit pixels are divided by 255, 16-bit ones by
+    65535; integer pixels outside 0-65535 and floating-point pixels are
+    refused. A `.npy` file gives the
     image it holds, `(height, width)` or `(height, width, 1 or 3)`, as
     float32 (uint8 arrays are scaled by 1/255, float arrays must lie in
     [0, 1]), with a channel axis added to a 2-D array.
@@ -550,6 +570,7 @@ def read_image(path: _PathLike) -> np.ndarray:
     Example:
 
     >>> import os, tempfile
+    >>> import numpy as np
     >>> from keras_denoise.datasets import read_image, write_image
     >>> path = os.path.join(tempfile.mkdtemp(), "image.png")
     >>> write_image(path, np.full((8, 16, 3), 0.5))
@@ -595,6 +616,7 @@ def write_image(path: _PathLike, image: Any) -> None:
     Example:
 
     >>> import os, tempfile
+    >>> import numpy as np
     >>> from keras_denoise.datasets import read_image, write_image
     >>> path = os.path.join(tempfile.mkdtemp(), "image.npy")
     >>> image = np.linspace(0, 1, 64, dtype="float32").reshape(8, 8)
@@ -613,7 +635,10 @@ def write_image(path: _PathLike, image: Any) -> None:
     image = _as_image(image, "image")
     with atomic_path(path) as tmp:
         if extension == ".npy":
-            np.save(tmp, image)
+            # Through a handle: given a name, np.save appends ".npy" unless it ends with it in
+            # lower case, and would leave the temporary file (and then `path`) empty.
+            with open(tmp, "wb") as handle:
+                np.save(handle, image)
         else:
             pixels = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
             picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
