@@ -98,7 +98,20 @@ def test_save_rejects_bad_arguments_and_leaves_the_file(saved, kwargs, error, ma
     assert saved.read_bytes() == before
 
 
-@pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.zip", "model"])
+def test_save_into_a_missing_folder_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"`filepath` is in a folder that does not exist"):
+        save_model(_small(), tmp_path / "absent" / "model.keras")
+    assert not (tmp_path / "absent").exists()
+
+
+def test_save_onto_a_folder_names_the_path(tmp_path):
+    (tmp_path / "model.keras").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"`filepath` is a folder.*model\.keras'"):
+        save_model(_small(), tmp_path / "model.keras")
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+@pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.zip", "model", "model.KERAS"])
 def test_save_requires_keras_extension(tmp_path, name):
     with pytest.raises(ValueError, match="filepath"):
         save_model(_small(), tmp_path / name)
@@ -220,6 +233,20 @@ def test_crafted_hyperparameters_fail_before_allocating(saved, tmp_path, key, va
     _rewrite_config(saved, hostile, lambda c: {**c, "config": {**c["config"], key: value}})
     with pytest.raises((ValueError, TypeError), match=key):
         load_model(hostile)
+
+
+@pytest.mark.parametrize("depth", [500, 100_000])
+def test_deeply_nested_config_is_refused(saved, tmp_path, depth):
+    # 100,000 levels overflow the JSON decoder's recursion, 500 the safety walk's.
+    deep = tmp_path / "deep.keras"
+    with zipfile.ZipFile(saved) as archive_in, zipfile.ZipFile(deep, "w") as archive_out:
+        for item in archive_in.infolist():
+            data = archive_in.read(item)
+            if item.filename == "config.json":
+                data = b'{"a": ' * depth + b"1" + b"}" * depth
+            archive_out.writestr(item, data)
+    with pytest.raises(ValueError, match=r"nested.*deep\.keras|deep\.keras.*nested"):
+        load_model(deep)
 
 
 def test_check_config_safe_accepts_real_configs():

@@ -31,18 +31,22 @@ SERIALIZABLE_MODULES = (
 )
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# The models' configs nest 4 levels deep; Keras's loader recurses through every level.
+MAX_CONFIG_DEPTH = 64
 _ALLOWED_PACKAGES = ("keras", "keras_denoise")
 _FORBIDDEN_CLASSES = ("Lambda", "__lambda__", "TFOpLambda", "function")
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+def atomic_path(path: str | os.PathLike, name: str = "path") -> Iterator[str]:
     """Yield a temporary path beside `path`; move it onto `path` on success.
 
     The temporary file lives in the same folder, with the same extension, so
     the final `os.replace` is atomic: readers see either the old file or the
     complete new one. On any exception the temporary file is removed and the
-    previous file (if any) is left intact.
+    previous file (if any) is left intact. A missing folder, or a folder at
+    `path`, raises before anything is written, with the argument `name`
+    and `path` in the message (not the temporary file's name).
 
     Example:
 
@@ -57,6 +61,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        message = f"`{name}` is in a folder that does not exist. Received: {name}={path!r}"
+        raise FileNotFoundError(message)
+    if os.path.isdir(path):
+        message = f"`{name}` is a folder, not a file. Received: {name}={path!r}"
+        raise IsADirectoryError(message)
     base = os.path.basename(path)
     extension = "".join(Path(base).suffixes[-1:])
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{extension}", dir=directory)
@@ -88,8 +98,9 @@ def _check_keras_path(filepath: Any, name: str = "filepath") -> str:
             f"Re-save the model in the `.keras` format. Received: {name}={path!r}"
         )
         raise ValueError(message)
-    if not lowered.endswith(".keras"):
-        message = f"`{name}` must end with `.keras`. Received: {name}={path!r}"
+    if not path.endswith(".keras"):
+        # Keras itself recognizes only the lower-case extension, on saving and on loading.
+        message = f"`{name}` must end with `.keras` (lower case). Received: {name}={path!r}"
         raise ValueError(message)
     return path
 
@@ -132,19 +143,25 @@ def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bo
     if not overwrite and os.path.exists(path):
         message = f"`filepath` already exists and `overwrite` is False. Received: filepath={path!r}"
         raise FileExistsError(message)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, "filepath") as tmp:
         keras.saving.save_model(model, tmp, **kwargs)
 
 
-def _walk(node: Any, where: str = "config") -> Iterator[tuple[str, dict]]:
+class _ConfigTooDeep(Exception):
+    """A config nested deeper than `MAX_CONFIG_DEPTH` (its `args[0]` is where)."""
+
+
+def _walk(node: Any, where: str = "config", depth: int = 0) -> Iterator[tuple[str, dict]]:
     """Yield every dict inside `node` with its location."""
+    if depth > MAX_CONFIG_DEPTH:
+        raise _ConfigTooDeep(where)
     if isinstance(node, dict):
         yield where, node
         for key, value in node.items():
-            yield from _walk(value, f"{where}.{key}")
+            yield from _walk(value, f"{where}.{key}", depth + 1)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _walk(value, f"{where}[{index}]")
+            yield from _walk(value, f"{where}[{index}]", depth + 1)
 
 
 def _is_allowed_module(module: str) -> bool:
@@ -156,7 +173,8 @@ def check_config_safe(config: Any, filepath: str = "<config>") -> None:
     """Raise `ValueError` if a saved model config refers to code outside Keras.
 
     Rejects `Lambda` layers and serialized functions, any `module` outside
-    `keras` and `keras_denoise`, and any registered name from another package.
+    `keras` and `keras_denoise`, any registered name from another package,
+    and configs nested more than `MAX_CONFIG_DEPTH` (64) levels deep.
 
     Example:
 
@@ -167,7 +185,15 @@ def check_config_safe(config: Any, filepath: str = "<config>") -> None:
     ...
     ValueError: Refusing to load '<config>': config.module names module 'os'...
     """
-    for where, node in _walk(config):
+    try:
+        nodes = list(_walk(config))
+    except _ConfigTooDeep as error:
+        message = (
+            f"Refusing to load {filepath!r}: {error.args[0]} is nested more than "
+            f"{MAX_CONFIG_DEPTH} levels deep."
+        )
+        raise ValueError(message) from None
+    for where, node in nodes:
         class_name = node.get("class_name")
         module = node.get("module")
         registered = node.get("registered_name")
@@ -253,6 +279,12 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
                 )
                 raise ValueError(message)
             config = json.loads(archive.read(info).decode("utf-8"))
+            check_config_safe(config, path)
+    except RecursionError:
+        message = (
+            f"`filepath` holds a config.json nested too deeply to load. Received: filepath={path!r}"
+        )
+        raise ValueError(message) from None
     except KeyError:
         message = (
             "`filepath` is not a Keras model archive (no config.json). "
@@ -262,7 +294,6 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
     except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as error:
         message = f"`filepath` is a damaged `.keras` archive ({error}). Received: filepath={path!r}"
         raise ValueError(message) from None
-    check_config_safe(config, path)
     import keras
 
     for module in SERIALIZABLE_MODULES:
