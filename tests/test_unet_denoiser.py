@@ -1,4 +1,5 @@
 import functools
+import re
 
 import keras
 import numpy as np
@@ -191,6 +192,29 @@ def test_denoise_rejects_wrong_channels_or_rank(shape):
 def test_fixed_size_model_rejects_other_sizes():
     with pytest.raises(ValueError, match="images"):
         UNetDenoiser((16, 16, 1), filters=(4,)).denoise(np.zeros((2, 12, 16)))
+
+
+@pytest.mark.parametrize("image_shape", [(16, None, 1), (None, 16, 1)])
+def test_one_free_side(image_shape):
+    model = UNetDenoiser(image_shape, filters=(4, 8))
+    fitting = tuple(20 if side is None else side for side in image_shape[:2])
+    for shape in [(2, *fitting), (2, *fitting, 1), fitting]:
+        assert model.denoise(_images(shape)).shape == shape
+    wrong = tuple(20 if side is None else 12 for side in image_shape[:2])
+    with pytest.raises(ValueError, match=re.escape(f"shape {str(image_shape)}")):
+        model.denoise(_images((2, *wrong)))
+
+
+@pytest.mark.parametrize("colours", [3, 4])
+def test_gray_model_refuses_a_colour_image(colours):
+    # Read as a batch, it would be denoised as 20 images 24 pixels high and `colours` wide.
+    with pytest.raises(ValueError, match=rf"ambiguous .* shape \(20, 24, {colours}\)"):
+        _any_size().denoise(_images((20, 24, colours)))
+
+
+def test_gray_model_takes_narrow_images_as_rank_4():
+    images = _images((20, 24, 3))
+    assert _any_size().denoise(images[..., None]).shape == (20, 24, 3, 1)
 
 
 @pytest.mark.parametrize(

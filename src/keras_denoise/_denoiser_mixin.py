@@ -111,14 +111,30 @@ class DenoiserMixin:
         """
         array = _validation.as_float_images(images, name, min_ndim=2, max_ndim=4)
         height, width, channels = self.image_shape
+
+        def fits(size: tuple) -> bool:  # a side of None takes any size
+            pairs = zip(size, (height, width), strict=True)
+            return all(want is None or got == want for got, want in pairs)
+
         shape = array.shape
         if array.ndim == 4:
             single, squeezed = False, False
         elif array.ndim == 2:
             single, squeezed = True, True
-        elif shape[-1] == channels and (height is None or shape[:2] == (height, width)):
+        elif shape[-1] == channels and fits(shape[:2]):
             single, squeezed = True, False
         elif channels == 1:
+            if width is None and shape[-1] in (3, 4):
+                # Read as a batch, a colour image would be denoised as rows of 3- or 4-pixel
+                # images without an error; a batch of such narrow images can come as rank 4.
+                message = (
+                    f"`{name}` is ambiguous for this 1-channel model: a colour image, which it "
+                    "cannot take (convert it to grayscale, or use a model with image_shape="
+                    f"(None, None, {shape[-1]})), or a batch of {shape[0]} images {shape[1]} "
+                    f"pixels high and {shape[-1]} wide (pass them as an array of shape "
+                    f"{(*shape, 1)}). Received: {name} with shape {shape}"
+                )
+                raise ValueError(message)
             single, squeezed = False, True
         else:
             single, squeezed = True, False
@@ -126,9 +142,12 @@ class DenoiserMixin:
             array = array[..., None]
         if single:
             array = array[None]
-        size_ok = height is None or array.shape[1:3] == (height, width)
-        if array.shape[-1] != channels or not size_ok:
-            expected = "(N, height, width, channels)" if height is None else str(self.image_shape)
+        if array.shape[-1] != channels or not fits(array.shape[1:3]):
+            expected = (
+                "(N, height, width, channels)"
+                if (height, width) == (None, None)
+                else str(self.image_shape)
+            )
             message = (
                 f"`{name}` do not fit this model, which takes images of shape {expected} "
                 f"with {channels} channel(s). Received: {name} with shape {shape}"

@@ -470,6 +470,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
 
         Example:
 
+        >>> import numpy as np
         >>> from keras_denoise import UNetDenoiser
         >>> model = UNetDenoiser(filters=(4, 8))
         >>> images = np.random.default_rng(0).random((40, 30), dtype="float32")
