@@ -91,7 +91,7 @@ def test_get_config_and_repr():
     assert "noise_factor=0.25" in repr(noise)
 
 
-@pytest.mark.parametrize("noise_factor", [-0.1, float("nan"), float("inf")])
+@pytest.mark.parametrize("noise_factor", [-0.1, float("nan"), float("inf"), 1e39, 1.1e6])
 def test_bad_noise_factor_value(noise_factor):
     with pytest.raises(ValueError, match="noise_factor"):
         GaussianNoise(noise_factor)

@@ -129,6 +129,7 @@ def _pairs(**kwargs):
     ({"images": np.zeros((4, 8, 8), "float32")}, ValueError, "images"),
     ({"images": np.zeros((4, 8, 8, 1), "uint8")}, ValueError, "images"),
     ({"noise_factor": -1.0}, ValueError, "noise_factor=-1.0"),
+    ({"noise_factor": 1e39}, ValueError, r"at most 1000000\.0\. Received: noise_factor=1e\+39"),
     ({"clip": (1.0, 0.0)}, ValueError, r"clip=\(1.0, 0.0\)"),
     ({"clip": 5}, ValueError, "clip=5"),
     ({"batch_size": 0}, ValueError, "batch_size=0"),

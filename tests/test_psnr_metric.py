@@ -12,7 +12,7 @@ from keras_denoise.metrics import PSNR, psnr
 
 
 def _result(metric):
-    return float(keras.ops.convert_to_numpy(metric.result()))
+    return float(keras.ops.convert_to_numpy(keras.ops.cast(metric.result(), "float32")))
 
 
 @pytest.mark.parametrize("shape", [(4, 16, 16), (4, 16, 16, 1), (4, 12, 16, 3)])
@@ -99,6 +99,46 @@ def test_identical_images_are_capped_at_100_db(data_range, rng):
     metric = PSNR(data_range=data_range)
     metric.update_state(images, images)
     assert _result(metric) == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_identical_images_are_capped_at_100_db_in_every_dtype(dtype, rng):
+    # In float16 the clamp at 1e-10 would underflow to 0 and the PSNR be inf.
+    images = rng.random((3, 16, 16, 1))
+    metric = PSNR(dtype=dtype)
+    metric.update_state(images, images)
+    assert _result(metric) == pytest.approx(100.0, rel=1e-2)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_a_trailing_channel_axis_of_one_is_matched(swap, rng):
+    # (N, H, W) against (N, H, W, 1) with N == W: broadcasting would pair every image with
+    # every row.
+    clean = rng.random((16, 16, 16))
+    estimate = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1)
+    pair = (clean, estimate[..., None]) if not swap else (clean[..., None], estimate)
+    metric = PSNR()
+    metric.update_state(*pair)
+    assert _result(metric) == pytest.approx(psnr(clean, estimate), rel=1e-4)
+
+
+def test_targets_without_channel_axis_in_compiled_evaluate(rng):
+    clean = rng.random((16, 16, 16)).astype("float32")
+    noisy = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1).astype("float32")
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Identity()])
+    model.compile(loss="mse", metrics=[PSNR()])
+    logs = model.evaluate(noisy[..., None], clean, batch_size=8, verbose=0, return_dict=True)
+    assert logs["psnr"] == pytest.approx(psnr(clean, noisy), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("true_shape", "pred_shape"),
+    [((2, 8, 8), (2, 8, 6)), ((2, 8, 8, 3), (2, 8, 8)), ((2, 8, 8, 1), (2, 8, 8, 2))],
+)
+def test_other_shape_mismatches_raise(true_shape, pred_shape):
+    metric = PSNR()
+    with pytest.raises(ValueError, match=r"y_true with shape .* y_pred with shape"):
+        metric.update_state(np.zeros(true_shape), np.zeros(pred_shape))
 
 
 def test_config_round_trip_and_serialization():

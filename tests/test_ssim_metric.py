@@ -98,6 +98,31 @@ def test_uint8_targets_in_compiled_evaluate(rng):
     assert logs["ssim"] == pytest.approx(ssim(targets, inputs), abs=1e-3)
 
 
+@pytest.mark.parametrize("swap", [False, True])
+def test_a_trailing_channel_axis_of_one_is_matched(swap, rng):
+    clean = rng.random((4, 16, 16))
+    estimate = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1)
+    pair = (clean, estimate[..., None]) if not swap else (clean[..., None], estimate)
+    metric = SSIM()
+    metric.update_state(*pair)
+    assert _result(metric) == pytest.approx(ssim(clean, estimate), abs=1e-4)
+
+
+def test_targets_without_channel_axis_in_compiled_evaluate(rng):
+    clean = rng.random((8, 16, 16)).astype("float32")
+    noisy = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1).astype("float32")
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Identity()])
+    model.compile(loss="mse", metrics=[SSIM()])
+    logs = model.evaluate(noisy[..., None], clean, batch_size=4, verbose=0, return_dict=True)
+    assert logs["ssim"] == pytest.approx(ssim(clean, noisy), abs=1e-3)
+
+
+def test_other_shape_mismatches_raise():
+    metric = SSIM()
+    with pytest.raises(ValueError, match=r"y_true with shape .* y_pred with shape"):
+        metric.update_state(np.zeros((2, 16, 16, 3)), np.zeros((2, 16, 16)))
+
+
 def test_config_round_trip_and_serialization():
     metric = SSIM(data_range=2.0, name="structure")
     config = metric.get_config()

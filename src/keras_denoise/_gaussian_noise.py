@@ -53,7 +53,7 @@ class GaussianNoise:
     or non-numeric arrays raise `TypeError`. The result is always float32.
 
     Args:
-        noise_factor: standard deviation of the noise, a finite number >= 0.
+        noise_factor: standard deviation of the noise, a number from 0 to 1e6.
             Defaults to 0.5, the reference task's level.
         clip: `(low, high)` bounds the noisy images are clipped to, or `None`
             for no clipping. Defaults to `(0.0, 1.0)`.
@@ -61,7 +61,7 @@ class GaussianNoise:
             for fresh entropy.
 
     Raises:
-        ValueError: if `noise_factor` is negative or not finite, `clip` is
+        ValueError: if `noise_factor` is outside [0, 1e6] or NaN, `clip` is
             not a pair with `low < high`, or `seed` is outside
             `[0, 2**32 - 1]`.
         TypeError: if `noise_factor`, `clip` or `seed` has the wrong type.
@@ -87,7 +87,7 @@ class GaussianNoise:
         clip: tuple[float, float] | None = (0.0, 1.0),
         seed: int | None = None,
     ):
-        self.noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
+        self.noise_factor = _validation.check_noise_factor(noise_factor)
         self.clip = _check_clip(clip)
         self.seed = _check_seed(seed)
         self._rng = np.random.default_rng(self.seed)

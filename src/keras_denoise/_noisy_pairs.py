@@ -22,7 +22,7 @@ class NoisyPairs(keras.utils.PyDataset):
 
     Args:
         images: float32 array of clean images, `(N, height, width, channels)`.
-        noise_factor: standard deviation of the added noise.
+        noise_factor: standard deviation of the added noise, from 0 to 1e6.
         clip: `(low, high)` bounds for the noisy images, or `None`.
         batch_size: number of images per batch.
         shuffle: whether to visit the images in a new random order each epoch.
@@ -33,7 +33,7 @@ class NoisyPairs(keras.utils.PyDataset):
 
     Raises:
         ValueError: if `images` is not a 4-D float array, `noise_factor` is
-            negative, `clip` is not a pair with low < high, or `batch_size`
+            outside [0, 1e6], `clip` is not a pair with low < high, or `batch_size`
             or `entropy` is out of range.
         TypeError: if an argument has the wrong type.
 
@@ -68,7 +68,7 @@ class NoisyPairs(keras.utils.PyDataset):
                 f"images={_validation._short_repr(images)}"
             )
             raise ValueError(message)
-        noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
+        noise_factor = _validation.check_noise_factor(noise_factor)
         # `GaussianNoise`'s own check (imported here: that module imports this one).
         from keras_denoise._gaussian_noise import _check_clip
 

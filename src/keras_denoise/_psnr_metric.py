@@ -36,8 +36,9 @@ class PSNR(keras.metrics.Mean):
         data_range: the span of possible pixel values, a positive number.
             Defaults to 1.0, for images in [0, 1] and for uint8 images.
         name: name of the metric, shown in training logs. Defaults to "psnr".
-        dtype: dtype of the metric's computations and state, or `None` for
-            the Keras default (float32).
+        dtype: dtype of the metric's state, or `None` for the Keras default
+            (float32). The errors are computed in float32 (float64 for
+            `dtype="float64"`), so the clamp holds in float16 too.
 
     Raises:
         ValueError: if `data_range` is not a positive finite number.
@@ -71,7 +72,9 @@ class PSNR(keras.metrics.Mean):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add the PSNR of each image in the batch `(N, ...)` to the running mean.
 
-        A uint8 `y_true` or `y_pred` is scaled by 1/255 first.
+        A uint8 `y_true` or `y_pred` is scaled by 1/255 first. As with Keras's
+        own metrics, targets `(N, height, width)` match predictions
+        `(N, height, width, 1)`; other differing shapes raise `ValueError`.
 
         Example:
 
@@ -83,8 +86,9 @@ class PSNR(keras.metrics.Mean):
         >>> round(float(metric.result()), 3)  # the mean of 20 dB and 40 dB
         30.0
         """
-        y_true = _validation.cast_pixels(y_true, self.dtype)
-        y_pred = _validation.cast_pixels(y_pred, self.dtype)
+        # At least float32: the clamp at 1e-10 would be 0 in float16 (and the PSNR inf).
+        compute_dtype = "float64" if self.dtype == "float64" else "float32"
+        y_true, y_pred = _validation.cast_pixel_pairs(y_true, y_pred, compute_dtype)
         pixel_axes = tuple(range(1, len(y_true.shape)))
         mse = ops.mean(ops.square(y_true - y_pred), axis=pixel_axes)
         relative_mse = ops.maximum(mse / self.data_range**2, _MIN_RELATIVE_MSE)

@@ -89,7 +89,9 @@ class SSIM(keras.metrics.Mean):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add the SSIM of each image in the batch to the running mean.
 
-        A uint8 `y_true` or `y_pred` is scaled by 1/255 first.
+        A uint8 `y_true` or `y_pred` is scaled by 1/255 first. As with Keras's
+        own metrics, targets `(N, height, width)` match predictions
+        `(N, height, width, 1)`; other differing shapes raise `ValueError`.
 
         Example:
 
@@ -102,8 +104,7 @@ class SSIM(keras.metrics.Mean):
         >>> bool(float(metric.result()) < 0.5)
         True
         """
-        y_true = _validation.cast_pixels(y_true, self.dtype)
-        y_pred = _validation.cast_pixels(y_pred, self.dtype)
+        y_true, y_pred = _validation.cast_pixel_pairs(y_true, y_pred, self.dtype)
         if len(y_true.shape) == 3:
             y_true, y_pred = y_true[..., None], y_pred[..., None]
         window_side = 2 * _RADIUS + 1

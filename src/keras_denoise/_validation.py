@@ -20,6 +20,7 @@ MAX_FILTERS = 4096
 MAX_LATENT_DIM = 65536
 MAX_IMAGE_SIDE = 8192
 MAX_CHANNELS = 64
+MAX_NOISE_FACTOR = 1e6
 MAX_BATCH_SIZE = 1 << 20
 MAX_STAGES = 8
 # Largest seed accepted: `keras.utils.set_random_seed` seeds NumPy, which takes at most 2**32 - 1.
@@ -93,6 +94,16 @@ def check_nonnegative_float(value: Any, name: str, *, maximum: float | None = No
         message = f"`{name}` must be at most {maximum}. Received: {name}={_short_repr(value)}"
         raise ValueError(message)
     return float(value)
+
+
+def check_noise_factor(value: Any, name: str = "noise_factor") -> float:
+    """Return `value` as a `float` from 0 to `MAX_NOISE_FACTOR`.
+
+    The noise is drawn in float32, where a factor near its largest value (3.4e38)
+    would overflow to infinite pixels; on images in [0, 1] any factor far above 1
+    only saturates them.
+    """
+    return check_nonnegative_float(value, name, maximum=MAX_NOISE_FACTOR)
 
 
 def check_positive_float(value: Any, name: str) -> float:
@@ -213,6 +224,34 @@ def cast_pixels(images: Any, dtype: Any) -> Any:
     if backend.standardize_dtype(images.dtype) == "uint8":
         images = ops.divide(ops.cast(images, "float32"), ops.convert_to_tensor(255.0, "float32"))
     return ops.cast(images, dtype)
+
+
+def cast_pixel_pairs(y_true: Any, y_pred: Any, dtype: Any) -> tuple[Any, Any]:
+    """`cast_pixels` of a metric's targets and predictions, brought to one shape.
+
+    As Keras's own losses and metrics do, a trailing channel axis of size 1
+    that only one of the two has is added to the other: a model for images
+    `(height, width, 1)` is fit to targets `(N, height, width)`. Shapes that
+    still differ where both are known raise a `ValueError` naming both
+    (broadcasting would silently score the wrong pixels).
+    """
+    y_true, y_pred = cast_pixels(y_true, dtype), cast_pixels(y_pred, dtype)
+    true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
+    if len(true_shape) == len(pred_shape) - 1 and pred_shape[-1] == 1:
+        y_true, true_shape = y_true[..., None], (*true_shape, 1)
+    elif len(pred_shape) == len(true_shape) - 1 and true_shape[-1] == 1:
+        y_pred, pred_shape = y_pred[..., None], (*pred_shape, 1)
+    pairs = zip(true_shape, pred_shape, strict=False)
+    if len(true_shape) != len(pred_shape) or any(
+        a is not None and b is not None and a != b for a, b in pairs
+    ):
+        message = (
+            "`y_true` and `y_pred` must have the same shape (or differ only by a trailing "
+            f"channel axis of size 1). Received: y_true with shape {true_shape}, y_pred with "
+            f"shape {pred_shape}"
+        )
+        raise ValueError(message)
+    return y_true, y_pred
 
 
 def as_float_images(
