@@ -139,6 +139,8 @@ def test_roc_takes_integer_scores_and_labels():
         ([0.1, np.nan], [0, 1], "scores with 1 such values, the first nan at index 1"),
         ([0.1, -np.inf, np.nan], [0, 1, 0], "2 such values, the first -inf at index 1"),
         ([[0.1, 0.2]], [0, 1], "scores"),
+        ([[0.1, 0.2], [0.3]], [0, 1], r"`scores` must be a 1-D array\. Received: scores=\[\["),
+        ([0.1, 0.2], [[0, 1], [1]], r"`is_anomaly` must be a 1-D array\. Received: is_anomaly="),
         ([], [], "scores"),
     ],
 )

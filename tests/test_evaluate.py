@@ -137,6 +137,17 @@ def test_baselines_beat_the_noisy_input_on_digits(mnist_path):
     assert scores["median"]["ssim"] > scores["noisy"]["ssim"]
 
 
+def test_no_noise_and_a_blank_image(rng):
+    # scikit-image's wavelet noise estimate is NaN for a constant image without noise.
+    images = rng.random((3, 16, 16))
+    images[1] = 0.0
+    baselines = ("median", "tv", "nl_means", "wavelet")
+    rows = _quick(images, noise_factors=(0.0, 0.1), baselines=baselines)
+    assert all(not np.isnan(row["psnr"]) and not np.isnan(row["ssim"]) for row in rows)
+    wavelet = [row for row in rows if row["method"] == "wavelet"]
+    assert wavelet[0]["psnr"] > 20 and np.isfinite(wavelet[1]["psnr"])
+
+
 def test_images_that_do_not_fit_the_model(rng):
     model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4)
     with pytest.raises(ValueError, match="images"):
@@ -156,6 +167,7 @@ def test_images_that_do_not_fit_the_model(rng):
         ({"noise_factors": ()}, ValueError, "noise_factors"),
         ({"noise_factors": (0.1, -0.5)}, ValueError, r"noise_factors=\(0.1, -0.5\)"),
         ({"noise_factors": (float("nan"),)}, ValueError, r"noise_factors=\(nan,\)"),
+        ({"noise_factors": (0.5, 1e39)}, ValueError, r"1e6\. .*=\(0\.5, 1e\+39\)"),
         ({"noise_factors": ("0.1",)}, TypeError, r"noise_factors=\('0.1',\)"),
         ({"noise_factors": np.zeros((2, 2))}, TypeError, "noise_factors"),
         ({"seed": -1}, ValueError, "seed"),
@@ -202,13 +214,31 @@ def test_format_table_lays_out_every_row(rng):
         assert line.split()[-3:] == [row["method"], f"{row['psnr']:.2f}", f"{row['ssim']:.4f}"]
 
 
+def test_format_table_tells_close_noise_levels_apart():
+    rows = [
+        {"noise_factor": value, "method": "noisy", "psnr": 40.0, "ssim": 0.99}
+        for value in (0.001, 0.004, 0.005, 0.015, 0.1, 1 / 3)
+    ]
+    labels = [line.split()[0] for line in format_table(rows).splitlines()[1:]]
+    assert labels == ["0.001", "0.004", "0.005", "0.015", "0.10", "0.333333"]
+
+
 def test_format_table_widens_for_long_method_names():
     rows = [{"noise_factor": 0.5, "method": "a_long_method_name", "psnr": 12.0, "ssim": 0.5}]
     assert "a_long_method_name" in format_table(rows)
 
 
 @pytest.mark.parametrize(
-    "rows", [[], "rows", None, [{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0}], [1.0]]
+    "rows",
+    [
+        [],
+        "rows",
+        None,
+        [{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0}],
+        [1.0],
+        [{"noise_factor": 0.5, "method": "noisy", "psnr": None, "ssim": 0.5}],
+        [{"noise_factor": "low", "method": "noisy", "psnr": 9.0, "ssim": 0.5}],
+    ],
 )
 def test_format_table_rejects_bad_rows(rows):
     with pytest.raises(ValueError, match="rows"):

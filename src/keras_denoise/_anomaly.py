@@ -83,9 +83,17 @@ def anomaly_scores(
     return errors.reshape(len(errors), -1).mean(axis=1).astype(np.float32)
 
 
+def _as_array(values: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values)
+    except ValueError:  # ragged nested sequences
+        message = f"`{name}` must be a 1-D array. Received: {name}={values!r}"
+        raise ValueError(message) from None
+
+
 def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
     """`scores` as a 1-D, non-empty, finite float64 array."""
-    array = np.asarray(scores)
+    array = _as_array(scores, name)
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     ):
@@ -112,7 +120,7 @@ def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
 
 def _as_labels(is_anomaly: Any, size: int) -> np.ndarray:
     """`is_anomaly` as a bool array of `size` values holding both classes."""
-    array = np.asarray(is_anomaly)
+    array = _as_array(is_anomaly, "is_anomaly")
     if array.dtype != bool:
         if not np.issubdtype(array.dtype, np.integer):
             message = (

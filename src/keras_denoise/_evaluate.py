@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,7 +35,12 @@ def _nl_means(image: np.ndarray, noise_factor: float) -> np.ndarray:
     from skimage.restoration import denoise_nl_means, estimate_sigma
 
     channel_axis = -1 if image.ndim == 3 else None
-    sigma = float(estimate_sigma(image, average_sigmas=True, channel_axis=channel_axis))
+    # NaN (with NumPy's warnings) for a constant image without noise, as in `_wavelet`.
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigma = float(estimate_sigma(image, average_sigmas=True, channel_axis=channel_axis))
+    if not sigma > 0.0:
+        return image
     return denoise_nl_means(
         image,
         h=0.8 * sigma,
@@ -50,9 +56,15 @@ def _wavelet(image: np.ndarray, noise_factor: float) -> np.ndarray:
     from skimage.restoration import denoise_wavelet
 
     channel_axis = -1 if image.ndim == 3 else None
-    return denoise_wavelet(
-        image, method="BayesShrink", mode="soft", rescale_sigma=True, channel_axis=channel_axis
-    )
+    # With no detail coefficients at all (a constant image without noise) scikit-image's noise
+    # estimate is the median of an empty array (with NumPy's warnings), and the result NaN:
+    # there is nothing to remove. (`_nl_means` meets the same estimate.)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        denoised = denoise_wavelet(
+            image, method="BayesShrink", mode="soft", rescale_sigma=True, channel_axis=channel_axis
+        )
+    return denoised if np.isfinite(denoised).all() else image
 
 
 _BASELINES = {
@@ -78,10 +90,10 @@ def _check_noise_factors(noise_factors: Any) -> tuple[float, ...]:
     checked = []
     for value in noise_factors:
         try:
-            checked.append(_validation.check_nonnegative_float(value, "noise_factor"))
+            checked.append(_validation.check_noise_factor(value))
         except (TypeError, ValueError) as error:
             message = (
-                "`noise_factors` must hold finite, non-negative numbers. "
+                "`noise_factors` must hold numbers from 0 to 1e6. "
                 f"Received: noise_factors={noise_factors!r}"
             )
             raise type(error)(message) from None
@@ -155,7 +167,7 @@ def evaluate(
         clean_images: a batch `(N, height, width)` or `(N, height, width,
             channels)`, float in [0, 1] or uint8 (scaled to [0, 1]).
         noise_factors: the noise levels (standard deviations of the noise), a
-            non-empty sequence of non-negative numbers.
+            non-empty sequence of numbers from 0 to 1e6.
         seed: seed of the noise, a non-negative integer.
         baselines: names of the baselines to run, among `"median"`, `"tv"`,
             `"nl_means"` and `"wavelet"`; `()` runs none.
@@ -276,17 +288,38 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) or not rows:
         message = f"`rows` must be a non-empty list of `evaluate` rows. Received: rows={rows!r}"
         raise ValueError(message)
-    for row in rows:
+    numbers = []
+    for index, row in enumerate(rows):
         if not isinstance(row, Mapping) or any(key not in row for key in _ROW_KEYS):
             message = f"Each of `rows` must be a mapping with keys {_ROW_KEYS}. Received: {row!r}"
             raise ValueError(message)
+        try:
+            numbers.append(tuple(float(row[key]) for key in ("noise_factor", "psnr", "ssim")))
+        except (TypeError, ValueError):
+            message = (
+                f"`rows[{index}]` must hold numbers under 'noise_factor', 'psnr' and 'ssim'. "
+                f"Received: {row!r}"
+            )
+            raise ValueError(message) from None
+    labels = [_noise_label(noise_factor) for noise_factor, _, _ in numbers]
+    noise_width = max(len("noise"), *(len(label) for label in labels))
     width = max(len("method"), *(len(str(row["method"])) for row in rows))
-    lines = [f"{'noise':<5}  {'method':<{width}}  {'PSNR (dB)':>9}  {'SSIM':>6}"]
+    lines = [f"{'noise':<{noise_width}}  {'method':<{width}}  {'PSNR (dB)':>9}  {'SSIM':>6}"]
     previous = None
-    for row in rows:
-        noise = "" if row["noise_factor"] == previous else f"{row['noise_factor']:.2f}"
-        previous = row["noise_factor"]
+    for row, label, (noise_factor, psnr_db, ssim_value) in zip(rows, labels, numbers, strict=True):
+        noise = "" if noise_factor == previous else label
+        previous = noise_factor
+        method = str(row["method"])
         lines.append(
-            f"{noise:<5}  {row['method']:<{width}}  {row['psnr']:>9.2f}  {row['ssim']:>6.4f}"
+            f"{noise:<{noise_width}}  {method:<{width}}  {psnr_db:>9.2f}  {ssim_value:>6.4f}"
         )
     return "\n".join(lines)
+
+
+def _noise_label(noise_factor: float) -> str:
+    """Two decimals, or as many more (up to six) as tell this level from its neighbours."""
+    for decimals in range(2, 7):
+        label = f"{noise_factor:.{decimals}f}"
+        if float(label) == noise_factor:
+            return label
+    return f"{noise_factor:.6g}"
