@@ -204,6 +204,7 @@ def test_backup_and_restore_resumes(tmp_path):
     ("kwargs", "name", "error"),
     [
         ({"noise_factor": -1.0}, "noise_factor", ValueError),
+        ({"noise_factor": 1e39}, r"at most 1000000\.0\. Received: noise_factor=1e\+39", ValueError),
         ({"clip": (1.0, 0.0)}, "clip", ValueError),
         ({"epochs": 0}, "epochs", ValueError),
         ({"batch_size": 0}, "batch_size", ValueError),
@@ -215,6 +216,8 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"shuffle": 1}, "shuffle", TypeError),
         ({"steps_per_execution": 0}, "steps_per_execution", ValueError),
         ({"jit_compile": "yes"}, "jit_compile", ValueError),
+        ({"jit_compile": 1}, r"jit_compile=1", TypeError),
+        ({"jit_compile": None}, r"jit_compile=None", TypeError),
         ({"dtype_policy": "float13"}, "dtype_policy", ValueError),
         ({"learning_rate_schedule": "linear"}, "learning_rate_schedule", ValueError),
         ({"initial_epoch": 1}, "initial_epoch", ValueError),
@@ -223,11 +226,70 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"seed": 2**40}, "seed", ValueError),
         ({"seed": True}, "seed", TypeError),
         ({"validation_data": np.zeros((2, 16), "float32")}, "validation_data", ValueError),
+        ({"validation_data": _images(4) * 255}, r"validation_data.*\[0, 1\]", ValueError),
+        ({"validation_data": (_images(4), _images(4) - 0.5)}, r"validation_data.*\[0, 1\]",
+         ValueError),
+        ({"validation_data": (_images(4, (8, 8)), _images(4))}, "validation_data.*shape",
+         ValueError),
+        ({"callbacks": "abc"}, r"callbacks='abc'", TypeError),
+        ({"callbacks": [keras.callbacks.History(), 3]}, "callbacks", TypeError),
     ],
 )
 def test_bad_arguments_raise_naming_them(kwargs, name, error):
+    model = _model()
     with pytest.raises(error, match=name):
-        fit_denoising(_model(), _images(8), verbose=0, **kwargs)
+        fit_denoising(model, _images(8), verbose=0, **kwargs)
+    assert not model.compiled  # refused before any training
+
+
+@pytest.mark.parametrize(("noisy", "clean"), [(3, 5), (8, 5)])
+def test_validation_pair_of_different_lengths_raises_before_training(noisy, clean):
+    images = _images(16)
+    model = _model()
+    match = f"validation_data.* {noisy} noisy and {clean} clean images"
+    with pytest.raises(ValueError, match=match):
+        fit_denoising(model, images, batch_size=8, seed=0, verbose=0,
+                      validation_data=(images[:noisy], images[:clean]))
+    assert not model.compiled
+
+
+@pytest.mark.parametrize("policy", ["bfloat16", "float16", "float64", "int32",
+                                    keras.DTypePolicy("bfloat16"), "int8_from_float32"])
+def test_dtype_policies_without_float32_weights_raise(policy):
+    with pytest.raises(ValueError, match=r"dtype_policy.*'mixed_bfloat16'.*Received: dtype_p"):
+        fit_denoising(_model(), _images(8), verbose=0, dtype_policy=policy)
+
+
+@pytest.mark.parametrize(
+    "policy", ["float32", "mixed_float16", keras.DTypePolicy("mixed_bfloat16")]
+)
+def test_dtype_policies_with_float32_weights_are_accepted(policy):
+    from keras_denoise._noisy_trainer import _check_dtype_policy
+
+    assert _check_dtype_policy(policy).variable_dtype == "float32"
+
+
+def test_float_images_outside_0_1_raise_before_training():
+    model = _model()
+    with pytest.raises(ValueError, match=r"clean_images.*\[0, 1\]"):
+        fit_denoising(model, _images(8) * 255, verbose=0)
+    assert not model.compiled
+
+
+def test_images_at_0_and_1_and_unclipped_noisy_validation_train():
+    images = _images(8)
+    images[0], images[1] = 0.0, 1.0
+    noisy = images + np.random.default_rng(1).normal(0, 0.5, images.shape).astype("float32")
+    for clip in (None, (0.0, 1.0)):  # noisy inputs are used as given
+        _, history = _fit(images, clip=clip, validation_data=(noisy, images), epochs=1)
+        assert np.isfinite(history.history["val_loss"][-1])
+
+
+@pytest.mark.parametrize("wrap", [lambda callback: callback, lambda callback: (callback,)])
+def test_callbacks_one_callback_or_a_tuple(wrap):
+    recorder = _RecordComputeDtypes()
+    _fit(_images(16), callbacks=wrap(recorder), epochs=1, batch_size=16)
+    assert recorder.layer_dtypes == {"float32"}
 
 
 @pytest.mark.parametrize(

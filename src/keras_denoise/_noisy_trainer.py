@@ -49,13 +49,14 @@ class TrainingNoise(keras.layers.Layer):
     `keras.layers.GaussianNoise`).
 
     Args:
-        noise_factor: standard deviation of the noise, a finite number >= 0.
+        noise_factor: standard deviation of the noise, a number from 0 to 1e6.
         clip: `(low, high)` bounds of the noisy images, or `None`.
         seed: integer seed of the noise, from 0 to 2**31 - 1, or `None`.
         **kwargs: passed to `keras.layers.Layer`.
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
     >>> from keras_denoise._noisy_trainer import TrainingNoise
     >>> layer = TrainingNoise(0.5, seed=0)
@@ -72,7 +73,7 @@ class TrainingNoise(keras.layers.Layer):
         seed: int | None = None,
         **kwargs,
     ):
-        noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
+        noise_factor = _validation.check_noise_factor(noise_factor)
         clip = _check_clip(clip)
         seed = _check_layer_seed(seed)
         super().__init__(**kwargs)
@@ -266,8 +267,12 @@ class NoisyTrainer(keras.Model):
         return cls(**config)
 
 
-def _check_clean_images(images: Any, name: str) -> np.ndarray:
-    """uint8 stays uint8 (4x smaller, scaled in the step); anything else becomes float32."""
+def _check_clean_images(images: Any, name: str, *, check_range: bool = True) -> np.ndarray:
+    """uint8 stays uint8 (4x smaller, scaled in the step); anything else becomes float32.
+
+    Float pixels must lie in [0, 1] unless `check_range` is False (checked on the
+    float32 copy that is made anyway, without another copy).
+    """
     if isinstance(images, np.ndarray) and images.dtype == np.uint8:
         if not 3 <= images.ndim <= 4 or images.size == 0:
             message = (
@@ -277,8 +282,35 @@ def _check_clean_images(images: Any, name: str) -> np.ndarray:
             raise ValueError(message)
         array = images
     else:
-        array = _validation.as_float_images(images, name, min_ndim=3, max_ndim=4)
+        array = _validation.as_float_images(
+            images, name, min_ndim=3, max_ndim=4, check_range=check_range
+        )
     return array[..., None] if array.ndim == 3 else array
+
+
+def _check_validation_pair(pair: Any) -> tuple:
+    """A `(noisy, clean)` validation pair: equal counts and image shapes.
+
+    The clean images must lie in [0, 1]; the noisy ones only be finite (they are
+    inputs, used as given).
+    """
+    noisy = _check_clean_images(pair[0], "validation_data", check_range=False)
+    clean = _check_clean_images(pair[1], "validation_data")
+    if len(noisy) != len(clean):
+        message = (
+            "`validation_data` must be a (noisy, clean) pair with as many noisy images as "
+            f"clean ones. Received: validation_data with {len(noisy)} noisy and {len(clean)} "
+            "clean images"
+        )
+        raise ValueError(message)
+    if noisy.shape[1:] != clean.shape[1:]:
+        message = (
+            "`validation_data` must be a (noisy, clean) pair of images of one shape. "
+            f"Received: validation_data with noisy images {noisy.shape[1:]} and clean "
+            f"images {clean.shape[1:]}"
+        )
+        raise ValueError(message)
+    return noisy, clean
 
 
 def _check_validation_split(value: Any) -> float:
@@ -323,23 +355,54 @@ def _check_steps_per_execution(value: Any, model: keras.Model) -> int:
 
 
 def _check_jit_compile(value: Any) -> bool | str:
-    if value != "auto" and not isinstance(value, (bool, np.bool_)):
-        message = f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={value!r}"
+    """A bool, or `"auto"`: another type raises `TypeError`, another string `ValueError`."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    message = f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={value!r}"
+    if not isinstance(value, str):
+        raise TypeError(message)
+    if value != "auto":
         raise ValueError(message)
-    return value if value == "auto" else bool(value)
+    return "auto"
+
+
+# The policies `fit_denoising` can train under: the model's float32 weights are
+# made before the policy is applied, so it must keep float32 variables ("bfloat16"
+# or "float64" would feed float32 kernels with inputs of another dtype).
+_DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def _check_dtype_policy(value: Any) -> keras.DTypePolicy | None:
     if value is None:
         return None
+    message = (
+        f"`dtype_policy` must be None or one of {', '.join(map(repr, _DTYPE_POLICIES))} "
+        f"(or a `keras.DTypePolicy` of one). Received: dtype_policy={value!r}"
+    )
     try:
-        return keras.dtype_policies.get(value)
+        policy = keras.dtype_policies.get(value)
     except (ValueError, TypeError):
-        message = (
-            "`dtype_policy` must be None or a Keras dtype policy such as 'mixed_bfloat16'. "
-            f"Received: dtype_policy={value!r}"
-        )
         raise ValueError(message) from None
+    if policy.name not in _DTYPE_POLICIES:
+        raise ValueError(message)
+    return policy
+
+
+def _check_callbacks(value: Any) -> list:
+    """`callbacks` as a new list: None, one callback, or a list or tuple of callbacks."""
+    if value is None:
+        return []
+    if isinstance(value, keras.callbacks.Callback):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(callback, keras.callbacks.Callback) for callback in value
+    ):
+        return list(value)
+    message = (
+        "`callbacks` must be a `keras.callbacks.Callback` or a list of them. "
+        f"Received: callbacks={_validation._short_repr(value)}"
+    )
+    raise TypeError(message)
 
 
 _LEARNING_RATE_SCHEDULES = ("cosine",)
@@ -540,7 +603,7 @@ def fit_denoising(
     jit_compile: bool | str = "auto",
     dtype_policy: Any = None,
     learning_rate_schedule: str | None = None,
-    callbacks: list | None = None,
+    callbacks: keras.callbacks.Callback | list | tuple | None = None,
     verbose: Any = "auto",
     initial_epoch: int = 0,
 ) -> keras.callbacks.History:
@@ -564,13 +627,14 @@ def fit_denoising(
         model: the denoiser, a `keras.Model` mapping noisy to clean images.
         clean_images: clean training images `(N, height, width[, channels])`,
             uint8 in 0-255 or float in [0, 1].
-        noise_factor: standard deviation of the noise. Defaults to 0.5.
+        noise_factor: standard deviation of the noise, from 0 to 1e6. Defaults to 0.5.
         clip: `(low, high)` bounds of the noisy images, or `None`.
         epochs: index of the last epoch to train. Defaults to 1.
         batch_size: images per step. Defaults to 64.
         validation_split: fraction of `clean_images` held out for validation.
         validation_data: clean validation images, or a `(noisy, clean)` pair
-            used as given. Takes precedence over `validation_split`.
+            used as given (as many noisy images as clean ones, of one shape).
+            Takes precedence over `validation_split`.
         seed: integer seed of the noise (training and validation), from 0 to
             2**31 - 1, or `None`; on TensorFlow it also seeds the order of
             the training images. Weight initialization (and, with `seed=None`
@@ -591,10 +655,12 @@ def fit_denoising(
             compiled call.
         jit_compile: whether to compile the step with XLA; `"auto"` lets
             Keras decide (XLA on JAX and on TensorFlow with a GPU).
-        dtype_policy: for example `"mixed_bfloat16"` or `"mixed_float16"`:
-            the layers of `model` compute in that dtype during this call (the
-            weights stay float32, the loss is computed in float32, and
-            `"mixed_float16"` scales the loss). `None` keeps the model's own.
+        dtype_policy: `"mixed_bfloat16"`, `"mixed_float16"` or `"float32"`
+            (or a `keras.DTypePolicy` of one): the layers of `model` compute
+            in that dtype during this call (the weights stay float32, the loss
+            is computed in float32, and `"mixed_float16"` scales the loss).
+            `None` keeps the model's own. Policies with other variable dtypes
+            (`"bfloat16"`, `"float64"`) raise a `ValueError`.
             On CPUs with bfloat16 matrix units (Intel AMX, for example)
             `"mixed_bfloat16"` trains much faster; on CPUs without bfloat16
             instructions it is emulated and several times slower.
@@ -605,7 +671,8 @@ def fit_denoising(
             every epoch (with `keras.callbacks.LearningRateScheduler`, so a
             resumed run picks up the schedule where it stopped). The
             optimizer's learning rate is restored when the call returns.
-        callbacks: Keras callbacks; their `model` is the `NoisyTrainer`.
+        callbacks: a Keras callback or a list of them; their `model` is the
+            `NoisyTrainer`.
         verbose: passed to `keras.Model.fit`.
         initial_epoch: epoch to start from (to resume a run).
 
@@ -613,10 +680,10 @@ def fit_denoising(
         The `keras.callbacks.History` of the run (`loss`, `val_loss`, metrics).
 
     Raises:
-        ValueError: if an argument is out of range, or, on PyTorch's CPU
-            backend, if `batch_size` would make a batch of a single image
-            (PyTorch's CPU convolution fails on its gradient with Keras's
-            kernel layout).
+        ValueError: if an argument is out of range (float images outside
+            [0, 1] included), or, on PyTorch's CPU backend, if `batch_size`
+            would make a batch of a single image (PyTorch's CPU convolution
+            fails on its gradient with Keras's kernel layout).
         TypeError: if an argument has the wrong type.
 
     Example:
@@ -635,7 +702,7 @@ def fit_denoising(
         message = f"`model` must be a keras.Model. Received: model={model!r}"
         raise TypeError(message)
     clean = _check_clean_images(clean_images, "clean_images")
-    noise_factor = _validation.check_nonnegative_float(noise_factor, "noise_factor")
+    noise_factor = _validation.check_noise_factor(noise_factor)
     clip = _check_clip(clip)
     epochs = _validation.check_positive_int(epochs, "epochs", maximum=1 << 20)
     batch_size = _validation.check_positive_int(
@@ -648,6 +715,7 @@ def fit_denoising(
     jit_compile = _check_jit_compile(jit_compile)
     policy = _check_dtype_policy(dtype_policy)
     learning_rate_schedule = _check_learning_rate_schedule(learning_rate_schedule)
+    callbacks = _check_callbacks(callbacks)
     if not _validation.is_int(initial_epoch):
         message = f"`initial_epoch` must be an integer. Received: initial_epoch={initial_epoch!r}"
         raise TypeError(message)
@@ -660,9 +728,7 @@ def fit_denoising(
 
     if validation_data is not None:
         if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
-            noisy_val = _check_clean_images(validation_data[0], "validation_data")
-            clean_val = _check_clean_images(validation_data[1], "validation_data")
-            validation_data = (noisy_val, clean_val)
+            validation_data = _check_validation_pair(validation_data)
         else:
             clean_val = _check_clean_images(validation_data, "validation_data")
             validation_data = _noisy_validation(clean_val, noise_factor, clip, seed)
@@ -706,7 +772,6 @@ def fit_denoising(
             "test": tuple({validation_size % batch_size} - {0}),
         }
 
-        callbacks = list(callbacks or [])
         base_learning_rate = None
         if learning_rate_schedule == "cosine":
             base_learning_rate = _settable_learning_rate(model.optimizer)
