@@ -8,6 +8,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _pytest.doctest import DoctestItem  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Models are slow to build, so property tests use few examples and no deadline.
@@ -49,8 +50,14 @@ def rng():
 
 
 @pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace):
-    doctest_namespace["np"] = np
+def _self_contained_examples(request):
+    """Docstring examples run in an empty namespace, as a reader copies them.
+
+    `--doctest-modules` would run them in their module's globals, where an
+    example missing its own `import numpy as np` still passes.
+    """
+    if isinstance(request.node, DoctestItem):
+        request.node.dtest.globs = {"__name__": "__main__"}
 
 
 @pytest.fixture

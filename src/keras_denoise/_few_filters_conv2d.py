@@ -46,6 +46,7 @@ class FewFiltersConv2D(keras.layers.Conv2D):
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
     >>> from keras_denoise._few_filters_conv2d import FewFiltersConv2D
     >>> layer = FewFiltersConv2D(1, 3, padding="same")

@@ -38,6 +38,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
     >>> from keras_denoise._fused_batch_normalization import FusedBatchNormalization
     >>> layer = FusedBatchNormalization(momentum=0.5)

@@ -73,6 +73,7 @@ class UpsamplingConv2DTranspose(keras.layers.Conv2DTranspose):
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
     >>> from keras_denoise._upsampling_conv2d_transpose import UpsamplingConv2DTranspose
     >>> layer = UpsamplingConv2DTranspose(4, 3)
