@@ -10,14 +10,17 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
-from keras_denoise import ConvAutoencoder, load_model
-from keras_denoise._cli import main
+import keras_denoise
+from keras_denoise import ConvAutoencoder, load_model, plotting
+from keras_denoise._cli import _FIGURE_SUFFIXES, main
 from keras_denoise._unet_denoiser import UNetDenoiser
 
 # What TensorFlow's C++ runtime writes to stderr while it loads, whatever
@@ -48,6 +51,15 @@ def assert_one_line_error(stderr, *fragments):
     assert "Traceback" not in lines[0]
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def strict_json(path):
+    """The JSON file at `path`, which must not hold NaN or Infinity (not JSON)."""
+
+    def refuse(constant):
+        raise AssertionError(f"{path} holds {constant}, which is not JSON")
+
+    return json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=refuse)
 
 
 def write_png(path, array):
@@ -214,6 +226,86 @@ def test_train_unet_on_a_folder(capsys, tmp_path, digits_folder):
     assert "PSNR" in capsys.readouterr().out
 
 
+def write_tiny_npz(path, rng, *, train=12, test=4):
+    """A Keras-layout `.npz` of random 16x16 uint8 images."""
+    images = rng.integers(0, 256, (train + test, 16, 16), dtype=np.uint8)
+    np.savez(path, x_train=images[:train], x_test=images[train:])
+    return path
+
+
+class Interrupted(Exception):
+    """Stands for a Ctrl-C in the middle of a run."""
+
+
+@pytest.mark.slow
+def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_path, rng):
+    data = write_tiny_npz(tmp_path / "data.npz", rng)
+    model = tmp_path / "m.keras"
+    argv = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "4",
+            "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
+    original = ConvAutoencoder.fit_denoising
+
+    class InterruptAfterEpoch1(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Interrupted
+
+    def interrupted_fit(self, *args, callbacks, **kwargs):
+        # After the command's BackupAndRestore, which backs epoch 1 up first.
+        return original(self, *args, callbacks=[*callbacks, InterruptAfterEpoch1()], **kwargs)
+
+    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", interrupted_fit)
+    with pytest.raises(Interrupted):
+        main(argv)
+    stdout, stderr = capsys.readouterr()
+    assert "Epoch 1/2" in stdout and "Epoch 2/2" not in stdout
+    notes = [line for line in stderr.splitlines() if line.startswith("keras-denoise")]
+    assert len(notes) == 1, notes
+    for fragment in ("--resume", "no backup", "m.keras.backup/", "starts at epoch 1"):
+        assert fragment in notes[0]
+    assert (tmp_path / "m.keras.backup").is_dir() and not model.exists()
+
+    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", original)
+    assert main(argv) == 0
+    stdout, stderr = capsys.readouterr()
+    assert "Epoch 2/2" in stdout and "Epoch 1/2" not in stdout
+    assert not [line for line in stderr.splitlines() if line.startswith("keras-denoise")]
+    assert model.is_file() and not (tmp_path / "m.keras.backup").exists()
+
+
+def test_help_says_which_runs_can_be_resumed(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "--help"])
+    assert caught.value.code == 0
+    assert "only a run started with --resume can be resumed" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
+def test_train_metrics_are_strict_json(tmp_path, rng):
+    data = write_tiny_npz(tmp_path / "data.npz", rng)
+    argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "4", "--latent-dim",
+            "4", "--noise-factor", "0", "--out", str(tmp_path / "m.keras")]  # fmt: skip
+    assert main(argv) == 0
+    metrics = strict_json(tmp_path / "m.metrics.json")
+    # Without noise, the noisy images are the clean ones: an infinite PSNR, written as null.
+    assert metrics["psnr_noisy"] is None
+    assert np.isfinite(metrics["psnr_denoised"]) and metrics["heldout_images"] == 4
+
+
+def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
+    data = write_tiny_npz(tmp_path / "data.npz", rng)
+    scores = tmp_path / "scores.json"
+    argv = ["evaluate", str(conv_path), "--data", str(data), "--noise-factors", "0,0.5",
+            "--baselines", "none", "--json", str(scores)]  # fmt: skip
+    assert main(argv) == 0
+    rows = strict_json(scores)
+    assert [(row["noise_factor"], row["method"]) for row in rows] == [
+        (0.0, "noisy"), (0.0, "model"), (0.5, "noisy"), (0.5, "model"),
+    ]  # fmt: skip
+    assert rows[0]["psnr"] is None and rows[0]["ssim"] == pytest.approx(1.0)
+    assert all(np.isfinite(row["psnr"]) for row in rows[1:])
+
+
 def test_missing_file_is_one_line_in_a_real_process(tmp_path, conv_path):
     code, stdout, stderr = run_cli("denoise", conv_path, tmp_path / "nowhere.png")
     assert code == 1
@@ -243,15 +335,18 @@ def test_version(capsys):
         (["demo", "--epochs", "0"], "epochs"),
         (["demo", "--epochs", "many"], "many"),
         (["demo", "--noise-factor", "-1"], "noise_factor"),
+        (["demo", "--noise-factor", "1e308"], "at most 1000000.0"),
         (["demo", "--dtype-policy", "float8"], "float8"),
         (["train", "--data", "sample", "--out", "m.keras", "--learning-rate-schedule", "step"],
          "step"),
         (["train", "--data", "sample", "--out", "model.h5"], "model.h5"),
+        (["train", "--data", "sample", "--out", "model.KERAS"], "lower case"),
         (["train", "--data", "sample", "--out", "m.keras", "--validation-split", "1"], "split"),
         (["train", "--data", "x", "--out", "m.keras", "--size", "8", "8", "--patch-size", "4", "4"],
          "not allowed"),
         (["denoise", "model.keras"], "required"),
         (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,x"], "'x'"),
+        (["evaluate", "model.keras", "--data", "sample", "--figure", "ev.txt"], "ev.txt"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_2(capsys, argv, fragment):
@@ -306,6 +401,166 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, argv, fragment):
     names = {"conv": conv_path, "image": image, "tmp": tmp_path}
     assert main([arg.format(**names) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, fragment)
+
+
+def test_figure_suffixes_are_those_of_plotting():
+    assert _FIGURE_SUFFIXES == plotting._FORMATS
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["train", "--data", "sample", "--out", "{tmp}/folder.keras"],
+         ["--out", "folder.keras", "not a folder"]),
+        (["train", "--data", "sample", "--out", "{tmp}/m.keras"],
+         ["--out", "m.metrics.json", "which is a folder"]),
+        (["train", "--data", "sample", "--out", "{tmp}/notes.txt/sub/m.keras"],
+         ["--out", "notes.txt", "is a file"]),
+        (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/nodir/ev.json"],
+         ["--json", "nodir", "does not exist"]),
+        (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/folder.keras"],
+         ["--json", "folder.keras", "not a folder"]),
+        (["evaluate", "{conv}", "--data", "sample", "--figure", "{tmp}/nodir/ev.png"],
+         ["--figure", "nodir", "does not exist"]),
+        (["denoise", "{conv}", "{tmp}/image.png", "-o", "{tmp}/notes.txt"],
+         ["--output", "notes.txt"]),
+    ],
+)  # fmt: skip
+def test_output_paths_are_checked_before_any_work(
+    monkeypatch, capsys, tmp_path, conv_path, argv, fragments
+):
+    def too_late(*args, **kwargs):
+        raise AssertionError("the output path should have been checked first")
+
+    monkeypatch.setattr("keras_denoise._cli._load_data", too_late)
+    monkeypatch.setattr(keras_denoise, "load_model", too_late)
+    write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "folder.keras").mkdir()
+    (tmp_path / "m.metrics.json").mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    assert main([arg.format(conv=conv_path, tmp=tmp_path) for arg in argv]) == 1
+    assert_one_line_error(capsys.readouterr().err, *fragments)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "model, x_test, fragments",
+    [
+        ("conv", np.zeros((4, 12, 12), np.uint8), ["16x16x1", "12x12x1", "shape"]),
+        ("unet", np.zeros((4, 16, 16, 3), np.uint8), ["16x16x1", "16x16x3", "channel"]),
+    ],
+)
+def test_train_checks_the_test_split_before_training(
+    capsys, tmp_path, model, x_test, fragments
+):
+    data = tmp_path / "data.npz"
+    np.savez(data, x_train=np.zeros((8, 16, 16), np.uint8), x_test=x_test)
+    argv = ["train", "--data", str(data), "--model", model, "--out", str(tmp_path / "out/m.keras")]
+    assert main(argv) == 1
+    assert_one_line_error(capsys.readouterr().err, "data.npz", "x_test", "x_train", *fragments)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.npz"]
+
+
+def write_npy(path):
+    with open(path, "wb") as handle:  # np.save would add ".npy" to the name
+        np.save(handle, np.zeros((4, 16, 16), np.float32))
+
+
+def write_object_npz(path):
+    np.savez(path, images=np.array([{"not": "pixels"}], dtype=object))
+
+
+@pytest.mark.parametrize(
+    "write, fragment",
+    [
+        (lambda path: path.write_text("hello"), "not an `.npz` archive"),
+        (lambda path: path.write_bytes(b""), "not an `.npz` archive"),
+        (write_npy, "single `.npy` array"),
+        (lambda path: path.write_bytes(b"PK\x03\x04 truncated"), "could not read"),
+        (write_object_npz, "Python objects"),
+    ],
+)
+def test_data_that_is_not_an_npz_archive(capsys, tmp_path, write, fragment):
+    data = tmp_path / "data.npz"
+    write(data)
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "m.keras")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "data.npz", fragment)
+
+
+def truncated_npy(path):
+    np.save(path, np.zeros((16, 16), np.float32))
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def npz_named_npy(path):
+    with open(path, "wb") as handle:  # np.savez would add ".npz" to the name
+        np.savez(handle, x=np.zeros((16, 16), np.float32))
+
+
+@pytest.mark.parametrize(
+    "write, fragment",
+    [
+        (lambda path: path.write_bytes(b""), "empty"),
+        (truncated_npy, "could not read"),
+        (lambda path: path.write_text("hello"), "could not read"),
+        (npz_named_npy, "`.npz` archive"),
+    ],
+)
+def test_unreadable_npy_input(capsys, tmp_path, conv_path, write, fragment):
+    path = tmp_path / "in.npy"
+    write(path)
+    assert main(["denoise", str(conv_path), str(path), "-o", str(tmp_path / "out")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "in.npy", fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_deeply_nested_model_config_is_one_line(capsys, tmp_path):
+    # json.loads raises RecursionError on a nesting this deep: one line all the same.
+    path = tmp_path / "deep.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "[" * 100_000 + "]" * 100_000)
+    image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    assert main(["denoise", str(path), str(image), "-o", str(tmp_path / "out")]) == 1
+    assert_one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    "error", [EOFError("No data left in file"), RecursionError("maximum recursion depth")]
+)
+def test_file_errors_are_one_line(monkeypatch, capsys, tmp_path, error):
+    def load_model(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(keras_denoise, "load_model", load_model)
+    image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    argv = ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
+    assert main(argv) == 1
+    assert_one_line_error(capsys.readouterr().err, str(error))
+
+
+def test_interruption_is_one_line_and_status_130(monkeypatch, capsys, tmp_path):
+    def load_model(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras_denoise, "load_model", load_model)
+    image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    argv = ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
+    assert main(argv) == 130
+    assert capsys.readouterr().err == "keras-denoise: interrupted\n"
+    with pytest.raises(KeyboardInterrupt):
+        main([*argv, "--debug"])
+
+
+def test_programming_errors_are_not_hidden(monkeypatch, tmp_path):
+    def load_model(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(keras_denoise, "load_model", load_model)
+    image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    argv = ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
+    with pytest.raises(KeyError, match="a bug"):
+        main(argv)
 
 
 def test_debug_shows_the_traceback(tmp_path, conv_path):

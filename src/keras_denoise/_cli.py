@@ -4,9 +4,15 @@ Run `keras-denoise --help` (or `python -m keras_denoise --help`) for the
 subcommands, and `keras-denoise COMMAND --help` for each one's options.
 
 Exit status: 0 on success, 2 for a usage error (an unknown option or a value
-that does not parse), 1 for any other failure. A user's mistake (a missing or
-unreadable file, an image of the wrong size, a bad model file) prints one line,
-`keras-denoise: error: ...`, on stderr; `--debug` shows the traceback instead.
+that does not parse), 130 when interrupted (Ctrl-C), 1 for any other failure.
+A user's mistake (a missing or unreadable file, an image of the wrong size, a
+bad model file) prints one line, `keras-denoise: error: ...`, on stderr;
+`--debug` shows the traceback instead.
+Output paths are checked before any training or evaluation starts.
+
+The JSON files the commands write (`metrics.json`, `evaluate --json`) are strict
+JSON: a number that is not finite, such as the PSNR of images left without noise
+(noise factor 0), is written as `null`.
 
 Heavy modules (Keras, TensorFlow, matplotlib) are imported inside the
 commands, so building the parser stays cheap.
@@ -16,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +40,16 @@ from keras_denoise._version import __version__
 PROG = "keras-denoise"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _INPUT_SUFFIXES = (*_IMAGE_SUFFIXES, ".npy")
+# The figure formats of `keras_denoise.plotting` (its `_FORMATS`), checked while parsing.
+_FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+# What NumPy raises for a file that is not a readable `.npy` or `.npz` (as `datasets` catches,
+# plus zlib's error for a damaged compressed member).
+_NUMPY_READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+# The first bytes of a zip archive (an `.npz`; an empty one starts with its end record).
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# Errors from reading a bad file that end as one line on stderr (exit status 1), besides
+# ValueError, TypeError and OSError: a truncated file, a nesting too deep to parse.
+_FILE_ERRORS = (EOFError, RecursionError, zipfile.BadZipFile)
 # ITU-R BT.601 luma weights, to turn RGB images into grayscale ones.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Trains in one to two minutes on a 2-core CPU (see `keras-denoise demo --help`).
@@ -81,8 +99,8 @@ def _nonnegative_int(value: int, name: str) -> int:
 
 
 def _noise_factors(text: str) -> tuple[float, ...]:
-    """`"0.1,0.3,0.5"` as a tuple of non-negative floats."""
-    check = _checked(float, _validation.check_nonnegative_float, "noise_factors")
+    """`"0.1,0.3,0.5"` as a tuple of floats from 0 to 1e6."""
+    check = _checked(float, _validation.check_noise_factor, "noise_factors")
     return tuple(check(item) for item in text.split(","))
 
 
@@ -93,8 +111,16 @@ def _baselines(text: str) -> tuple[str, ...]:
 
 
 def _keras_path(text: str) -> str:
-    if not text.lower().endswith(".keras"):
-        message = f"the model file must end with `.keras`. Received: {text!r}"
+    if not text.endswith(".keras"):
+        message = f"the model file must end with `.keras` (lower case). Received: {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return text
+
+
+def _figure_path(text: str) -> str:
+    if not text.lower().endswith(_FIGURE_SUFFIXES):
+        suffixes = ", ".join(_FIGURE_SUFFIXES)
+        message = f"the figure must end with one of {suffixes}. Received: {text!r}"
         raise argparse.ArgumentTypeError(message)
     return text
 
@@ -111,10 +137,52 @@ def _verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+def _strict_json(value: Any) -> Any:
+    """`value` with NumPy values as Python ones, and NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_strict_json(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _write_json(path: str, data: Any) -> None:
+    """Write `data` as strict JSON: a non-finite number (an infinite PSNR) becomes null."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, default=lambda value: value.tolist())
+        json.dump(_strict_json(data), handle, indent=2, allow_nan=False)
         handle.write("\n")
+
+
+def _check_output_file(
+    path: str, option: str, *, given: str | None = None, make_folder: bool = False
+) -> None:
+    """Fail before any expensive work if `path` (for `option`, set to `given`) is unwritable.
+
+    `path` must not be a folder, and its folder must exist, or with `make_folder`
+    be creatable: the nearest existing folder above it must not be a file.
+    """
+    given = path if given is None else given
+    received = f"Received: {option}={given!r}"
+    if os.path.isdir(path):
+        if path == given:
+            message = f"`{option}` must be a file path, not a folder. {received}"
+        else:
+            message = f"`{option}` would also write {path!r}, which is a folder. {received}"
+        raise IsADirectoryError(message)
+    folder = os.path.dirname(os.path.abspath(path))
+    if make_folder:
+        while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+            folder = os.path.dirname(folder)
+    if not os.path.exists(folder):
+        message = f"the folder of `{option}`, {folder!r}, does not exist. {received}"
+        raise FileNotFoundError(message)
+    if not os.path.isdir(folder):
+        message = f"`{option}` cannot be written: {folder!r} is a file, not a folder. {received}"
+        raise NotADirectoryError(message)
 
 
 def _as_batch(images: Any, name: str) -> np.ndarray:
@@ -123,21 +191,55 @@ def _as_batch(images: Any, name: str) -> np.ndarray:
     return batch[..., None] if batch.ndim == 3 else batch
 
 
+def _npz_array(archive: Any, key: str, path: str) -> np.ndarray:
+    """The array `key` of an open `.npz` archive, with a one-line error naming `path`."""
+    try:
+        return archive[key]
+    except _NUMPY_READ_ERRORS as error:
+        if "allow_pickle" in str(error):
+            message = (
+                f"--data {path!r} holds `{key}` as an array of Python objects, which "
+                "keras-denoise does not load; save it as uint8 or float pixels"
+            )
+        else:
+            message = f"could not read `{key}` in --data {path!r}: {error}"
+        raise ValueError(message) from None
+
+
 def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     """`(train, test)` from a Keras-layout `.npz`, or `(images, None)` from one array."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.files)
-            if "x_train" in keys:
-                test = archive["x_test"] if "x_test" in keys else None
-                return archive["x_train"], test
-            for key in ("images", "x"):
-                if key in keys:
-                    return archive[key], None
-    except zipfile.BadZipFile as error:
-        message = f"{path} is not a valid .npz file ({error})"
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as error:
+        message = f"could not read --data {path!r}: {error.strerror or error}"
+        raise OSError(message) from None
+    if magic.startswith(b"\x93NUMPY"):
+        message = (
+            f"--data {path!r} is a single `.npy` array, not an `.npz` archive; "
+            "name it .npy, or save it with `numpy.savez(path, images=array)`"
+        )
+        raise ValueError(message)
+    if not magic.startswith(_ZIP_MAGIC):
+        message = f"--data {path!r} is not an `.npz` archive (a zip file of NumPy arrays)"
+        raise ValueError(message)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except _NUMPY_READ_ERRORS as error:
+        message = f"could not read --data {path!r} as an `.npz` archive: {error}"
         raise ValueError(message) from None
-    message = f"{path} must hold `x_train` (and `x_test`), `images` or `x`. Received keys: {keys}"
+    with archive:
+        keys = list(archive.files)
+        if "x_train" in keys:
+            test = _npz_array(archive, "x_test", path) if "x_test" in keys else None
+            return _npz_array(archive, "x_train", path), test
+        for key in ("images", "x"):
+            if key in keys:
+                return _npz_array(archive, key, path), None
+    message = (
+        f"--data {path!r} must hold `x_train` (and `x_test`), `images` or `x`. "
+        f"Received keys: {keys}"
+    )
     raise ValueError(message)
 
 
@@ -171,6 +273,31 @@ def _load_data(
     train = _as_batch(train, data)
     test = None if test is None else _as_batch(test, data)
     return train, test
+
+
+def _check_test_split(
+    train: np.ndarray, test: np.ndarray | None, args: argparse.Namespace
+) -> None:
+    """Fail before training if the test split's images do not fit the model trained on `train`.
+
+    A ConvAutoencoder needs the shape of the training images; a U-Net, fully
+    convolutional, their channel count only.
+    """
+    if test is None:
+        return
+    fits = test.shape[-1] == train.shape[-1]
+    if args.model == "conv":
+        fits = test.shape[1:] == train.shape[1:]
+    if not fits:
+        shape = "x".join(map(str, test.shape[1:]))
+        expected = "x".join(map(str, train.shape[1:]))
+        what = "shape" if args.model == "conv" else "channel count"
+        message = (
+            f"--data {args.data!r} has test images (`x_test`) of shape {shape}, but training "
+            f"images (`x_train`) of shape {expected}; `--model {args.model}` needs the same "
+            f"{what} for both"
+        )
+        raise ValueError(message)
 
 
 def _match_channels(images: np.ndarray, channels: int, name: str) -> np.ndarray:
@@ -308,7 +435,12 @@ def _train(args: argparse.Namespace) -> None:
     if args.model == "unet" and args.latent_dim is not None:
         message = "--latent-dim applies to `--model conv` only"
         raise ValueError(message)
+    stem = args.out[: -len(".keras")]
+    backup = f"{args.out}.backup"
+    for path in (args.out, f"{stem}.loss.png", f"{stem}.metrics.json"):
+        _check_output_file(path, "--out", given=args.out, make_folder=True)
     train, test = _load_data(args)
+    _check_test_split(train, test, args)
     split_at = int(len(train) * (1 - args.validation_split))  # as `fit_denoising` splits
     heldout = train[split_at:] if test is None and split_at < len(train) else test
     keras.utils.set_random_seed(args.seed)
@@ -320,7 +452,13 @@ def _train(args: argparse.Namespace) -> None:
     model.compile()
     callbacks = []
     if args.resume:
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir=f"{args.out}.backup"))
+        if not os.path.isdir(backup):
+            print(
+                f"{PROG}: --resume: there is no backup to resume from in {backup}/ (only runs "
+                "started with --resume keep one); training starts at epoch 1",
+                file=sys.stderr,
+            )
+        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir=backup))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     print(
         f"Training a {type(model).__name__} on {split_at} images of "
@@ -338,7 +476,6 @@ def _train(args: argparse.Namespace) -> None:
         **_training_options(args),
     )
     model.save(args.out)
-    stem = args.out[: -len(".keras")]
     metrics = {
         "data": args.data,
         "model": args.model,
@@ -373,7 +510,16 @@ def _read_input(path: str) -> tuple[np.ndarray, Callable[[np.ndarray, str], None
         return datasets.read_image(path)[None], lambda result, out: datasets.write_image(
             out, result[0]
         )
-    array = np.load(path, allow_pickle=False)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except _NUMPY_READ_ERRORS as error:
+        reason = "it is empty" if isinstance(error, EOFError) else error
+        message = f"could not read {path} as a `.npy` file: {reason}"
+        raise ValueError(message) from None
+    if not isinstance(array, np.ndarray):  # an `.npz` archive named `.npy`
+        array.close()
+        message = f"{path} is an `.npz` archive, not a `.npy` file"
+        raise ValueError(message)
     images = _validation.as_float_images(array, path, min_ndim=2, max_ndim=4)
     one_image = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))
     no_channels = images.ndim == 2 or (images.ndim == 3 and not one_image)
@@ -398,6 +544,9 @@ def _read_input(path: str) -> tuple[np.ndarray, Callable[[np.ndarray, str], None
 def _denoise(args: argparse.Namespace) -> None:
     from keras_denoise import load_model
 
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        message = f"`--output` must be a folder. Received: --output={args.output!r}, a file"
+        raise NotADirectoryError(message)
     outputs = {}
     for path in args.inputs:
         if not os.path.isfile(path):
@@ -430,11 +579,13 @@ def _denoise(args: argparse.Namespace) -> None:
             )
             raise ValueError(message)
         options[name] = value
-    os.makedirs(args.output, exist_ok=True)
+    # The folder is made before the first write, so that a bad first input leaves nothing.
     for out, path in outputs.items():
         images, write = _read_input(path)
         images = _fit_images(model, images, path)
-        write(model.denoise(images, **options), out)
+        result = model.denoise(images, **options)
+        os.makedirs(args.output, exist_ok=True)
+        write(result, out)
         print(f"{path} -> {out}")
 
 
@@ -442,6 +593,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     from keras_denoise import load_model, plotting
     from keras_denoise._evaluate import evaluate, format_table
 
+    for option, path in (("--json", args.json), ("--figure", args.figure)):
+        if path is not None:
+            _check_output_file(path, option)
     model = load_model(args.model, compile=False)
     height, width, channels = _model_image_shape(model, args.model)
     size = None if height is None else (height, width)
@@ -546,9 +700,11 @@ def _build_parser() -> argparse.ArgumentParser:
             "Train a denoiser on clean images, with fresh Gaussian noise every epoch, and\n"
             "write MODEL.keras, a loss plot MODEL.loss.png and MODEL.metrics.json (final\n"
             "losses, and the PSNR of the noisy and denoised held-out images: the data's test\n"
-            "split, or else the --validation-split). Folder images of different sizes need\n"
-            "--size (resize) or --patch-size (cut into patches); `--model conv` needs one\n"
-            "size, `--model unet` (fully convolutional) denoises any size afterwards."
+            "split, or else the --validation-split; strict JSON, with null for an infinite\n"
+            "PSNR). Folder images of different sizes need --size (resize) or --patch-size\n"
+            "(cut into patches); `--model conv` needs one size, `--model unet` (fully\n"
+            "convolutional) denoises any size afterwards. With --resume, the run is backed\n"
+            "up after every epoch, and the same command continues it if it is interrupted."
         ),
         epilog=(
             "examples:\n"
@@ -593,13 +749,15 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run from MODEL.keras.backup/ (removed once training ends)",
+        help="back up the run to MODEL.keras.backup/ after every epoch (removed once training "
+        "ends), and continue from that backup if one exists: only a run started with "
+        "--resume can be resumed",
     )
 
     for command in (demo, train):
         command.add_argument(
             "--noise-factor",
-            type=_checked(float, _validation.check_nonnegative_float, "noise_factor"),
+            type=_checked(float, _validation.check_noise_factor, "noise_factor"),
             default=0.5,
             metavar="F",
             help="standard deviation of the noise (default: 0.5)",
@@ -726,8 +884,18 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seed of the noise, 0 to 2**32 - 1 (default: 0)",
     )
-    evaluate.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
-    evaluate.add_argument("--figure", metavar="OUT.png", help="also plot the PSNR per level")
+    evaluate.add_argument(
+        "--json",
+        metavar="OUT.json",
+        help="also write the rows as JSON (strict JSON: an infinite PSNR, at noise factor 0, "
+        "is written as null)",
+    )
+    evaluate.add_argument(
+        "--figure",
+        type=_figure_path,
+        metavar="OUT.png",
+        help="also plot the PSNR per level (.png, .pdf or .svg)",
+    )
 
     demo.set_defaults(run=_demo)
     train.set_defaults(run=_train)
@@ -744,7 +912,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             `sys.argv[1:]`.
 
     Returns:
-        0 on success, 1 on failure (usage errors exit with status 2).
+        0 on success, 1 on failure, 130 when interrupted (Ctrl-C); usage
+        errors exit with status 2.
 
     Example:
 
@@ -757,10 +926,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, *_FILE_ERRORS) as error:
         if args.debug:
             raise
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: files are written atomically, so none is half-written
+        if args.debug:
+            raise
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     return 0
