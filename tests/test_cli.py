@@ -501,9 +501,9 @@ def npz_named_npy(path):
 @pytest.mark.parametrize(
     "write, fragment",
     [
-        (lambda path: path.write_bytes(b""), "empty"),
-        (truncated_npy, "could not read"),
-        (lambda path: path.write_text("hello"), "could not read"),
+        (lambda path: path.write_bytes(b""), "it is empty"),
+        (truncated_npy, "readable `.npy` file"),
+        (lambda path: path.write_text("hello"), "readable `.npy` file"),
         (npz_named_npy, "`.npz` archive"),
     ],
 )
@@ -525,27 +525,28 @@ def test_deeply_nested_model_config_is_one_line(capsys, tmp_path):
     assert_one_line_error(capsys.readouterr().err)
 
 
-@pytest.mark.parametrize(
-    "error", [EOFError("No data left in file"), RecursionError("maximum recursion depth")]
-)
-def test_file_errors_are_one_line(monkeypatch, capsys, tmp_path, error):
+def denoise_argv_raising(monkeypatch, tmp_path, error):
+    """`denoise` arguments for a run whose model loading raises `error`."""
+
     def load_model(*args, **kwargs):
         raise error
 
     monkeypatch.setattr(keras_denoise, "load_model", load_model)
     image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
-    argv = ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
+    return ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
+
+
+@pytest.mark.parametrize(
+    "error", [EOFError("No data left in file"), RecursionError("maximum recursion depth")]
+)
+def test_file_errors_are_one_line(monkeypatch, capsys, tmp_path, error):
+    argv = denoise_argv_raising(monkeypatch, tmp_path, error)
     assert main(argv) == 1
     assert_one_line_error(capsys.readouterr().err, str(error))
 
 
 def test_interruption_is_one_line_and_status_130(monkeypatch, capsys, tmp_path):
-    def load_model(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(keras_denoise, "load_model", load_model)
-    image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
-    argv = ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
+    argv = denoise_argv_raising(monkeypatch, tmp_path, KeyboardInterrupt)
     assert main(argv) == 130
     assert capsys.readouterr().err == "keras-denoise: interrupted\n"
     with pytest.raises(KeyboardInterrupt):
@@ -553,12 +554,7 @@ def test_interruption_is_one_line_and_status_130(monkeypatch, capsys, tmp_path):
 
 
 def test_programming_errors_are_not_hidden(monkeypatch, tmp_path):
-    def load_model(*args, **kwargs):
-        raise KeyError("a bug")
-
-    monkeypatch.setattr(keras_denoise, "load_model", load_model)
-    image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
-    argv = ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
+    argv = denoise_argv_raising(monkeypatch, tmp_path, KeyError("a bug"))
     with pytest.raises(KeyError, match="a bug"):
         main(argv)
 

@@ -510,16 +510,7 @@ def _read_input(path: str) -> tuple[np.ndarray, Callable[[np.ndarray, str], None
         return datasets.read_image(path)[None], lambda result, out: datasets.write_image(
             out, result[0]
         )
-    try:
-        array = np.load(path, allow_pickle=False)
-    except _NUMPY_READ_ERRORS as error:
-        reason = "it is empty" if isinstance(error, EOFError) else error
-        message = f"could not read {path} as a `.npy` file: {reason}"
-        raise ValueError(message) from None
-    if not isinstance(array, np.ndarray):  # an `.npz` archive named `.npy`
-        array.close()
-        message = f"{path} is an `.npz` archive, not a `.npy` file"
-        raise ValueError(message)
+    array = datasets._load_npy(path, "input")
     images = _validation.as_float_images(array, path, min_ndim=2, max_ndim=4)
     one_image = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))
     no_channels = images.ndim == 2 or (images.ndim == 3 and not one_image)

@@ -318,20 +318,30 @@ def _bad_npy(path: str, requirement: str, received: str) -> ValueError:
     return ValueError(message)
 
 
+def _load_npy(path: str, name: str = "path") -> np.ndarray:
+    """The array of a `.npy` file, without pickles; one `ValueError` naming it otherwise."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except _NPZ_ERRORS as error:
+        empty = isinstance(error, EOFError) and os.path.getsize(path) == 0
+        reason = "it is empty" if empty else error
+        message = f"`{name}` must be a readable `.npy` file. Received: {name}={path!r} ({reason})"
+        raise ValueError(message) from None
+    if not isinstance(array, np.ndarray):  # an `.npz` archive named `.npy`
+        array.close()
+        message = (
+            f"`{name}` must be an `.npy` file, not an `.npz` archive. Received: {name}={path!r}"
+        )
+        raise ValueError(message)
+    return array
+
+
 def _read_npy(path: str) -> np.ndarray:
     """The image of a `.npy` file as float32 `(height, width, 1 or 3)` in [0, 1].
 
     uint8 arrays are scaled by 1/255, float arrays must already lie in [0, 1].
     """
-    try:
-        array = np.load(path, allow_pickle=False)
-    except _NPZ_ERRORS as error:
-        message = f"`path` must be a readable `.npy` file. Received: path={path!r} ({error})"
-        raise ValueError(message) from None
-    if not isinstance(array, np.ndarray):  # an `.npz` archive named `.npy`
-        array.close()
-        message = f"`path` must be an `.npy` file, not an `.npz` archive. Received: path={path!r}"
-        raise ValueError(message)
+    array = _load_npy(path)
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         requirement = "hold uint8 pixels, or floating-point pixels in [0, 1]"
         raise _bad_npy(path, requirement, f"an array of dtype {array.dtype}")
