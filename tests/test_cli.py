@@ -298,6 +298,8 @@ def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
     argv = ["evaluate", str(conv_path), "--data", str(data), "--noise-factors", "0,0.5",
             "--baselines", "none", "--json", str(scores)]  # fmt: skip
     assert main(argv) == 0
+    # Output that is not a terminal gets the table without a progress bar's control codes.
+    assert capsys.readouterr().out.startswith("noise  method")
     rows = strict_json(scores)
     assert [(row["noise_factor"], row["method"]) for row in rows] == [
         (0.0, "noisy"), (0.0, "model"), (0.5, "noisy"), (0.5, "model"),
@@ -537,7 +539,12 @@ def denoise_argv_raising(monkeypatch, tmp_path, error):
 
 
 @pytest.mark.parametrize(
-    "error", [EOFError("No data left in file"), RecursionError("maximum recursion depth")]
+    "error",
+    [
+        EOFError("No data left in file"),
+        RecursionError("maximum recursion depth"),
+        ImportError("`evaluate` needs scikit-image"),
+    ],
 )
 def test_file_errors_are_one_line(monkeypatch, capsys, tmp_path, error):
     argv = denoise_argv_raising(monkeypatch, tmp_path, error)

@@ -47,9 +47,10 @@ _FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 _NUMPY_READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 # The first bytes of a zip archive (an `.npz`; an empty one starts with its end record).
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-# Errors from reading a bad file that end as one line on stderr (exit status 1), besides
-# ValueError, TypeError and OSError: a truncated file, a nesting too deep to parse.
-_FILE_ERRORS = (EOFError, RecursionError, zipfile.BadZipFile)
+# Errors that end as one line on stderr (exit status 1), besides ValueError, TypeError and
+# OSError: a truncated file, a nesting too deep to parse, a missing optional dependency
+# (`evaluate` without scikit-image).
+_FILE_ERRORS = (EOFError, RecursionError, zipfile.BadZipFile, ImportError)
 # ITU-R BT.601 luma weights, to turn RGB images into grayscale ones.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Trains in one to two minutes on a 2-core CPU (see `keras-denoise demo --help`).
@@ -458,7 +459,10 @@ def _train(args: argparse.Namespace) -> None:
                 "started with --resume keep one); training starts at epoch 1",
                 file=sys.stderr,
             )
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir=backup))
+        # Two copies: a backup interrupted while being written falls back to the previous one.
+        callbacks.append(
+            keras.callbacks.BackupAndRestore(backup_dir=backup, double_checkpoint=True)
+        )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     print(
         f"Training a {type(model).__name__} on {split_at} images of "
@@ -599,6 +603,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         noise_factors=args.noise_factors,
         seed=args.seed,
         max_images=args.max_images,
+        verbose=sys.stdout.isatty(),  # no progress bar's control codes in piped output
         **options,
     )
     print(format_table(rows))
