@@ -137,6 +137,29 @@ def test_decode_rejects_wrong_latent_size():
         _small().decode(np.zeros((2, 7), "float32"))
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int64"])
+def test_decode_reads_integer_latents_as_numbers(dtype):
+    # Not as 8-bit pixels: uint8 latents used to be divided by 255.
+    model = _small()
+    latents = np.eye(8, dtype=dtype)[:2]
+    np.testing.assert_array_equal(model.decode(latents), model.decode(latents.astype("float32")))
+
+
+@pytest.mark.parametrize(
+    ("latents", "error", "match"),
+    [
+        (np.zeros((2, 8), bool), TypeError, "real numbers"),
+        ([[0.0] * 8, [0.0] * 7], TypeError, "real numbers"),
+        (np.zeros((2, 2, 8)), ValueError, r"shape \(2, 2, 8\)"),
+        (np.full((1, 8), np.nan), ValueError, "NaN"),
+        (np.full((1, 8), 1e39), ValueError, "infinite"),
+    ],
+)
+def test_decode_rejects_bad_latents(latents, error, match):
+    with pytest.raises(error, match=rf"`latents`.*{match}"):
+        _small().decode(latents)
+
+
 @pytest.mark.parametrize("batch_size", [0, -1, 1.5])
 def test_denoise_rejects_bad_batch_size(batch_size):
     with pytest.raises((TypeError, ValueError), match="batch_size"):
@@ -168,6 +191,12 @@ def test_denoise_rejects_bad_batch_size(batch_size):
         ({"output_activation": "nope"}, ValueError, "output_activation"),
         ({"batch_norm": "yes"}, TypeError, "batch_norm"),
         ({"image_shape": (8192, 8192, 1), "latent_dim": 4096}, ValueError, "latent_dim"),
+        ({"encoder_filters": (4096, 4096), "decoder_filters": (4096, 4096), "kernel_size": 15},
+         ValueError, r"more than 2\*\*28.*kernel_size=15"),
+        ({"dtype": "int32"}, ValueError, "Received: dtype='int32'"),
+        ({"dtype": "int8_from_float32"}, ValueError, "floating-point dtype policy"),
+        ({"trainable": "no"}, TypeError, "Received: trainable='no'"),
+        ({"trainable": 0}, TypeError, "trainable"),
     ],
 )
 def test_bad_hyperparameters_raise_before_building(kwargs, error, match):

@@ -224,6 +224,7 @@ def test_foreign_code_in_config_is_refused(saved, tmp_path, edit, match):
         ("latent_dim", 10**9),
         ("image_shape", [10**6, 10**6, 1]),
         ("encoder_filters", [10**7, 32, 32]),
+        ("encoder_filters", [4096, 4096, 4096]),  # each value allowed; 9 x 4096**2 x 2 weights
         ("decoder_filters", [32, 32, -1]),
         ("batch_norm", "__import__('os')"),
     ],

@@ -420,6 +420,31 @@ def test_save_and_load_give_identical_predictions(tmp_path, image_shape):
     restored.fit(images, images, epochs=1, verbose=0)
 
 
+def test_conv_weight_count_is_exact_and_bounded():
+    model = UNetDenoiser((None, None, 3), filters=(8, 16, 24), convolutions=(1, 4, 2))
+    kernels = [v for layer in model.layers for v in layer.weights if v.path.endswith("kernel")]
+    assert sum(int(np.prod(v.shape)) for v in kernels) == _unet_denoiser._conv_weights(
+        3, (8, 16, 24), (1, 4, 2), True
+    )
+    # Each value is allowed, the total (7.3e9 weights, 27 GiB) is refused before building.
+    with pytest.raises(ValueError, match=r"more than 2\*\*28.*filters=\(4096, 4096\)"):
+        UNetDenoiser(filters=(4096, 4096), convolutions=16)
+
+
+def test_models_built_from_its_layers_save_and_clone(tmp_path):
+    # The clipped-pixel layer had no config of its own (Keras's automatic one failed on the
+    # DTypePolicy object it is built with), so no model holding it could be saved or cloned.
+    model = _any_size()
+    features = keras.Model(model.inputs, model.get_layer("bottleneck_act_2").output)
+    features.save(tmp_path / "features.keras")
+    restored = keras.saving.load_model(tmp_path / "features.keras")
+    images = _clipped_images((2, 16, 16, 1))
+    np.testing.assert_allclose(restored.predict(images, verbose=0),
+                               features.predict(images, verbose=0), atol=1e-6)
+    clone = keras.models.clone_model(model)
+    assert clone.count_params() == model.count_params()
+
+
 def test_saved_config_is_safe_to_load():
     check_config_safe(keras.saving.serialize_keras_object(UNetDenoiser(filters=(4, 8))))
 

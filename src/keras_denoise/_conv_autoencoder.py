@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import keras
@@ -51,7 +52,7 @@ def _check_architecture(
     code_height, code_width = -(-height // factor), -(-width // factor)
     dense_weights = code_height * code_width * checked["encoder_filters"][-1]
     dense_weights *= checked["latent_dim"]
-    if dense_weights > 2**28:
+    if dense_weights > _validation.MAX_WEIGHTS:
         message = (
             "The latent Dense layers would need more than 2**28 weights "
             f"({code_height}x{code_width}x{checked['encoder_filters'][-1]} features x "
@@ -60,7 +61,53 @@ def _check_architecture(
             f"latent_dim={latent_dim!r}"
         )
         raise ValueError(message)
+    channels = checked["image_shape"][-1]
+    widths = [channels, *checked["encoder_filters"]]
+    decoder_widths = [checked["encoder_filters"][-1], *checked["decoder_filters"], channels]
+    conv_weights = checked["kernel_size"] ** 2 * sum(
+        a * b for chain in (widths, decoder_widths) for a, b in itertools.pairwise(chain)
+    )
+    if conv_weights > _validation.MAX_WEIGHTS:
+        message = (
+            f"The convolutions would need {conv_weights} weights, more than 2**28; use fewer "
+            f"filters or a smaller kernel. Received: encoder_filters={encoder_filters!r}, "
+            f"decoder_filters={decoder_filters!r}, kernel_size={kernel_size!r}"
+        )
+        raise ValueError(message)
     return checked
+
+
+def _as_latents(latents: Any) -> np.ndarray:
+    """`latents` as float32 `(N, latent_dim)` or `(latent_dim,)`: numbers, not pixels.
+
+    Integers are cast unscaled (uint8 is not read as 8-bit pixels, unlike images).
+    """
+    try:
+        array = np.asarray(latents)
+    except ValueError:  # ragged nested sequences
+        array = None
+    if array is None or array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        message = (
+            "`latents` must be an array of real numbers (N, latent_dim) or (latent_dim,). "
+            f"Received: latents={_validation._short_repr(latents)}"
+        )
+        raise TypeError(message)
+    if not 1 <= array.ndim <= 2 or array.size == 0:
+        message = (
+            "`latents` must be a non-empty array (N, latent_dim) or (latent_dim,). "
+            f"Received: latents with shape {array.shape}"
+        )
+        raise ValueError(message)
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        message = (
+            "`latents` must not contain NaN or infinite values (in float32). "
+            f"Received: latents with shape {array.shape}"
+        )
+        raise ValueError(message)
+    return array
 
 
 @keras.saving.register_keras_serializable(package="keras_denoise")
@@ -176,7 +223,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         # Hidden layers follow `dtype` (a mixed policy computes in float16 or
         # bfloat16); the output layers compute in the variable dtype (float32),
         # as the Keras mixed-precision guide advises, so outputs stay float32.
-        dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
+        dtype = _validation.check_model_dtype(kwargs.pop("dtype", None))
         _validation.check_model_kwargs(kwargs, "ConvAutoencoder")
         output_dtype = dtype.variable_dtype
         layers = keras.layers
@@ -367,7 +414,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         >>> model.decode(np.zeros((2, 8))).shape
         (2, 16, 16, 1)
         """
-        array = _validation.as_float_images(latents, "latents", min_ndim=1, max_ndim=2)
+        array = _as_latents(latents)
         if array.shape[-1] != self.latent_dim:
             message = (
                 f"`latents` must have {self.latent_dim} values per vector (the model's "

@@ -94,6 +94,27 @@ class _ClipIndicators(keras.layers.Layer):
     def compute_output_spec(self, images):
         return keras.KerasTensor(self.compute_output_shape(images.shape), dtype="float32")
 
+    def get_config(self) -> dict:
+        # Explicit: Keras's automatic config fails on the DTypePolicy object it is built with.
+        return super().get_config()
+
+
+def _conv_weights(
+    channels: int, filters: tuple[int, ...], convolutions: tuple[int, ...], mark_clipped: bool
+) -> int:
+    """The number of convolution kernel weights of a `UNetDenoiser` with these options."""
+
+    def block(width_in: int, width: int, count: int) -> int:
+        return 9 * (width_in * width + (count - 1) * width * width)
+
+    total, width_in = 0, channels * (3 if mark_clipped else 1)
+    for width, count in zip(filters, convolutions, strict=True):  # encoder and bottleneck
+        total, width_in = total + block(width_in, width, count), width
+    for level in range(len(filters) - 1, 0, -1):  # decoder: 2x2 upsampling, block on the skip
+        width, count = filters[level - 1], convolutions[level - 1]
+        total += 4 * filters[level] * width + block(2 * width, width, count)
+    return total + filters[0] * channels  # the 1x1 output convolution
+
 
 def _check_convolutions(value: Any, levels: int) -> tuple[int, ...]:
     """`value` as one count of convolutions per level (an int applies to every level)."""
@@ -264,10 +285,18 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         activation = _validation.check_activation(activation, "activation")
         batch_norm = _validation.check_bool(batch_norm, "batch_norm")
         mark_clipped = _validation.check_bool(mark_clipped, "mark_clipped")
+        weights = _conv_weights(image_shape[-1], filters, convolutions, mark_clipped)
+        if weights > _validation.MAX_WEIGHTS:
+            message = (
+                f"The convolutions would need {weights} weights, more than 2**28; use fewer "
+                f"filters or convolutions. Received: filters={filters!r}, "
+                f"convolutions={convolutions!r}"
+            )
+            raise ValueError(message)
         # Hidden layers follow `dtype` (a mixed policy computes in float16 or
         # bfloat16); the output layers compute in the variable dtype (float32),
         # as the Keras mixed-precision guide advises, so outputs stay float32.
-        dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
+        dtype = _validation.check_model_dtype(kwargs.pop("dtype", None))
         _validation.check_model_kwargs(kwargs, "UNetDenoiser")
         output_dtype = dtype.variable_dtype
         layers = keras.layers

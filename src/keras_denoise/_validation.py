@@ -21,6 +21,9 @@ MAX_LATENT_DIM = 65536
 MAX_IMAGE_SIDE = 8192
 MAX_CHANNELS = 64
 MAX_NOISE_FACTOR = 1e6
+# The most weights a model's convolutions (and, separately, its dense layers) may hold: 1 GiB
+# in float32, so a crafted config fails before building instead of allocating without bound.
+MAX_WEIGHTS = 2**28
 MAX_BATCH_SIZE = 1 << 20
 MAX_STAGES = 8
 # Largest seed accepted: `keras.utils.set_random_seed` seeds NumPy, which takes at most 2**32 - 1.
@@ -162,6 +165,30 @@ def check_model_kwargs(kwargs: dict, owner: str) -> None:
             f"hyperparameters and `name`, `dtype` and `trainable`. Received: {received}"
         )
         raise TypeError(message)
+    if "trainable" in kwargs:  # keras.Model would take any truthy value
+        check_bool(kwargs["trainable"], "trainable")
+
+
+def check_model_dtype(value: Any) -> Any:
+    """`value` (a dtype policy, its name, or None for Keras's default) as a `DTypePolicy`.
+
+    Only floating-point policies: a model's weights are initialized at random,
+    which an integer or boolean policy cannot do.
+    """
+    import keras
+
+    try:
+        policy = keras.dtype_policies.get(value or keras.config.dtype_policy())
+    except (TypeError, ValueError):
+        policy = None
+    floating = ("float16", "bfloat16", "float32", "float64")
+    if policy is None or policy.variable_dtype not in floating or policy.quantization_mode:
+        message = (
+            "`dtype` must be a floating-point dtype policy, such as 'float32' or "
+            f"'mixed_bfloat16'. Received: dtype={_short_repr(value)}"
+        )
+        raise ValueError(message)
+    return policy
 
 
 def check_image_shape(value: Any, name: str = "image_shape", *, min_side: int = 4) -> tuple:
