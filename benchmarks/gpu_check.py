@@ -24,9 +24,10 @@ short still reports what finished:
    a time: the GPU is far from busy with one of these small models, so
    running them side by side costs little more than one.
 
-    KERAS_BACKEND=jax python benchmarks/gpu_check.py --data mnist.npz --out results/
+    KERAS_BACKEND=jax python benchmarks/gpu_check.py --data .devdata/mnist.npz --out results/
 
-See benchmarks/README.md.
+The exit status is 1 if any run failed (`results.json` says which). See
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ UNET_ROUND = [
 ]
 
 
+STAGES = ("speed", "unet")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -96,7 +100,27 @@ def parse_args(argv=None):
     parser.add_argument("--train-subset", type=int, default=0)
     parser.add_argument("--stages", default="speed",
                         help="comma-separated: 'speed' (stages 1-3), 'unet' (stage 4)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # Checked before anything runs: a lent GPU's minutes are few.
+    if not os.path.isfile(args.data):
+        parser.error(f"--data: no such file: {args.data!r}")
+    if args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer. Received: --epochs={args.epochs}")
+    if args.train_subset < 0:
+        parser.error(f"--train-subset must be 0 (all) or positive. Received: {args.train_subset}")
+    stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
+    if not stages or not set(stages) <= set(STAGES):
+        parser.error(f"--stages must name some of {', '.join(STAGES)}. Received: {args.stages!r}")
+    args.stages = stages
+    return args
+
+
+def write_results(results, out):
+    """`results.json` in `out`, replaced whole (a run cut off never leaves half a file)."""
+    path = os.path.join(out, "results.json")
+    with open(path + ".tmp", "w") as file:
+        json.dump(results, file, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def xla_options(settings):
@@ -137,8 +161,7 @@ def run_stage(args, jobs, results, shared_gpu, epochs):
             os.remove(path)
         results[name] = entry
         print(f"=== done {name}: rc {code}, {entry['wall_s']:.0f} s", flush=True)
-        with open(os.path.join(args.out, "results.json"), "w") as file:
-            json.dump(results, file, indent=1)
+        write_results(results, args.out)
 
 
 def measure(results, name, key, epochs=None):
@@ -158,18 +181,28 @@ def measure(results, name, key, epochs=None):
     return median if key == "epoch" else times[0] + (epochs - 1) * median
 
 
+def _number(value, width, spec):
+    """`value` formatted, or "n/a" where a run could not measure it (SSIM without scikit-image)."""
+    return f"{value:>{width}{spec}}" if isinstance(value, (int, float)) else f"{'n/a':>{width}}"
+
+
 def summary(results):
+    """Print one row per run; return the number of runs that failed."""
     print(f"{'run':24}{'params':>9}{'fit s':>8}{'epoch1 s':>9}{'median ep':>10}"
           f"{'PSNR':>8}{'SSIM':>8}{'val BCE':>9}")
+    failed = 0
     for name, entry in results.items():
         if entry.get("returncode"):
             print(f"{name:24} failed (rc {entry['returncode']})")
+            failed += 1
             continue
         (result,) = entry["results"].values()
         times = result["epoch_seconds"]
-        print(f"{name:24}{result['parameters']:>9,}{sum(times):>8.1f}{times[0]:>9.2f}"
-              f"{sorted(times)[len(times) // 2]:>10.3f}{result['psnr_db']:>8.3f}"
-              f"{result['ssim']:>8.4f}{result['final_val_loss']:>9.4f}")
+        print(f"{name:24}{_number(result['parameters'], 9, ',')}{sum(times):>8.1f}"
+              f"{times[0]:>9.2f}{sorted(times)[len(times) // 2]:>10.3f}"
+              f"{_number(result.get('psnr_db'), 8, '.3f')}{_number(result.get('ssim'), 8, '.4f')}"
+              f"{_number(result.get('final_val_loss'), 9, '.4f')}")
+    return failed
 
 
 # Tried in turn on the best settings so far, each kept if it shortens the projected fit:
@@ -188,6 +221,7 @@ CHAIN = [
 def speed_stages(args, results):
     """Stages 1-3; returns the chosen settings."""
     sweep = min(SWEEP_EPOCHS, args.epochs)
+    shutil.rmtree(DUMP, ignore_errors=True)  # only this call's programs in xla_dump.tar.gz
     for job in SPEED:  # one at a time: these are timings
         run_stage(args, [job], results, shared_gpu=False, epochs=sweep)
     if os.path.isdir(DUMP):
@@ -215,8 +249,11 @@ def main(argv=None):
     if "unet" in args.stages:
         run_stage(args, [(n, ["--which", "unet", "--dtype-policy", "mixed_bfloat16", *o], {},
                           chosen) for n, o in UNET_ROUND], results, True, args.epochs)
-    summary(results)
+    failed = summary(results)
+    if failed:
+        print(f"=== {failed} of {len(results)} runs failed: see results.json", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
