@@ -15,11 +15,13 @@ Needs the `skimage` extra. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import time
 
 import numpy as np
 from bench_training import versions  # this folder is on sys.path when run as a script
+
+from keras_denoise._cli import _noise_factors
 
 
 class _Predictor:
@@ -41,27 +43,82 @@ def _model_argument(text: str) -> tuple[str, str]:
     return label, path
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        message = f"must be a positive integer. Received: {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def _check_arguments(parser, args):
+    """Refuse, before any scoring, what would otherwise fail (or drop a model) after it."""
+    from keras_denoise._cli import _check_output_file
+
+    labels = [label for label, _ in args.models]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        given = " ".join(f"{label}={path}" for label, path in args.models)
+        parser.error(f"models: each LABEL must be unique (it names the rows); repeated: "
+                     f"{repeated}. Received: {given}")
+    for label, path in args.models:
+        if not os.path.isfile(path):
+            parser.error(f"models: no such file: {path!r}. Received: {label}={path}")
+    if not os.path.isfile(args.data):
+        parser.error(f"--data: no such file: {args.data!r}")
+    for option in ("json", "figure"):
+        path = getattr(args, option)
+        if path is not None:
+            try:
+                _check_output_file(path, f"--{option}")
+            except OSError as error:
+                parser.error(str(error))
+
+
+def _load_models(parser, models):
+    """The models of `LABEL=PATH` by label, loaded (a few seconds) before the baselines run."""
+    import keras_denoise
+    from keras_denoise._cli import _FILE_ERRORS
+
+    loaded = {}
+    for label, path in models:
+        try:
+            model = keras_denoise.load_model(path)
+        except (ValueError, TypeError, OSError, *_FILE_ERRORS) as error:
+            message = " ".join(str(error).split()) or type(error).__name__
+            parser.error(f"models: {label}={path} cannot be loaded: {message}")
+        loaded[label] = model if callable(getattr(model, "denoise", None)) else _Predictor(model)
+    return loaded
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=_model_argument, metavar="LABEL=PATH",
                         help="a saved .keras model and the name its rows get")
     parser.add_argument("--data", required=True, help="MNIST .npz in Keras layout (x_test)")
-    parser.add_argument("--noise-factors", default="0.1,0.3,0.5,0.7")
+    parser.add_argument("--noise-factors", default="0.1,0.3,0.5,0.7", type=_noise_factors,
+                        help="comma-separated noise levels, each from 0 to 1e6")
     parser.add_argument("--baselines", default="median,tv,nl_means,wavelet",
                         help="comma-separated scikit-image baselines, or 'none'")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    parser.add_argument("--max-images", type=int, default=None,
+    parser.add_argument("--max-images", type=_positive_int, default=None,
                         help="score only the first N test digits (default: all 10,000)")
     parser.add_argument("--json", help="write the rows and the setup to this JSON file")
     parser.add_argument("--figure", help="plot PSNR against the noise level to this file")
     args = parser.parse_args(argv)
+    _check_arguments(parser, args)
 
     import keras
 
     import keras_denoise
+    from keras_denoise._cli import _write_json
     from keras_denoise.plotting import plot_evaluation
 
-    noise_factors = tuple(float(value) for value in args.noise_factors.split(","))
+    models = _load_models(parser, args.models)
+    noise_factors = args.noise_factors
     baselines = () if args.baselines == "none" else tuple(args.baselines.split(","))
     with np.load(args.data) as data:
         clean = data["x_test"]
@@ -75,10 +132,7 @@ def main(argv=None) -> dict:
     reference_rows = keras_denoise.evaluate(None, clean, baselines=baselines, **options)
     seconds = {"noisy and baselines": round(time.perf_counter() - start, 1)}
     model_rows = {}
-    for label, path in args.models:
-        model = keras_denoise.load_model(path)
-        if not callable(getattr(model, "denoise", None)):
-            model = _Predictor(model)
+    for label, model in models.items():
         start = time.perf_counter()
         rows = keras_denoise.evaluate(model, clean, baselines=(), **options)
         seconds[label] = round(time.perf_counter() - start, 1)
@@ -101,8 +155,7 @@ def main(argv=None) -> dict:
         "versions": versions(keras.backend.backend()),
     }
     if args.json:  # before the figure: a plotting error must not lose the scores
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+        _write_json(args.json, results)  # strict JSON: null for an infinite PSNR (noise 0)
     if args.figure:
         plot_evaluation(table, path=args.figure)
     return results

@@ -11,12 +11,16 @@ the weights. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import resource
 import time
 
 import numpy as np
+
+# The tiled == untiled check denoises a `--check-size` x (`--check-size` - 17) image (a width
+# that is neither square nor a multiple of the tiles), with tiles of 128 pixels.
+CHECK_NARROWER = 17
+CHECK_TILE = 128
 
 
 def peak_rss_mib() -> float:
@@ -32,9 +36,30 @@ def main(argv=None) -> dict:
                         help="context around each tile (default: the model's receptive radius)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--check-size", type=int, default=384,
-                        help="side of the image used for the tiled == untiled check")
+                        help="height of the image used for the tiled == untiled check (its "
+                             f"width is {CHECK_NARROWER} less; tiles of {CHECK_TILE}: from "
+                             f"{CHECK_TILE + CHECK_NARROWER + 1} on, the image spans several)")
     parser.add_argument("--json", help="write the results to this JSON file")
     args = parser.parse_args(argv)
+    for option in ("size", "tile_size", "batch_size"):
+        value = getattr(args, option)
+        if value < 1:
+            flag = "--" + option.replace("_", "-")
+            parser.error(f"{flag} must be a positive integer. Received: {flag}={value}")
+    if args.overlap is not None and args.overlap < 0:
+        parser.error(f"--overlap must be 0 or more. Received: --overlap={args.overlap}")
+    if args.check_size <= CHECK_NARROWER:
+        parser.error(f"--check-size must be at least {CHECK_NARROWER + 1}: the check image is "
+                     f"--check-size x (--check-size - {CHECK_NARROWER}) pixels. "
+                     f"Received: --check-size={args.check_size}")
+
+    from keras_denoise._cli import _check_output_file, _write_json
+
+    if args.json is not None:
+        try:
+            _check_output_file(args.json, "--json")
+        except OSError as error:
+            parser.error(str(error))
 
     import keras
 
@@ -57,8 +82,11 @@ def main(argv=None) -> dict:
     seconds = time.perf_counter() - start
     assert out.shape == image.shape
 
-    small = noise(rng.random((args.check_size, args.check_size - 17), dtype=np.float32))
-    tiled = model.denoise(small, tile_size=128, overlap=overlap, batch_size=args.batch_size)
+    small = noise(
+        rng.random((args.check_size, args.check_size - CHECK_NARROWER), dtype=np.float32)
+    )
+    tiled = model.denoise(small, tile_size=CHECK_TILE, overlap=overlap,
+                          batch_size=args.batch_size)
     untiled = model.denoise(small, batch_size=1)
     results = {
         "image": f"{args.size}x{args.size}x1",
@@ -79,8 +107,7 @@ def main(argv=None) -> dict:
     for key, value in results.items():
         print(f"{key:34} {value}")
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+        _write_json(args.json, results)
     return results
 
 

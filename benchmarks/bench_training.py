@@ -144,19 +144,23 @@ def quality(model, x_test):
     estimate = np.asarray(model.predict(noisy, batch_size=256, verbose=0), "float32")
     try:
         from keras_denoise.metrics import psnr, ssim
-
-        return {
-            "psnr_db": float(psnr(clean, estimate, data_range=1.0)),
-            "ssim": float(ssim(clean, estimate, data_range=1.0)),
-            "metrics_source": "keras_denoise.metrics",
-        }
-    except ImportError:
+    except ImportError:  # the reference recipe alone, without keras-denoise installed
         mse = np.mean((clean - estimate) ** 2, axis=(1, 2, 3))
         return {
             "psnr_db": float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-12)))),
             "ssim": None,
             "metrics_source": "numpy PSNR (mean over images); keras_denoise.metrics missing",
         }
+    result = {
+        "psnr_db": float(psnr(clean, estimate, data_range=1.0)),
+        "metrics_source": "keras_denoise.metrics",
+    }
+    try:
+        result["ssim"] = float(ssim(clean, estimate, data_range=1.0))
+    except ImportError:  # SSIM needs scikit-image, which a GPU machine may lack
+        result["ssim"] = None
+        result["metrics_source"] += " (no SSIM: scikit-image missing)"
+    return result
 
 
 def run_one(which, args):
@@ -180,7 +184,9 @@ def run_one(which, args):
             x_noisy, x, batch_size=BATCH_SIZE, epochs=args.epochs,
             validation_split=VALIDATION_SPLIT, callbacks=callbacks, verbose=args.verbose,
         )
-        trained = len(x) - int(len(x) * VALIDATION_SPLIT)
+        # What Keras's validation_split trains on: floor(N * (1 - split)) images
+        # (keras/src/trainers/data_adapters/array_slicing.py, train_validation_split).
+        trained = int(len(x) * (1.0 - VALIDATION_SPLIT))
         fused_compiler_options = None
     else:
         from keras_denoise import ConvAutoencoder, UNetDenoiser, _jax_fused_steps
@@ -283,6 +289,73 @@ def versions(backend):
     return info
 
 
+# Keywords the script passes to `fit_denoising` itself, and where each comes from.
+FIT_KEYWORDS_SET = {
+    "model": "the recipe's model", "clean_images": "the MNIST training digits",
+    "noise_factor": f"fixed at {NOISE_FACTOR}", "batch_size": f"fixed at {BATCH_SIZE}",
+    "epochs": "--epochs", "validation_split": f"fixed at {VALIDATION_SPLIT}", "seed": "--seed",
+    "callbacks": "the epoch timer and --backup-dir", "verbose": "--verbose",
+    "learning_rate_schedule": "--learning-rate-schedule", "dtype_policy": "--dtype-policy",
+}
+FUSED_KEYS = ("gpu_compiler_options", "pad_short_executions", "precompile")
+
+
+def check_json_options(parser, option, text, refused=None, allowed=None):
+    """Parse `option`'s JSON `text` to a dict, or exit with an argparse error (status 2)."""
+    received = f"Received: {option}={text!r}"
+    try:
+        options = json.loads(text)
+    except ValueError as error:
+        parser.error(f"{option} is not valid JSON ({error}). {received}")
+    if not isinstance(options, dict):
+        parser.error(f"{option} must be a JSON object ({{...}}). {received}")
+    clashes = sorted(set(options) & set(refused or {}))
+    if clashes:
+        sources = "; ".join(f"{key!r}: {refused[key]}" for key in clashes)
+        parser.error(f"{option} cannot set what the script sets itself ({sources}). {received}")
+    unknown = sorted(set(options) - set(allowed)) if allowed is not None else []
+    if unknown:
+        parser.error(f"{option} takes only the keys {list(allowed)}; unknown: {unknown}. "
+                     f"{received}")
+    return options
+
+
+def check_args(parser, args):
+    """Argument errors that would otherwise surface in a child, or after training."""
+    if args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer. Received: --epochs={args.epochs}")
+    if args.train_subset < 0 or args.train_subset == 1:
+        # A slice from the end otherwise; one image leaves nothing to validate on.
+        parser.error("--train-subset must be 0 (all the training images) or at least 2 (one "
+                     "to train on, one for the validation split). Received: --train-subset="
+                     f"{args.train_subset}")
+    check_json_options(parser, "--fit-options", args.fit_options, refused=FIT_KEYWORDS_SET)
+    check_json_options(parser, "--unet-options", args.unet_options)
+    fused = check_json_options(parser, "--fused-options", args.fused_options, allowed=FUSED_KEYS)
+    if not isinstance(fused.get("gpu_compiler_options", {}), dict):
+        parser.error("--fused-options: 'gpu_compiler_options' must be a JSON object. "
+                     f"Received: --fused-options={args.fused_options!r}")
+    if args.json is not None:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if os.path.isdir(args.json):
+            parser.error("--json must be a file path, not a folder. "
+                         f"Received: --json={args.json!r}")
+        if not os.path.isdir(folder):
+            parser.error(f"the folder of --json, {folder!r}, does not exist. "
+                         f"Received: --json={args.json!r}")
+
+
+def write_json(path, data):
+    """Write `data` to `path` as strict JSON (null for a non-finite number), atomically."""
+    try:
+        from keras_denoise._cli import _write_json
+    except ImportError:  # without keras_denoise (the reference recipe alone): a plain write
+        with open(path, "w") as file:
+            json.dump(data, file, indent=2)
+    else:
+        _write_json(path, data)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.path.join("..", "shared", "data", "mnist.npz"))
@@ -334,6 +407,7 @@ def parse_args(argv=None):
     if args.interleave and args.backup_dir:
         # A resumed recipe runs fewer epochs than the turns its parent would hand out.
         parser.error("--interleave and --backup-dir cannot be combined")
+    check_args(parser, args)
     return args
 
 
@@ -423,10 +497,9 @@ def main(argv=None):
             completed = subprocess.run(child_command(name, argv), env=env, check=True,
                                        stdout=subprocess.PIPE, text=True)
             results[name] = parse_result(name, completed.stdout)
+    if args.json:  # before the report: a failure there must not lose the results
+        write_json(args.json, {"args": vars(args), "results": results})
     report(results)
-    if args.json:
-        with open(args.json, "w") as file:
-            json.dump({"args": vars(args), "results": results}, file, indent=2)
 
 
 def report(results):
@@ -459,15 +532,34 @@ def report(results):
                     "samples_per_s_median_epoch"):
             if ref[key] and ours[key]:
                 print(f"speed ratio ({key}): {ours[key] / ref[key]:.2f}x")
-        paired = [
-            (ours["train_samples"] / mine) / (ref["train_samples"] / theirs)
-            for theirs, mine in zip(ref["epoch_seconds"], ours["epoch_seconds"], strict=True)
-        ]
-        print("speed ratio, epoch by epoch: " + " ".join(f"{r:.2f}" for r in paired)
-              + f" (median {float(np.median(paired)):.2f}x)")
+        print(paired_ratios(ref, ours))
         print(f"peak RSS ratio, training: {ours['peak_rss_mib'] / ref['peak_rss_mib']:.2f}")
     print("metrics:", results[names[-1]]["metrics_source"])
     print("versions:", results[names[-1]]["versions"])
+
+
+def paired_ratios(ref, ours):
+    """The line of keras_denoise's speed over the reference's, epoch by epoch.
+
+    A run resumed from `--backup-dir` times only its last epochs, so the two recipes may have
+    timed different numbers of epochs: only the epochs both timed are paired (by epoch number).
+    """
+    theirs, mine = ref["epoch_seconds"], ours["epoch_seconds"]
+    common = min(len(theirs), len(mine))
+    note = ""
+    if len(theirs) != len(mine):
+        last = ref["epochs"]
+        span = f"epoch {last}" if common == 1 else f"epochs {last - common + 1}-{last}"
+        note = (f" ({span} only, the ones both recipes timed: the reference timed "
+                f"{len(theirs)}, keras_denoise {len(mine)})")
+    if not common:
+        return f"speed ratio, epoch by epoch: no epoch timed by both recipes{note}"
+    paired = [
+        (ours["train_samples"] / new) / (ref["train_samples"] / old)
+        for old, new in zip(theirs[len(theirs) - common:], mine[len(mine) - common:], strict=True)
+    ]
+    return (f"speed ratio, epoch by epoch{note}: " + " ".join(f"{r:.2f}" for r in paired)
+            + f" (median {float(np.median(paired)):.2f}x)")
 
 
 if __name__ == "__main__":

@@ -163,7 +163,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--skip", choices=("concatenate", "add"), default="concatenate",
                         help="'add': the additive-skip experiment described above")
     args = parser.parse_args(argv)
-    options = json.loads(args.options)
+    received = f"Received: --options={args.options!r}"
+    try:
+        options = json.loads(args.options)
+    except ValueError as error:
+        parser.error(f"--options is not valid JSON ({error}). {received}")
+    if not isinstance(options, dict):
+        parser.error(f"--options must be a JSON object of UNetDenoiser keywords. {received}")
+    if "dtype" in options:
+        parser.error(f"--options cannot set 'dtype': --dtype-policy sets it. {received}")
+    if args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer. Received: --epochs={args.epochs}")
+    if args.train_subset < 2:
+        # A slice from the end otherwise; the validation split needs one image, training another.
+        parser.error("--train-subset must be an integer of at least 2 (the first N training "
+                     f"digits). Received: --train-subset={args.train_subset}")
     if args.passes < 1:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
     variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
