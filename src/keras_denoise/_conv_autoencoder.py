@@ -100,7 +100,8 @@ def _as_latents(latents: Any) -> np.ndarray:
             f"Received: latents with shape {array.shape}"
         )
         raise ValueError(message)
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 are refused just below
+        array = array.astype(np.float32)
     if not np.isfinite(array).all():
         message = (
             "`latents` must not contain NaN or infinite values (in float32). "
