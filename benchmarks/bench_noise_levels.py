@@ -21,7 +21,7 @@ import time
 import numpy as np
 from bench_training import versions  # this folder is on sys.path when run as a script
 
-from keras_denoise._cli import _noise_factors
+from keras_denoise._cli import _noise_factors, _positive_int
 
 
 class _Predictor:
@@ -41,17 +41,6 @@ def _model_argument(text: str) -> tuple[str, str]:
         message = f"models must be given as LABEL=PATH. Received: {text!r}"
         raise argparse.ArgumentTypeError(message)
     return label, path
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        message = f"must be a positive integer. Received: {text!r}"
-        raise argparse.ArgumentTypeError(message)
-    return value
 
 
 def _check_arguments(parser, args):
@@ -104,7 +93,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--baselines", default="median,tv,nl_means,wavelet",
                         help="comma-separated scikit-image baselines, or 'none'")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    parser.add_argument("--max-images", type=_positive_int, default=None,
+    parser.add_argument("--max-images", type=_positive_int("max_images"), default=None,
                         help="score only the first N test digits (default: all 10,000)")
     parser.add_argument("--json", help="write the rows and the setup to this JSON file")
     parser.add_argument("--figure", help="plot PSNR against the noise level to this file")

@@ -17,6 +17,14 @@ import time
 
 import numpy as np
 
+from keras_denoise._cli import (
+    _check_output_file,
+    _checked,
+    _nonnegative_int,
+    _positive_int,
+    _write_json,
+)
+
 # The tiled == untiled check denoises a `--check-size` x (`--check-size` - 17) image (a width
 # that is neither square nor a multiple of the tiles), with tiles of 128 pixels.
 CHECK_NARROWER = 17
@@ -30,31 +38,23 @@ def peak_rss_mib() -> float:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=4096, help="side of the large image")
-    parser.add_argument("--tile-size", type=int, default=512)
-    parser.add_argument("--overlap", type=int, default=None,
+    parser.add_argument("--size", type=_positive_int("size"), default=4096,
+                        help="side of the large image")
+    parser.add_argument("--tile-size", type=_positive_int("tile_size"), default=512)
+    parser.add_argument("--overlap", type=_checked(int, _nonnegative_int, "overlap"),
+                        default=None,
                         help="context around each tile (default: the model's receptive radius)")
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=_positive_int("batch_size"), default=4)
     parser.add_argument("--check-size", type=int, default=384,
                         help="height of the image used for the tiled == untiled check (its "
                              f"width is {CHECK_NARROWER} less; tiles of {CHECK_TILE}: from "
                              f"{CHECK_TILE + CHECK_NARROWER + 1} on, the image spans several)")
     parser.add_argument("--json", help="write the results to this JSON file")
     args = parser.parse_args(argv)
-    for option in ("size", "tile_size", "batch_size"):
-        value = getattr(args, option)
-        if value < 1:
-            flag = "--" + option.replace("_", "-")
-            parser.error(f"{flag} must be a positive integer. Received: {flag}={value}")
-    if args.overlap is not None and args.overlap < 0:
-        parser.error(f"--overlap must be 0 or more. Received: --overlap={args.overlap}")
     if args.check_size <= CHECK_NARROWER:
         parser.error(f"--check-size must be at least {CHECK_NARROWER + 1}: the check image is "
                      f"--check-size x (--check-size - {CHECK_NARROWER}) pixels. "
                      f"Received: --check-size={args.check_size}")
-
-    from keras_denoise._cli import _check_output_file, _write_json
-
     if args.json is not None:
         try:
             _check_output_file(args.json, "--json")
