@@ -27,7 +27,6 @@ import os
 import sys
 import time
 import zipfile
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,9 +41,6 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _INPUT_SUFFIXES = (*_IMAGE_SUFFIXES, ".npy")
 # The figure formats of `keras_denoise.plotting` (its `_FORMATS`), checked while parsing.
 _FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
-# What NumPy raises for a file that is not a readable `.npy` or `.npz` (as `datasets` catches,
-# plus zlib's error for a damaged compressed member).
-_NUMPY_READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 # The first bytes of a zip archive (an `.npz`; an empty one starts with its end record).
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # Errors that end as one line on stderr (exit status 1), besides ValueError, TypeError and
@@ -196,7 +192,7 @@ def _npz_array(archive: Any, key: str, path: str) -> np.ndarray:
     """The array `key` of an open `.npz` archive, with a one-line error naming `path`."""
     try:
         return archive[key]
-    except _NUMPY_READ_ERRORS as error:
+    except _validation.NUMPY_FILE_ERRORS as error:
         if "allow_pickle" in str(error):
             message = (
                 f"--data {path!r} holds `{key}` as an array of Python objects, which "
@@ -226,7 +222,7 @@ def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
         raise ValueError(message)
     try:
         archive = np.load(path, allow_pickle=False)
-    except _NUMPY_READ_ERRORS as error:
+    except _validation.NUMPY_FILE_ERRORS as error:
         message = f"could not read --data {path!r} as an `.npz` archive: {error}"
         raise ValueError(message) from None
     with archive:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import zipfile
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +30,9 @@ MAX_BATCH_SIZE = 1 << 20
 MAX_STAGES = 8
 # Largest seed accepted: `keras.utils.set_random_seed` seeds NumPy, which takes at most 2**32 - 1.
 MAX_SEED = 2**32 - 1
+# What NumPy raises for a file that is not a readable `.npy` or `.npz` (zlib's error for a
+# damaged compressed member of an `.npz`).
+NUMPY_FILE_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 # `keras.random.SeedGenerator` keeps its state in int32 on the torch backend.
 MAX_LAYER_SEED = 2**31 - 1
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import importlib.resources
 import os
-import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,8 +51,6 @@ _JPEG_QUALITY = 95
 _GRAY_BANDS = {("1",), ("L",), ("L", "A"), ("La",), ("I",)}
 # What Pillow raises for a file it cannot identify or decode.
 _DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, Image.DecompressionBombError)
-# What NumPy raises for a file that is not a readable `.npz` or `.npy`.
-_NPZ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
 # The ITU-R 601-2 luma weights of Pillow's RGB -> "L" conversion, applied to `.npy` images
 # so that they turn grayscale as PNG and JPEG files do.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -103,7 +100,7 @@ def _read_npz(file: Any, source: str) -> dict:
     """The four MNIST arrays of an `.npz` file (path or open binary file)."""
     try:
         archive = np.load(file, allow_pickle=False)
-    except _NPZ_ERRORS as error:
+    except _validation.NUMPY_FILE_ERRORS as error:
         raise _unreadable_npz(source, error) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         message = f"{source} is not an `.npz` archive: it holds a single array."
@@ -118,7 +115,7 @@ def _read_npz(file: Any, source: str) -> dict:
             raise ValueError(message)
         try:
             return {key: archive[key] for key in _MNIST_KEYS}
-        except _NPZ_ERRORS as error:
+        except _validation.NUMPY_FILE_ERRORS as error:
             raise _unreadable_npz(source, error) from None
 
 
@@ -322,7 +319,7 @@ def _load_npy(path: str, name: str = "path") -> np.ndarray:
     """The array of a `.npy` file, without pickles; one `ValueError` naming it otherwise."""
     try:
         array = np.load(path, allow_pickle=False)
-    except _NPZ_ERRORS as error:
+    except _validation.NUMPY_FILE_ERRORS as error:
         empty = isinstance(error, EOFError) and os.path.getsize(path) == 0
         reason = "it is empty" if empty else error
         message = f"`{name}` must be a readable `.npy` file. Received: {name}={path!r} ({reason})"
