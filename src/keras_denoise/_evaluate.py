@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -31,13 +32,23 @@ def _total_variation(image: np.ndarray, noise_factor: float) -> np.ndarray:
     return denoise_tv_chambolle(image, weight=weight, channel_axis=channel_axis)
 
 
+@contextlib.contextmanager
+def _quiet_empty_estimates() -> Iterator[None]:
+    """Silence NumPy's warnings where scikit-image estimates the noise of a constant image.
+
+    With no detail coefficients at all (a constant image without noise) that estimate is the
+    median of an empty array, NaN: the callers then leave the image as it is.
+    """
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def _nl_means(image: np.ndarray, noise_factor: float) -> np.ndarray:
     from skimage.restoration import denoise_nl_means, estimate_sigma
 
     channel_axis = -1 if image.ndim == 3 else None
-    # NaN (with NumPy's warnings) for a constant image without noise, as in `_wavelet`.
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with _quiet_empty_estimates():
         sigma = float(estimate_sigma(image, average_sigmas=True, channel_axis=channel_axis))
     if not sigma > 0.0:
         return image
@@ -56,11 +67,7 @@ def _wavelet(image: np.ndarray, noise_factor: float) -> np.ndarray:
     from skimage.restoration import denoise_wavelet
 
     channel_axis = -1 if image.ndim == 3 else None
-    # With no detail coefficients at all (a constant image without noise) scikit-image's noise
-    # estimate is the median of an empty array (with NumPy's warnings), and the result NaN:
-    # there is nothing to remove. (`_nl_means` meets the same estimate.)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with _quiet_empty_estimates():  # NaN for a constant image without noise
         denoised = denoise_wavelet(
             image, method="BayesShrink", mode="soft", rescale_sigma=True, channel_axis=channel_axis
         )
