@@ -224,6 +224,12 @@ def run_one(which, args):
     total = time.perf_counter() - start
     after_first = sum(timer.times[1:])
     timed = len(timer.times)  # fewer than `epochs` in a run resumed from `--backup-dir`
+    if not timed:
+        # A backup written after the last epoch, by a run stopped before Keras deleted it:
+        # fit restored the trained weights and ran no epoch, so only the quality is measured.
+        print(f"{which}: the backup in --backup-dir held all {args.epochs} epochs; no epoch "
+              "trained now, so speed and losses are not measured, only the restored model's "
+              "quality", file=sys.stderr, flush=True)
     result = {
         "which": which,
         "parameters": model.count_params(),
@@ -233,12 +239,14 @@ def run_one(which, args):
         "epoch_seconds": timer.times,
         "epoch_cpu_seconds": timer.cpu_times,
         "epoch_steal_seconds": timer.steal_times,
-        "samples_per_s_all_epochs": trained * timed / sum(timer.times),
+        "samples_per_s_all_epochs": trained * timed / sum(timer.times) if timed else None,
         "samples_per_s_after_first": trained * (timed - 1) / after_first if timed > 1 else None,
-        "samples_per_s_median_epoch": trained / float(np.median(timer.times)),
+        "samples_per_s_median_epoch": (
+            trained / float(np.median(timer.times)) if timed else None
+        ),
         "wall_s_including_setup": total,
-        "final_val_loss": float(history.history["val_loss"][-1]),
-        "final_loss": float(history.history["loss"][-1]),
+        "final_val_loss": last_value(history, "val_loss"),
+        "final_loss": last_value(history, "loss"),
         "fused_compiler_options": fused_compiler_options,
     }
     result["peak_rss_mib"] = peak_rss_mib()  # data preparation and training
@@ -247,6 +255,12 @@ def run_one(which, args):
     if args.save_dir:
         result["saved_model"] = save_trained(model, args.save_dir, which)
     return result
+
+
+def last_value(history, key):
+    """The last epoch's `key` in a Keras `History`, or None when no epoch ran."""
+    values = history.history.get(key, [])
+    return float(values[-1]) if values else None
 
 
 def save_trained(model, folder, which):
@@ -523,9 +537,9 @@ def report(results):
     for name in names:
         epochs = zip(results[name]["epoch_seconds"], results[name]["epoch_cpu_seconds"],
                      results[name]["epoch_steal_seconds"], strict=True)
-        print(f"{name} epochs, wall / process CPU / stolen s: " + ", ".join(
+        print(f"{name} epochs, wall / process CPU / stolen s: " + (", ".join(
             f"{wall:.1f}/{cpu:.1f}/{'-' if steal is None else format(steal, '.1f')}"
-            for wall, cpu, steal in epochs))
+            for wall, cpu, steal in epochs) or "none timed"))
     if names[:2] == ["reference", "keras_denoise"]:
         ref, ours = (results[n] for n in names[:2])
         for key in ("samples_per_s_all_epochs", "samples_per_s_after_first",

@@ -293,11 +293,12 @@ def as_float_images(
     min_ndim: int = 2,
     max_ndim: int = 4,
     check_range: bool = False,
+    dtype: str = "float32",
 ) -> np.ndarray:
-    """Return `images` as a new float32 NumPy array after checking it.
+    """Return `images` as a new NumPy array of `dtype` (float32) after checking it.
 
-    Float arrays are cast to float32. `uint8` arrays are taken to hold 8-bit
-    pixels and are scaled to [0, 1] (divided by 255). Other integer types,
+    Float arrays are cast to `dtype`. `uint8` arrays are taken to hold 8-bit
+    pixels and are scaled to [0, 1] (divided by 255, in `dtype`). Other integer types,
     booleans, complex numbers, strings and objects raise `TypeError`. Empty
     arrays, NaN or infinite pixels, and a rank outside `[min_ndim, max_ndim]`
     raise `ValueError`.
@@ -311,9 +312,9 @@ def as_float_images(
         message = f"`{name}` must be a numeric array. Received: {name}={_short_repr(images)}"
         raise TypeError(message) from None
     if array.dtype == np.uint8:
-        array = array.astype(np.float32) / np.float32(255.0)
+        array = array.astype(dtype) / np.asarray(255.0, dtype)
     elif np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float32, copy=True)
+        array = array.astype(dtype, copy=True)
     else:
         message = (
             f"`{name}` must hold floating-point pixels, or uint8 pixels in 0-255. "

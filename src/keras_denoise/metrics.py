@@ -43,9 +43,13 @@ _SSIM_WIN_SIZE = 11
 
 
 def _image_batches(clean: Any, estimate: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Both arrays checked and laid out as float64 `(N, height, width, channels)`."""
-    clean = _validation.as_float_images(clean, "clean")
-    estimate = _validation.as_float_images(estimate, "estimate")
+    """Both arrays checked and laid out as float64 `(N, height, width, channels)`.
+
+    Read in float64 from the start: a float64 pair rounded to float32 first would
+    lose the small errors of a near-perfect estimate (0.1 dB at 140 dB).
+    """
+    clean = _validation.as_float_images(clean, "clean", dtype="float64")
+    estimate = _validation.as_float_images(estimate, "estimate", dtype="float64")
     if estimate.shape != clean.shape:
         message = (
             "`estimate` must have the same shape as `clean`. "
@@ -56,7 +60,7 @@ def _image_batches(clean: Any, estimate: Any) -> tuple[np.ndarray, np.ndarray]:
         clean, estimate = clean[None], estimate[None]
     if clean.ndim == 3:
         clean, estimate = clean[..., None], estimate[..., None]
-    return clean.astype(np.float64), estimate.astype(np.float64)
+    return clean, estimate
 
 
 def _check_reduction(reduction: Any) -> str:
