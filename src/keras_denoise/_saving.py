@@ -50,13 +50,13 @@ def atomic_path(path: str | os.PathLike, name: str = "path") -> Iterator[str]:
 
     Example:
 
-    >>> import os, tempfile
+    >>> import pathlib, tempfile
     >>> from keras_denoise._saving import atomic_path
-    >>> target = os.path.join(tempfile.mkdtemp(), "numbers.txt")
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "numbers.txt"
     >>> with atomic_path(target) as tmp:
     ...     with open(tmp, "w") as f:
     ...         _ = f.write("1 2 3")
-    >>> open(target).read()
+    >>> target.read_text()
     '1 2 3'
     """
     path = os.fspath(path)
