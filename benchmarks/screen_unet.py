@@ -21,7 +21,8 @@ experiments outside the library, on the same U-Net otherwise (`filters`, `activa
 `convolutions` options): residual blocks (each block's input, through a 1x1 convolution where
 the width changes, added before its last activation), average instead of max pooling, bilinear
 upsampling instead of a 2x2 transposed convolution, and skips added to the upsampled features
-instead of concatenated with them.
+instead of concatenated with them. `--stem-kernel K` gives the U-Net's first convolution a
+KxK kernel instead of 3x3, and `--head-kernel K` its output layer a KxK kernel instead of 1x1.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 
 
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
-               pooling="max", upsampling="transpose", skip="concatenate"):
+               pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
@@ -44,7 +45,8 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     `pooling="average"` downsamples by average instead of max pooling; `upsampling="bilinear"`
     upsamples by bilinear interpolation instead of a 2x2 transposed convolution (followed by a
     1x1 convolution to the skip's width where `skip="add"`); `skip="add"` adds the encoder's
-    features to the upsampled ones instead of concatenating them.
+    features to the upsampled ones instead of concatenating them; `stem_kernel` is the kernel
+    size of the first convolution.
     """
     import keras
 
@@ -52,10 +54,12 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
 
     layers = keras.layers
 
-    def block(tensor, width, count):
+    def block(tensor, width, count, first_kernel=3):
         shortcut = tensor
         for index in range(count):
-            tensor = layers.Conv2D(width, 3, padding="same", use_bias=False, dtype=policy)(tensor)
+            kernel = first_kernel if index == 0 else 3
+            tensor = layers.Conv2D(width, kernel, padding="same", use_bias=False,
+                                   dtype=policy)(tensor)
             tensor = FusedBatchNormalization(dtype=policy)(tensor)
             if residual and index == count - 1:
                 if shortcut.shape[-1] != width:
@@ -68,8 +72,8 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
     merge = {"concatenate": layers.Concatenate, "add": layers.Add}[skip]
     features, skips = inputs, []
-    for width, count in zip(filters[:-1], convolutions[:-1], strict=True):
-        features = block(features, width, count)
+    for level, (width, count) in enumerate(zip(filters[:-1], convolutions[:-1], strict=True)):
+        features = block(features, width, count, stem_kernel if level == 0 else 3)
         skips.append(features)
         features = pool(2, dtype=policy)(features)
     features = block(features, filters[-1], convolutions[-1])
@@ -127,7 +131,8 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
 
 
 def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
-                  residual: bool, pooling: str, upsampling: str, skip: str):
+                  residual: bool, pooling: str, upsampling: str, skip: str,
+                  stem_kernel: int = 3, head_kernel: int = 1):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -138,8 +143,10 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
     inputs, padded, side = _padded_digits(filters)
     marked = _ClipIndicators(dtype=policy)(padded)
     features = _unet_body(marked, filters, convolutions, activation, policy,
-                          residual=residual, pooling=pooling, upsampling=upsampling, skip=skip)
-    estimate = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(features)
+                          residual=residual, pooling=pooling, upsampling=upsampling, skip=skip,
+                          stem_kernel=stem_kernel)
+    estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
+                             dtype="float32")(features)
     return _compiled_digits_model(inputs, estimate, side)
 
 
@@ -162,6 +169,10 @@ def main(argv=None) -> dict:
                         help="'bilinear': the bilinear-upsampling experiment described above")
     parser.add_argument("--skip", choices=("concatenate", "add"), default="concatenate",
                         help="'add': the additive-skip experiment described above")
+    parser.add_argument("--stem-kernel", type=int, default=3,
+                        help="the first convolution's kernel size (an odd number)")
+    parser.add_argument("--head-kernel", type=int, default=1,
+                        help="the output layer's kernel size (an odd number)")
     args = parser.parse_args(argv)
     received = f"Received: --options={args.options!r}"
     try:
@@ -178,11 +189,14 @@ def main(argv=None) -> dict:
         # A slice from the end otherwise; the validation split needs one image, training another.
         parser.error("--train-subset must be an integer of at least 2 (the first N training "
                      f"digits). Received: --train-subset={args.train_subset}")
+    for flag, value in (("--stem-kernel", args.stem_kernel), ("--head-kernel", args.head_kernel)):
+        if value < 1 or value % 2 == 0:
+            parser.error(f"{flag} must be a positive odd integer. Received: {flag}={value}")
     if args.passes < 1:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
     variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
-               or args.skip != "concatenate")
-    variant_flags = "--residual, --pooling, --upsampling and --skip"
+               or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1)
+    variant_flags = "--residual, --pooling, --upsampling, --skip, --stem-kernel and --head-kernel"
     if variant and args.passes > 1:
         parser.error(f"{variant_flags} take --passes 1 only")
     if args.passes > 1 or variant:
@@ -225,7 +239,7 @@ def main(argv=None) -> dict:
         model = block_variant(
             filters, convolutions, keywords["activation"], args.dtype_policy,
             residual=args.residual, pooling=args.pooling, upsampling=args.upsampling,
-            skip=args.skip,
+            skip=args.skip, stem_kernel=args.stem_kernel, head_kernel=args.head_kernel,
         )
     else:
         model = UNetDenoiser(dtype=args.dtype_policy, **options)
@@ -240,6 +254,7 @@ def main(argv=None) -> dict:
     result = {
         "options": options, "passes": args.passes, "residual": args.residual,
         "pooling": args.pooling, "upsampling": args.upsampling, "skip": args.skip,
+        "stem_kernel": args.stem_kernel, "head_kernel": args.head_kernel,
         "seed": args.seed, "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
