@@ -61,7 +61,9 @@ def test_psnr_keeps_float64_precision(rng):
     # near 1) before subtracting them moved the result by about 0.1 dB.
     clean = rng.uniform(0.5, 1.0, (2, 16, 16))
     estimate = clean + 1e-7 * rng.standard_normal(clean.shape)
-    expected = [peak_signal_noise_ratio(c, e, data_range=1.0) for c, e in zip(clean, estimate)]
+    expected = [
+        peak_signal_noise_ratio(c, e, data_range=1.0) for c, e in zip(clean, estimate, strict=True)
+    ]
     np.testing.assert_allclose(psnr(clean, estimate, reduction="none"), expected, rtol=1e-9)
 
 
