@@ -226,6 +226,19 @@ def test_train_unet_on_a_folder(capsys, tmp_path, digits_folder):
     assert "PSNR" in capsys.readouterr().out
 
 
+def test_train_unet_options(tmp_path, digits_folder):
+    model = tmp_path / "unet.keras"
+    argv = ["train", "--data", str(digits_folder), "--model", "unet", "--filters", "8", "16",
+            "--convolutions", "3", "--activation", "silu", "--epochs", "1", "--batch-size", "6",
+            "--out", str(model)]  # fmt: skip
+    assert main(argv) == 0
+    loaded = load_model(model)
+    assert (loaded.filters, loaded.convolutions, loaded.activation) == ((8, 16), (3, 3), "silu")
+    metrics = json.loads((tmp_path / "unet.metrics.json").read_text())
+    assert metrics["filters"] == [8, 16] and metrics["convolutions"] == [3, 3]
+    assert metrics["activation"] == "silu" and "latent_dim" not in metrics
+
+
 def write_tiny_npz(path, rng, *, train=12, test=4):
     """A Keras-layout `.npz` of random 16x16 uint8 images."""
     images = rng.integers(0, 256, (train + test, 16, 16), dtype=np.uint8)
@@ -346,6 +359,12 @@ def test_version(capsys):
         (["train", "--data", "sample", "--out", "m.keras", "--validation-split", "1"], "split"),
         (["train", "--data", "x", "--out", "m.keras", "--size", "8", "8", "--patch-size", "4", "4"],
          "not allowed"),
+        (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--activation",
+          "nope"], "activation='nope'"),
+        (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--convolutions",
+          "2", "0"], "convolutions=0"),
+        (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--filters"],
+         "--filters"),
         (["denoise", "model.keras"], "required"),
         (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,x"], "'x'"),
         (["evaluate", "model.keras", "--data", "sample", "--figure", "ev.txt"], "ev.txt"),
@@ -391,6 +410,16 @@ def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
         (["train", "--data", "{tmp}/nothing", "--out", "{tmp}/m.keras"], "nothing"),
         (["train", "--data", "sample", "--model", "unet", "--latent-dim", "4",
           "--out", "{tmp}/m.keras"], "--latent-dim"),
+        (["train", "--data", "sample", "--filters", "8", "16", "--out", "{tmp}/m.keras"],
+         "--filters applies to `--model unet` only"),
+        (["train", "--data", "sample", "--activation", "silu", "--out", "{tmp}/m.keras"],
+         "--activation applies"),
+        (["train", "--data", "sample", "--model", "unet", "--filters", "8", "16",
+          "--convolutions", "3", "2", "1", "--out", "{tmp}/m.keras"], "one count per level"),
+        (["train", "--data", "sample", "--model", "unet", "--convolutions", "3", "2",
+          "--out", "{tmp}/m.keras"], "of `filters` (4)"),
+        (["train", "--data", "sample", "--model", "unet", "--filters", *["4"] * 9,
+          "--out", "{tmp}/m.keras"], "between 1 and 8"),
         (["evaluate", "{conv}", "--data", "{tmp}/data.npz", "--baselines", "gaussian"],
          "gaussian"),
     ],

@@ -21,6 +21,7 @@ commands, so building the parser stays cheap.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -423,15 +424,56 @@ def _training_options(args: argparse.Namespace) -> dict:
     }
 
 
+def _default(cls: type, name: str) -> Any:
+    """The default value of the keyword `name` of `cls`."""
+    return inspect.signature(cls).parameters[name].default
+
+
+_MODEL_FLAGS = {
+    "conv": ("latent_dim",),
+    "unet": ("filters", "convolutions", "activation"),
+}
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    """The keywords of the chosen model from its flags, checked before any work.
+
+    Raises:
+        ValueError: for a flag of the other model, or `--convolutions` that do
+            not fit the levels of `--filters`.
+    """
+    from keras_denoise._unet_denoiser import UNetDenoiser, _check_convolutions
+
+    for model, names in _MODEL_FLAGS.items():
+        for name in names:
+            if model != args.model and getattr(args, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                message = f"{flag} applies to `--model {model}` only"
+                raise ValueError(message)
+    options = {
+        name: getattr(args, name)
+        for name in _MODEL_FLAGS[args.model]
+        if getattr(args, name) is not None
+    }
+    if "filters" in options:
+        options["filters"] = _validation.check_filters(options["filters"], "filters")
+    if "convolutions" in options:
+        counts = tuple(options["convolutions"])
+        if len(counts) == 1:
+            options["convolutions"] = counts[0]  # for every level
+        else:
+            filters = options.get("filters", _default(UNetDenoiser, "filters"))
+            options["convolutions"] = _check_convolutions(counts, len(filters))
+    return options
+
+
 def _train(args: argparse.Namespace) -> None:
     import keras
 
     from keras_denoise import ConvAutoencoder, plotting
     from keras_denoise._unet_denoiser import UNetDenoiser
 
-    if args.model == "unet" and args.latent_dim is not None:
-        message = "--latent-dim applies to `--model conv` only"
-        raise ValueError(message)
+    options = _model_options(args)
     stem = args.out[: -len(".keras")]
     backup = f"{args.out}.backup"
     for path in (args.out, f"{stem}.loss.png", f"{stem}.metrics.json"):
@@ -442,10 +484,9 @@ def _train(args: argparse.Namespace) -> None:
     heldout = train[split_at:] if test is None and split_at < len(train) else test
     keras.utils.set_random_seed(args.seed)
     if args.model == "conv":
-        options = {} if args.latent_dim is None else {"latent_dim": args.latent_dim}
         model = ConvAutoencoder(image_shape=train.shape[1:], **options)
     else:
-        model = UNetDenoiser(image_shape=(None, None, train.shape[-1]))
+        model = UNetDenoiser(image_shape=(None, None, train.shape[-1]), **options)
     model.compile()
     callbacks = []
     if args.resume:
@@ -479,6 +520,7 @@ def _train(args: argparse.Namespace) -> None:
     metrics = {
         "data": args.data,
         "model": args.model,
+        **{name: getattr(model, name) for name in _MODEL_FLAGS[args.model]},
         "image_shape": list(train.shape[1:]),
         "noise_factor": args.noise_factor,
         "epochs": args.epochs,
@@ -701,7 +743,9 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             f"  {PROG} train --data sample --epochs 10 --out digits.keras\n"
-            f"  {PROG} train --data photos/ --model unet --patch-size 64 64 --out photos.keras"
+            f"  {PROG} train --data photos/ --model unet --patch-size 64 64 --out photos.keras\n"
+            f"  {PROG} train --data mnist --model unet --filters 48 48 48 32 \\\n"
+            "      --convolutions 3 --activation silu --epochs 35 --out unet.keras"
         ),
     )
     _add_data_options(train)
@@ -723,6 +767,29 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_positive_int("latent_dim", maximum=_validation.MAX_LATENT_DIM),
         metavar="N",
         help="latent units of `--model conv` (default: 128)",
+    )
+    train.add_argument(
+        "--filters",
+        type=_positive_int("filters", maximum=_validation.MAX_FILTERS),
+        nargs="+",
+        metavar="N",
+        help="channels of each level of `--model unet`, from full resolution down to the "
+        "bottleneck (default: 32 48 64 96)",
+    )
+    train.add_argument(
+        "--convolutions",
+        type=_positive_int("convolutions", maximum=_validation.MAX_CONVOLUTIONS),
+        nargs="+",
+        metavar="N",
+        help="3x3 convolutions per block of `--model unet`: one count for every level, or "
+        "one per level (default: 2)",
+    )
+    train.add_argument(
+        "--activation",
+        type=_checked(str, _validation.check_activation, "activation"),
+        metavar="NAME",
+        help="activation of `--model unet`, a Keras activation name such as silu "
+        "(default: relu)",
     )
     train.add_argument(
         "--validation-split",

@@ -19,10 +19,6 @@ DEFAULT_LEARNING_RATE = 3e-3
 AUTO_TILE_PIXELS = 1024 * 1024
 AUTO_TILE_SIZE = 512
 
-# The most 3x3 convolutions `UNetDenoiser` accepts in one block.
-MAX_CONVOLUTIONS = 16
-
-
 @keras.saving.register_keras_serializable(package="keras_denoise")
 class _PadToMultiple(keras.layers.Layer):
     """Zero-pad height and width at the bottom and right up to a multiple of `multiple`."""
@@ -119,9 +115,13 @@ def _conv_weights(
 def _check_convolutions(value: Any, levels: int) -> tuple[int, ...]:
     """`value` as one count of convolutions per level (an int applies to every level)."""
     if _validation.is_int(value):
-        count = _validation.check_positive_int(value, "convolutions", maximum=MAX_CONVOLUTIONS)
+        count = _validation.check_positive_int(
+            value, "convolutions", maximum=_validation.MAX_CONVOLUTIONS
+        )
         return (count,) * levels
-    counts = _validation.check_filters(value, "convolutions", maximum=MAX_CONVOLUTIONS)
+    counts = _validation.check_filters(
+        value, "convolutions", maximum=_validation.MAX_CONVOLUTIONS
+    )
     if len(counts) != levels:
         message = (
             f"`convolutions` must hold one count per level of `filters` ({levels}). "

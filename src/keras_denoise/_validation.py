@@ -28,6 +28,8 @@ MAX_NOISE_FACTOR = 1e6
 MAX_WEIGHTS = 2**28
 MAX_BATCH_SIZE = 1 << 20
 MAX_STAGES = 8
+# The most 3x3 convolutions `UNetDenoiser` accepts in one block.
+MAX_CONVOLUTIONS = 16
 # Largest seed accepted: `keras.utils.set_random_seed` seeds NumPy, which takes at most 2**32 - 1.
 MAX_SEED = 2**32 - 1
 # What NumPy raises for a file that is not a readable `.npy` or `.npz` (zlib's error for a
