@@ -285,6 +285,62 @@ def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_pat
     assert model.is_file() and not (tmp_path / "m.keras.backup").exists()
 
 
+@pytest.mark.slow
+def test_resume_refuses_a_backup_of_other_options(monkeypatch, capsys, tmp_path, rng):
+    data = write_tiny_npz(tmp_path / "data.npz", rng)
+    model = tmp_path / "m.keras"
+    argv = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "4",
+            "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
+    original = ConvAutoencoder.fit_denoising
+
+    class InterruptAfterEpoch1(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Interrupted
+
+    def interrupted_fit(self, *args, callbacks, **kwargs):
+        return original(self, *args, callbacks=[*callbacks, InterruptAfterEpoch1()], **kwargs)
+
+    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", interrupted_fit)
+    with pytest.raises(Interrupted):
+        main(argv)
+    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", original)
+    capsys.readouterr()
+    changed = [arg if arg != "4" else "8" for arg in argv]  # --latent-dim 8, --batch-size 8
+    assert main(changed) == 1
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "m.keras.backup/",
+        "--batch-size 4 there, 8 now",
+        "--latent-dim 4 there, 8 now",
+        "delete the folder",
+    )
+    assert (tmp_path / "m.keras.backup").is_dir() and not model.exists()
+
+
+@pytest.mark.slow
+def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, rng):
+    data = write_tiny_npz(tmp_path / "data.npz", rng)
+    model = tmp_path / "m.keras"
+    argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "4",
+            "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
+    # A run stopped after its last epoch's backup, before Keras removed the backup.
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks.BackupAndRestore, "on_train_end", lambda self, logs: None)
+        assert main(argv) == 0
+    trained = load_model(model).get_weights()
+    model.unlink()
+    (tmp_path / "m.metrics.json").unlink()
+    capsys.readouterr()
+    assert main(argv) == 0
+    stdout, stderr = capsys.readouterr()
+    assert "Epoch 1/1" not in stdout and "none was left to train" in stderr
+    restored = load_model(model).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(trained, restored, strict=True))
+    metrics = strict_json(tmp_path / "m.metrics.json")
+    assert "final_loss" not in metrics and np.isfinite(metrics["psnr_denoised"])
+    assert not (tmp_path / "m.keras.backup").exists()
+
+
 def test_help_says_which_runs_can_be_resumed(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["train", "--help"])

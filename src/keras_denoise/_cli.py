@@ -467,6 +467,50 @@ def _model_options(args: argparse.Namespace) -> dict:
     return options
 
 
+# Written into the --resume backup folder: the options of the run it backs up.
+_RESUME_SETTINGS = "keras_denoise_train.json"
+# Options that do not change what a run trains (`out` names the backup folder itself).
+_NOT_RESUME_SETTINGS = ("command", "run", "debug", "resume", "out")
+
+
+def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
+    """This run's options, for `backup`; refuse a backup of a run with other options.
+
+    Keras would restore the weights of a backup written by another model into
+    this one (and fail with a list of layers), or resume a run of other noise,
+    data or schedule without a word; the same command continues a run.
+    A backup folder with no checkpoint yet, or from a version that wrote no
+    options, is not checked.
+
+    Raises:
+        ValueError: naming each option that differs from the backup's.
+    """
+    settings = _strict_json(
+        {name: value for name, value in sorted(vars(args).items())
+         if name not in _NOT_RESUME_SETTINGS}
+    )  # fmt: skip
+    path = os.path.join(backup, _RESUME_SETTINGS)
+    has_checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {_RESUME_SETTINGS}
+    if has_checkpoint and os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+        changed = [name for name in sorted(set(saved) | set(settings))
+                   if saved.get(name) != settings.get(name)]  # fmt: skip
+        if changed:
+            differences = ", ".join(
+                f"--{name.replace('_', '-')} {saved.get(name)!r} there, "
+                f"{settings.get(name)!r} now"
+                for name in changed
+            )
+            message = (
+                f"--resume: the backup in {backup}/ is of a run with other options "
+                f"({differences}); run the same command to continue it, or delete the folder "
+                "to start over"
+            )
+            raise ValueError(message)
+    return settings
+
+
 def _train(args: argparse.Namespace) -> None:
     import keras
 
@@ -478,6 +522,7 @@ def _train(args: argparse.Namespace) -> None:
     backup = f"{args.out}.backup"
     for path in (args.out, f"{stem}.loss.png", f"{stem}.metrics.json"):
         _check_output_file(path, "--out", given=args.out, make_folder=True)
+    resume_settings = _resume_settings(args, backup) if args.resume else None
     train, test = _load_data(args)
     _check_test_split(train, test, args)
     split_at = int(len(train) * (1 - args.validation_split))  # as `fit_denoising` splits
@@ -496,6 +541,8 @@ def _train(args: argparse.Namespace) -> None:
                 "started with --resume keep one); training starts at epoch 1",
                 file=sys.stderr,
             )
+        os.makedirs(backup, exist_ok=True)
+        _write_json(os.path.join(backup, _RESUME_SETTINGS), resume_settings)
         # Two copies: a backup interrupted while being written falls back to the previous one.
         callbacks.append(
             keras.callbacks.BackupAndRestore(backup_dir=backup, double_checkpoint=True)
@@ -539,9 +586,18 @@ def _train(args: argparse.Namespace) -> None:
             batch_size=args.batch_size,
         )
         metrics.update(report)
-    plotting.plot_history(history, path=f"{stem}.loss.png")
+    written = [args.out, f"{stem}.loss.png", f"{stem}.metrics.json"]
+    if history.history:
+        plotting.plot_history(history, path=f"{stem}.loss.png")
+    else:  # a backup taken after the last epoch, by a run stopped before it was removed
+        print(
+            f"{PROG}: --resume: the backup held all {args.epochs} epoch(s), so none was left to "
+            "train; the restored model is written and scored, with no losses to plot",
+            file=sys.stderr,
+        )
+        written.remove(f"{stem}.loss.png")
     _write_json(f"{stem}.metrics.json", metrics)
-    print(f"Wrote {args.out}, {stem}.loss.png, {stem}.metrics.json")
+    print(f"Wrote {', '.join(written)}")
 
 
 def _read_input(path: str) -> tuple[np.ndarray, Callable[[np.ndarray, str], None]]:
@@ -810,7 +866,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="back up the run to MODEL.keras.backup/ after every epoch (removed once training "
         "ends), and continue from that backup if one exists: only a run started with "
-        "--resume can be resumed",
+        "--resume can be resumed, by the same command (other options are refused)",
     )
 
     for command in (demo, train):
