@@ -315,6 +315,9 @@ def test_resume_refuses_a_backup_of_other_options(monkeypatch, capsys, tmp_path,
         "delete the folder",
     )
     assert (tmp_path / "m.keras.backup").is_dir() and not model.exists()
+    (tmp_path / "m.keras.backup" / "keras_denoise_train.json").write_text("{not json")
+    assert main(argv) == 1
+    assert_one_line_error(capsys.readouterr().err, "keras_denoise_train.json", "cannot be read")
 
 
 @pytest.mark.slow

@@ -492,8 +492,17 @@ def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
     path = os.path.join(backup, _RESUME_SETTINGS)
     has_checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {_RESUME_SETTINGS}
     if has_checkpoint and os.path.isfile(path):
-        with open(path, encoding="utf-8") as handle:
-            saved = json.load(handle)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                saved = json.load(handle)
+        except (OSError, ValueError):
+            saved = None
+        if not isinstance(saved, dict):
+            message = (
+                f"--resume: the options of the backup in {backup}/ cannot be read from "
+                f"{_RESUME_SETTINGS}; delete the folder to start over"
+            )
+            raise ValueError(message)
         changed = [name for name in sorted(set(saved) | set(settings))
                    if saved.get(name) != settings.get(name)]  # fmt: skip
         if changed:
