@@ -250,25 +250,31 @@ class Interrupted(Exception):
     """Stands for a Ctrl-C in the middle of a run."""
 
 
+class InterruptAfterEpoch1(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise Interrupted
+
+
+def run_interrupted_after_epoch_1(monkeypatch, argv):
+    """`main(argv)` for a `ConvAutoencoder` run stopped after its first epoch."""
+    original = ConvAutoencoder.fit_denoising
+
+    def interrupted_fit(self, *args, callbacks, **kwargs):
+        # After the command's BackupAndRestore, which backs epoch 1 up first.
+        return original(self, *args, callbacks=[*callbacks, InterruptAfterEpoch1()], **kwargs)
+
+    with monkeypatch.context() as patch, pytest.raises(Interrupted):
+        patch.setattr(ConvAutoencoder, "fit_denoising", interrupted_fit)
+        main(argv)
+
+
 @pytest.mark.slow
 def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_path, rng):
     data = write_tiny_npz(tmp_path / "data.npz", rng)
     model = tmp_path / "m.keras"
     argv = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "4",
             "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
-    original = ConvAutoencoder.fit_denoising
-
-    class InterruptAfterEpoch1(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            raise Interrupted
-
-    def interrupted_fit(self, *args, callbacks, **kwargs):
-        # After the command's BackupAndRestore, which backs epoch 1 up first.
-        return original(self, *args, callbacks=[*callbacks, InterruptAfterEpoch1()], **kwargs)
-
-    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", interrupted_fit)
-    with pytest.raises(Interrupted):
-        main(argv)
+    run_interrupted_after_epoch_1(monkeypatch, argv)
     stdout, stderr = capsys.readouterr()
     assert "Epoch 1/2" in stdout and "Epoch 2/2" not in stdout
     notes = [line for line in stderr.splitlines() if line.startswith("keras-denoise")]
@@ -277,7 +283,6 @@ def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_pat
         assert fragment in notes[0]
     assert (tmp_path / "m.keras.backup").is_dir() and not model.exists()
 
-    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", original)
     assert main(argv) == 0
     stdout, stderr = capsys.readouterr()
     assert "Epoch 2/2" in stdout and "Epoch 1/2" not in stdout
@@ -291,19 +296,7 @@ def test_resume_refuses_a_backup_of_other_options(monkeypatch, capsys, tmp_path,
     model = tmp_path / "m.keras"
     argv = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "4",
             "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
-    original = ConvAutoencoder.fit_denoising
-
-    class InterruptAfterEpoch1(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            raise Interrupted
-
-    def interrupted_fit(self, *args, callbacks, **kwargs):
-        return original(self, *args, callbacks=[*callbacks, InterruptAfterEpoch1()], **kwargs)
-
-    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", interrupted_fit)
-    with pytest.raises(Interrupted):
-        main(argv)
-    monkeypatch.setattr(ConvAutoencoder, "fit_denoising", original)
+    run_interrupted_after_epoch_1(monkeypatch, argv)
     capsys.readouterr()
     changed = [arg if arg != "4" else "8" for arg in argv]  # --latent-dim 8, --batch-size 8
     assert main(changed) == 1
