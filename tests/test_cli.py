@@ -5,6 +5,7 @@ would (each pays for a TensorFlow import, so they are few and tiny); the error
 cases call `main` in this process and read its stderr with `capsys`.
 """
 
+import inspect
 import json
 import os
 import re
@@ -335,6 +336,18 @@ def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, r
     metrics = strict_json(tmp_path / "m.metrics.json")
     assert "final_loss" not in metrics and np.isfinite(metrics["psnr_denoised"])
     assert not (tmp_path / "m.keras.backup").exists()
+
+
+def test_help_gives_the_models_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    unet = inspect.signature(UNetDenoiser).parameters
+    conv = inspect.signature(ConvAutoencoder).parameters
+    assert f"(default: {' '.join(map(str, unet['filters'].default))})" in text
+    assert f"one per level (default: {unet['convolutions'].default})" in text
+    assert f"such as silu (default: {unet['activation'].default})" in text
+    assert f"`--model conv` (default: {conv['latent_dim'].default})" in text
 
 
 def test_help_says_which_runs_can_be_resumed(capsys):
