@@ -19,6 +19,7 @@ DEFAULT_LEARNING_RATE = 3e-3
 AUTO_TILE_PIXELS = 1024 * 1024
 AUTO_TILE_SIZE = 512
 
+
 @keras.saving.register_keras_serializable(package="keras_denoise")
 class _PadToMultiple(keras.layers.Layer):
     """Zero-pad height and width at the bottom and right up to a multiple of `multiple`."""

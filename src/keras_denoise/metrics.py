@@ -46,7 +46,7 @@ def _image_batches(clean: Any, estimate: Any) -> tuple[np.ndarray, np.ndarray]:
     """Both arrays checked and laid out as float64 `(N, height, width, channels)`.
 
     Read in float64 from the start: a float64 pair rounded to float32 first would
-    lose the small errors of a near-perfect estimate (0.1 dB at 140 dB).
+    lose the small errors of a near-perfect estimate (tenths of a dB at 140 dB).
     """
     clean = _validation.as_float_images(clean, "clean", dtype="float64")
     estimate = _validation.as_float_images(estimate, "estimate", dtype="float64")
