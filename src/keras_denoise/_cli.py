@@ -528,8 +528,9 @@ def _train(args: argparse.Namespace) -> None:
 
     options = _model_options(args)
     stem = args.out[: -len(".keras")]
+    loss_path, metrics_path = f"{stem}.loss.png", f"{stem}.metrics.json"
     backup = f"{args.out}.backup"
-    for path in (args.out, f"{stem}.loss.png", f"{stem}.metrics.json"):
+    for path in (args.out, loss_path, metrics_path):
         _check_output_file(path, "--out", given=args.out, make_folder=True)
     resume_settings = _resume_settings(args, backup) if args.resume else None
     train, test = _load_data(args)
@@ -595,17 +596,17 @@ def _train(args: argparse.Namespace) -> None:
             batch_size=args.batch_size,
         )
         metrics.update(report)
-    written = [args.out, f"{stem}.loss.png", f"{stem}.metrics.json"]
+    written = [args.out, loss_path, metrics_path]
     if history.history:
-        plotting.plot_history(history, path=f"{stem}.loss.png")
+        plotting.plot_history(history, path=loss_path)
     else:  # a backup taken after the last epoch, by a run stopped before it was removed
         print(
             f"{PROG}: --resume: the backup held all {args.epochs} epoch(s), so none was left to "
             "train; the restored model is written and scored, with no losses to plot",
             file=sys.stderr,
         )
-        written.remove(f"{stem}.loss.png")
-    _write_json(f"{stem}.metrics.json", metrics)
+        written.remove(loss_path)
+    _write_json(metrics_path, metrics)
     print(f"Wrote {', '.join(written)}")
 
 
