@@ -23,6 +23,17 @@ the width changes, added before its last activation), average instead of max poo
 upsampling instead of a 2x2 transposed convolution, and skips added to the upsampled features
 instead of concatenated with them. `--stem-kernel K` gives the U-Net's first convolution a
 KxK kernel instead of 3x3, and `--head-kernel K` its output layer a KxK kernel instead of 1x1.
+`--padding centered` pads the 28x28 digits to the U-Net's size multiple on all four sides (2
+pixels each for four levels) instead of at the bottom and right only.
+
+`--random-canvas` screens training on shifted canvases: `UNetDenoiser` pads 28x28 digits at the
+bottom and right to its size multiple (32x32 for four levels); here each training batch is
+padded at a random offset instead (the same zero margin, split at random between top and bottom,
+left and right), so that the pooling grid falls differently on the digit and the model cannot rely
+on where the padding lies. `--offset-ensemble` also scores the model on every such offset of the
+test digits (25 for a margin of 4) and on the mean of those estimates, cycle spinning over the
+pooling grid; both print more figures: `psnr_offsets` (one per offset, top then left) and
+`psnr_ensemble`.
 """
 
 from __future__ import annotations
@@ -89,21 +100,27 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     return features
 
 
-def _padded_digits(filters):
-    """28x28 digit inputs, zero-padded to the U-Net's multiple, and the padded side."""
+def _padded_digits(filters, padding="end"):
+    """28x28 digit inputs, zero-padded to the U-Net's multiple, and the margins padded.
+
+    `padding="end"` pads at the bottom and right, as `UNetDenoiser` does; `"centered"` splits
+    the margin between both sides (the larger half at the bottom and right).
+    """
     import keras
 
     side = 28 + (-28 % 2 ** (len(filters) - 1))
+    before = (side - 28) // 2 if padding == "centered" else 0
+    margins = ((before, side - 28 - before),) * 2
     inputs = keras.Input((28, 28, 1))
-    padded = keras.layers.ZeroPadding2D(((0, side - 28), (0, side - 28)), dtype="float32")(inputs)
-    return inputs, padded, side
+    padded = keras.layers.ZeroPadding2D(margins, dtype="float32")(inputs)
+    return inputs, padded, margins
 
 
-def _compiled_digits_model(inputs, estimate, side):
+def _compiled_digits_model(inputs, estimate, margins):
     """The model from 28x28 `inputs` to `estimate` cropped back to 28x28, compiled."""
     import keras
 
-    outputs = keras.layers.Cropping2D(((0, side - 28), (0, side - 28)), dtype="float32")(estimate)
+    outputs = keras.layers.Cropping2D(margins, dtype="float32")(estimate)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
     return model
@@ -117,7 +134,8 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
 
     layers = keras.layers
     policy = keras.dtype_policies.get(dtype)
-    inputs, padded, side = _padded_digits(filters)
+    inputs, padded, margins = _padded_digits(filters)
+    side = 28 + sum(margins[0])
     body_inputs = keras.Input((side, side, 4))  # image, two indicators, estimate
     features = _unet_body(body_inputs, filters, (2,) * len(filters), activation, policy)
     body = keras.Model(body_inputs, layers.Conv2D(1, 1, dtype="float32")(features))
@@ -127,12 +145,12 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
     for _ in range(passes):
         logits = body(layers.Concatenate(dtype="float32")([marked, estimate]))
         estimate = layers.Activation("sigmoid", dtype="float32")(logits)
-    return _compiled_digits_model(inputs, estimate, side)
+    return _compiled_digits_model(inputs, estimate, margins)
 
 
 def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
                   residual: bool, pooling: str, upsampling: str, skip: str,
-                  stem_kernel: int = 3, head_kernel: int = 1):
+                  stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end"):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -140,14 +158,59 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
 
     layers = keras.layers
     policy = keras.dtype_policies.get(dtype)
-    inputs, padded, side = _padded_digits(filters)
+    inputs, padded, margins = _padded_digits(filters, padding)
     marked = _ClipIndicators(dtype=policy)(padded)
     features = _unet_body(marked, filters, convolutions, activation, policy,
                           residual=residual, pooling=pooling, upsampling=upsampling, skip=skip,
                           stem_kernel=stem_kernel)
     estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
                              dtype="float32")(features)
-    return _compiled_digits_model(inputs, estimate, side)
+    return _compiled_digits_model(inputs, estimate, margins)
+
+
+def random_canvas(unet, seed: int):
+    """A model that pads 28x28 digits for `unet` at a random offset per training batch."""
+    import keras
+
+    ops = keras.ops
+    margin = -28 % unet.size_multiple
+
+    class RandomCanvas(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.unet = unet
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, images, training=False):
+            if training:
+                offsets = keras.random.randint((2,), 0, margin + 1, seed=self.seed_generator)
+            else:
+                offsets = ops.zeros((2,), "int32")
+            top, left = offsets[0], offsets[1]
+            zero = ops.zeros((), "int32")
+            batch = ops.shape(images)[0]
+            framed = ops.pad(images, [[0, 0], [margin, margin], [margin, margin], [0, 0]])
+            canvas = ops.slice(framed, ops.stack([zero, margin - top, margin - left, zero]),
+                               (batch, 28 + margin, 28 + margin, 1))
+            estimate = self.unet(canvas, training=training)
+            return ops.slice(estimate, ops.stack([zero, top, left, zero]), (batch, 28, 28, 1))
+
+    model = RandomCanvas()
+    model.build((None, 28, 28, 1))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    return model
+
+
+def offset_estimates(unet, noisy):
+    """`unet`'s estimates of the 28x28 `noisy` digits padded at every offset, by (top, left)."""
+    margin = -28 % unet.size_multiple
+    estimates = {}
+    for top in range(margin + 1):
+        for left in range(margin + 1):
+            padded = np.pad(noisy, [(0, 0), (top, margin - top), (left, margin - left), (0, 0)])
+            estimate = np.asarray(unet.predict(padded, batch_size=256, verbose=0), "float32")
+            estimates[top, left] = estimate[:, top : top + 28, left : left + 28]
+    return estimates
 
 
 def main(argv=None) -> dict:
@@ -173,6 +236,12 @@ def main(argv=None) -> dict:
                         help="the first convolution's kernel size (an odd number)")
     parser.add_argument("--head-kernel", type=int, default=1,
                         help="the output layer's kernel size (an odd number)")
+    parser.add_argument("--padding", choices=("end", "centered"), default="end",
+                        help="'centered': the centered-padding experiment described above")
+    parser.add_argument("--random-canvas", action="store_true",
+                        help="the random-canvas experiment described above")
+    parser.add_argument("--offset-ensemble", action="store_true",
+                        help="also score every padding offset and their mean (above)")
     args = parser.parse_args(argv)
     received = f"Received: --options={args.options!r}"
     try:
@@ -195,8 +264,13 @@ def main(argv=None) -> dict:
     if args.passes < 1:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
     variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
-               or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1)
-    variant_flags = "--residual, --pooling, --upsampling, --skip, --stem-kernel and --head-kernel"
+               or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
+               or args.padding != "end")
+    variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel "
+                     "and --padding")
+    if (args.random_canvas or args.offset_ensemble) and (variant or args.passes > 1):
+        parser.error(f"--random-canvas and --offset-ensemble take neither --passes > 1 nor "
+                     f"{variant_flags}")
     if variant and args.passes > 1:
         parser.error(f"{variant_flags} take --passes 1 only")
     if args.passes > 1 or variant:
@@ -240,10 +314,13 @@ def main(argv=None) -> dict:
             filters, convolutions, keywords["activation"], args.dtype_policy,
             residual=args.residual, pooling=args.pooling, upsampling=args.upsampling,
             skip=args.skip, stem_kernel=args.stem_kernel, head_kernel=args.head_kernel,
+            padding=args.padding,
         )
     else:
-        model = UNetDenoiser(dtype=args.dtype_policy, **options)
+        unet = model = UNetDenoiser(dtype=args.dtype_policy, **options)
         model.compile()
+        if args.random_canvas:
+            model = random_canvas(unet, args.seed)
     start = time.perf_counter()
     history = fit_denoising(
         model, x_train, noise_factor=0.5, epochs=args.epochs, validation_split=0.1,
@@ -255,11 +332,18 @@ def main(argv=None) -> dict:
         "options": options, "passes": args.passes, "residual": args.residual,
         "pooling": args.pooling, "upsampling": args.upsampling, "skip": args.skip,
         "stem_kernel": args.stem_kernel, "head_kernel": args.head_kernel,
-        "seed": args.seed, "epochs": args.epochs,
+        "padding": args.padding, "seed": args.seed, "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
         "psnr": round(float(psnr(x_test, denoised)), 3),
     }
+    if args.random_canvas:
+        result["random_canvas"] = True
+    if args.offset_ensemble:
+        estimates = offset_estimates(unet, noisy_test)
+        result["psnr_offsets"] = [round(float(psnr(x_test, e)), 3) for e in estimates.values()]
+        ensemble = np.mean(list(estimates.values()), axis=0)
+        result["psnr_ensemble"] = round(float(psnr(x_test, ensemble)), 3)
     print(json.dumps(result), flush=True)
     return result
 
