@@ -317,10 +317,12 @@ def main(argv=None) -> dict:
             padding=args.padding,
         )
     else:
-        unet = model = UNetDenoiser(dtype=args.dtype_policy, **options)
-        model.compile()
+        unet = UNetDenoiser(dtype=args.dtype_policy, **options)
         if args.random_canvas:
-            model = random_canvas(unet, args.seed)
+            model = random_canvas(unet, args.seed)  # compiled there; it trains `unet`
+        else:
+            model = unet
+            model.compile()
     start = time.perf_counter()
     history = fit_denoising(
         model, x_train, noise_factor=0.5, epochs=args.epochs, validation_split=0.1,
