@@ -24,7 +24,10 @@ upsampling instead of a 2x2 transposed convolution, and skips added to the upsam
 instead of concatenated with them. `--stem-kernel K` gives the U-Net's first convolution a
 KxK kernel instead of 3x3, and `--head-kernel K` its output layer a KxK kernel instead of 1x1.
 `--padding centered` pads the 28x28 digits to the U-Net's size multiple on all four sides (2
-pixels each for four levels) instead of at the bottom and right only.
+pixels each for four levels) instead of at the bottom and right only. `--long-skip block`
+concatenates the U-Net's input (the noisy digits and their clipped-pixel indicators) to the last
+decoder block's input as well, and `--long-skip head` to the output layer's input, so that the
+noisy pixels reach the estimate without passing through the network.
 
 `--random-canvas` screens training on shifted canvases: `UNetDenoiser` pads 28x28 digits at the
 bottom and right to its size multiple (32x32 for four levels); here each training batch is
@@ -48,7 +51,8 @@ import numpy as np
 
 
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
-               pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3):
+               pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3,
+               long_skip="none"):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
@@ -57,7 +61,8 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     upsamples by bilinear interpolation instead of a 2x2 transposed convolution (followed by a
     1x1 convolution to the skip's width where `skip="add"`); `skip="add"` adds the encoder's
     features to the upsampled ones instead of concatenating them; `stem_kernel` is the kernel
-    size of the first convolution.
+    size of the first convolution; `long_skip="block"` also concatenates `inputs` (the noisy
+    image and its indicators) to the last decoder block's input.
     """
     import keras
 
@@ -96,6 +101,8 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
         else:
             features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
         features = merge(dtype=policy)([features, skips[level]])
+        if level == 0 and long_skip == "block":
+            features = layers.Concatenate(dtype=policy)([features, inputs])
         features = block(features, filters[level], convolutions[level])
     return features
 
@@ -150,7 +157,8 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
 
 def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
                   residual: bool, pooling: str, upsampling: str, skip: str,
-                  stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end"):
+                  stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end",
+                  long_skip: str = "none"):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -162,7 +170,9 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
     marked = _ClipIndicators(dtype=policy)(padded)
     features = _unet_body(marked, filters, convolutions, activation, policy,
                           residual=residual, pooling=pooling, upsampling=upsampling, skip=skip,
-                          stem_kernel=stem_kernel)
+                          stem_kernel=stem_kernel, long_skip=long_skip)
+    if long_skip == "head":
+        features = layers.Concatenate(dtype=policy)([features, marked])
     estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
                              dtype="float32")(features)
     return _compiled_digits_model(inputs, estimate, margins)
@@ -238,6 +248,8 @@ def main(argv=None) -> dict:
                         help="the output layer's kernel size (an odd number)")
     parser.add_argument("--padding", choices=("end", "centered"), default="end",
                         help="'centered': the centered-padding experiment described above")
+    parser.add_argument("--long-skip", choices=("none", "block", "head"), default="none",
+                        help="'block' or 'head': the long-skip experiment described above")
     parser.add_argument("--random-canvas", action="store_true",
                         help="the random-canvas experiment described above")
     parser.add_argument("--offset-ensemble", action="store_true",
@@ -265,9 +277,9 @@ def main(argv=None) -> dict:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
     variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
                or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
-               or args.padding != "end")
-    variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel "
-                     "and --padding")
+               or args.padding != "end" or args.long_skip != "none")
+    variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
+                     "--padding and --long-skip")
     if (args.random_canvas or args.offset_ensemble) and (variant or args.passes > 1):
         parser.error(f"--random-canvas and --offset-ensemble take neither --passes > 1 nor "
                      f"{variant_flags}")
@@ -314,7 +326,7 @@ def main(argv=None) -> dict:
             filters, convolutions, keywords["activation"], args.dtype_policy,
             residual=args.residual, pooling=args.pooling, upsampling=args.upsampling,
             skip=args.skip, stem_kernel=args.stem_kernel, head_kernel=args.head_kernel,
-            padding=args.padding,
+            padding=args.padding, long_skip=args.long_skip,
         )
     else:
         unet = UNetDenoiser(dtype=args.dtype_policy, **options)
@@ -334,7 +346,8 @@ def main(argv=None) -> dict:
         "options": options, "passes": args.passes, "residual": args.residual,
         "pooling": args.pooling, "upsampling": args.upsampling, "skip": args.skip,
         "stem_kernel": args.stem_kernel, "head_kernel": args.head_kernel,
-        "padding": args.padding, "seed": args.seed, "epochs": args.epochs,
+        "padding": args.padding, "long_skip": args.long_skip, "seed": args.seed,
+        "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
         "psnr": round(float(psnr(x_test, denoised)), 3),
