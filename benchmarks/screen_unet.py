@@ -3,13 +3,14 @@
     python benchmarks/screen_unet.py --options '{"activation": "silu"}'
     python benchmarks/screen_unet.py --passes 2
 
-From the project's root (MNIST from `../shared/data/mnist.npz` unless `--data` says
-otherwise), trains one model with `fit_denoising` (mixed bfloat16 by default, cosine
-schedule, the model's `compile()` defaults) on the first `--train-subset` training digits for
-`--epochs` epochs, then prints one JSON line: parameters, fit time, final validation loss and
-the mean PSNR on the first 2,000 test digits noised with `np.random.default_rng(2024)`. A
-screen says whether a change is worth a 35-epoch run (`bench_training.py --which unet`); its
-figures compare only with other screens of the same settings. See benchmarks/RESULTS.md.
+From the project's root (MNIST from `../shared/data/mnist.npz` unless `--data` says otherwise),
+trains one model with `fit_denoising` (mixed bfloat16 by default, cosine schedule from
+`--learning-rate`, 3e-3 by default, otherwise the model's `compile()` defaults) on the first
+`--train-subset` training digits for `--epochs` epochs, then prints one JSON line: parameters,
+fit time, final validation loss and the mean PSNR on the first 2,000 test digits noised with
+`np.random.default_rng(2024)`. A screen says whether a change is worth a 35-epoch run
+(`bench_training.py --which unet`); its figures compare only with other screens of the same
+settings. See benchmarks/RESULTS.md.
 
 `--passes N` (N > 1) screens an experiment that is not a library option: the U-Net's blocks
 (built as `UNetDenoiser` builds them) applied N times with shared weights, each pass reading the
@@ -28,6 +29,10 @@ pixels each for four levels) instead of at the bottom and right only. `--long-sk
 concatenates the U-Net's input (the noisy digits and their clipped-pixel indicators) to the last
 decoder block's input as well, and `--long-skip head` to the output layer's input, so that the
 noisy pixels reach the estimate without passing through the network.
+`--encoder-convolutions N` gives every encoder block N convolutions, the `convolutions` option
+then setting the bottleneck's and the decoder blocks' counts, so that depth moves between the
+encoder and the decoder at the same parameter count (`--encoder-convolutions 2` with
+`convolutions=[4, 4, 4, 3]` against `convolutions=3`).
 
 `--random-canvas` screens training on shifted canvases: `UNetDenoiser` pads 28x28 digits at the
 bottom and right to its size multiple (32x32 for four levels); here each training batch is
@@ -52,7 +57,7 @@ import numpy as np
 
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
                pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3,
-               long_skip="none"):
+               long_skip="none", encoder_convolutions=None):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
@@ -62,7 +67,9 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     1x1 convolution to the skip's width where `skip="add"`); `skip="add"` adds the encoder's
     features to the upsampled ones instead of concatenating them; `stem_kernel` is the kernel
     size of the first convolution; `long_skip="block"` also concatenates `inputs` (the noisy
-    image and its indicators) to the last decoder block's input.
+    image and its indicators) to the last decoder block's input; `encoder_convolutions`, where
+    given, is the number of convolutions in each encoder block (one per level above the
+    bottleneck), `convolutions` then setting the bottleneck's and the decoder's.
     """
     import keras
 
@@ -88,7 +95,8 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
     merge = {"concatenate": layers.Concatenate, "add": layers.Add}[skip]
     features, skips = inputs, []
-    for level, (width, count) in enumerate(zip(filters[:-1], convolutions[:-1], strict=True)):
+    encoder = convolutions[:-1] if encoder_convolutions is None else encoder_convolutions
+    for level, (width, count) in enumerate(zip(filters[:-1], encoder, strict=True)):
         features = block(features, width, count, stem_kernel if level == 0 else 3)
         skips.append(features)
         features = pool(2, dtype=policy)(features)
@@ -158,7 +166,7 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
 def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
                   residual: bool, pooling: str, upsampling: str, skip: str,
                   stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end",
-                  long_skip: str = "none"):
+                  long_skip: str = "none", encoder_convolutions: tuple | None = None):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -170,7 +178,8 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
     marked = _ClipIndicators(dtype=policy)(padded)
     features = _unet_body(marked, filters, convolutions, activation, policy,
                           residual=residual, pooling=pooling, upsampling=upsampling, skip=skip,
-                          stem_kernel=stem_kernel, long_skip=long_skip)
+                          stem_kernel=stem_kernel, long_skip=long_skip,
+                          encoder_convolutions=encoder_convolutions)
     if long_skip == "head":
         features = layers.Concatenate(dtype=policy)([features, marked])
     estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
@@ -232,6 +241,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype-policy", default="mixed_bfloat16")
     parser.add_argument("--options", default="{}", help="UNetDenoiser keywords as JSON")
+    parser.add_argument("--learning-rate", type=float, default=3e-3,
+                        help="Adam's learning rate before the cosine decay (default: 3e-3, "
+                        "UNetDenoiser.compile's)")
     parser.add_argument("--passes", type=int, default=1,
                         help="N > 1: the shared-weight experiment described above")
     parser.add_argument("--residual", action="store_true",
@@ -250,6 +262,9 @@ def main(argv=None) -> dict:
                         help="'centered': the centered-padding experiment described above")
     parser.add_argument("--long-skip", choices=("none", "block", "head"), default="none",
                         help="'block' or 'head': the long-skip experiment described above")
+    parser.add_argument("--encoder-convolutions", type=int, default=None,
+                        help="convolutions in every encoder block; the `convolutions` option "
+                        "then sets the bottleneck's and the decoder's (above)")
     parser.add_argument("--random-canvas", action="store_true",
                         help="the random-canvas experiment described above")
     parser.add_argument("--offset-ensemble", action="store_true",
@@ -264,12 +279,18 @@ def main(argv=None) -> dict:
         parser.error(f"--options must be a JSON object of UNetDenoiser keywords. {received}")
     if "dtype" in options:
         parser.error(f"--options cannot set 'dtype': --dtype-policy sets it. {received}")
+    if not args.learning_rate > 0:
+        parser.error("--learning-rate must be a positive number. "
+                     f"Received: --learning-rate={args.learning_rate}")
     if args.epochs < 1:
         parser.error(f"--epochs must be a positive integer. Received: --epochs={args.epochs}")
     if args.train_subset < 2:
         # A slice from the end otherwise; the validation split needs one image, training another.
         parser.error("--train-subset must be an integer of at least 2 (the first N training "
                      f"digits). Received: --train-subset={args.train_subset}")
+    if args.encoder_convolutions is not None and args.encoder_convolutions < 1:
+        parser.error("--encoder-convolutions must be a positive integer. "
+                     f"Received: --encoder-convolutions={args.encoder_convolutions}")
     for flag, value in (("--stem-kernel", args.stem_kernel), ("--head-kernel", args.head_kernel)):
         if value < 1 or value % 2 == 0:
             parser.error(f"{flag} must be a positive odd integer. Received: {flag}={value}")
@@ -277,9 +298,10 @@ def main(argv=None) -> dict:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
     variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
                or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
-               or args.padding != "end" or args.long_skip != "none")
+               or args.padding != "end" or args.long_skip != "none"
+               or args.encoder_convolutions is not None)
     variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
-                     "--padding and --long-skip")
+                     "--padding, --long-skip and --encoder-convolutions")
     if (args.random_canvas or args.offset_ensemble) and (variant or args.passes > 1):
         parser.error(f"--random-canvas and --offset-ensemble take neither --passes > 1 nor "
                      f"{variant_flags}")
@@ -327,6 +349,8 @@ def main(argv=None) -> dict:
             residual=args.residual, pooling=args.pooling, upsampling=args.upsampling,
             skip=args.skip, stem_kernel=args.stem_kernel, head_kernel=args.head_kernel,
             padding=args.padding, long_skip=args.long_skip,
+            encoder_convolutions=(None if args.encoder_convolutions is None
+                                  else (args.encoder_convolutions,) * (len(filters) - 1)),
         )
     else:
         unet = UNetDenoiser(dtype=args.dtype_policy, **options)
@@ -335,6 +359,7 @@ def main(argv=None) -> dict:
         else:
             model = unet
             model.compile()
+    model.optimizer.learning_rate = args.learning_rate  # the cosine decays from it
     start = time.perf_counter()
     history = fit_denoising(
         model, x_train, noise_factor=0.5, epochs=args.epochs, validation_split=0.1,
@@ -346,7 +371,9 @@ def main(argv=None) -> dict:
         "options": options, "passes": args.passes, "residual": args.residual,
         "pooling": args.pooling, "upsampling": args.upsampling, "skip": args.skip,
         "stem_kernel": args.stem_kernel, "head_kernel": args.head_kernel,
-        "padding": args.padding, "long_skip": args.long_skip, "seed": args.seed,
+        "padding": args.padding, "long_skip": args.long_skip,
+        "encoder_convolutions": args.encoder_convolutions,
+        "learning_rate": args.learning_rate, "seed": args.seed,
         "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
