@@ -260,6 +260,18 @@ def test_compile_defaults_to_adam_and_binary_crossentropy():
     assert isinstance(model.optimizer, keras.optimizers.SGD)
 
 
+def test_compile_with_optimizer_none_gives_the_default_adam():
+    # `None` means the model's default, as for `UNetDenoiser`; Keras itself would leave
+    # the model without an optimizer, which `fit_denoising` then failed on.
+    model = _small()
+    model.compile(optimizer=None)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    images = np.random.default_rng(0).random((32, 16, 16, 1), dtype="float32")
+    history = model.fit_denoising(images, batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+
+
 def test_not_compiled_on_construction():
     assert not _small().compiled
 

@@ -20,10 +20,12 @@ class DenoiserMixin:
 
     image_shape: tuple
 
-    def compile(self, optimizer: Any = "adam", loss: Any = "binary_crossentropy", **kwargs) -> None:
+    def compile(self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs) -> None:
         """Configure training; by default Adam and binary cross-entropy.
 
-        Every argument of `keras.Model.compile` is accepted, for example
+        `optimizer=None` means Adam at Keras's default learning rate (1e-3), as
+        `UNetDenoiser.compile` gives its own default for `None`. Every argument
+        of `keras.Model.compile` is accepted, for example
         `metrics=[keras_denoise.metrics.PSNR()]`.
 
         Example:
@@ -35,6 +37,8 @@ class DenoiserMixin:
         >>> type(model.optimizer).__name__, model.loss
         ('Adam', 'binary_crossentropy')
         """
+        if optimizer is None:
+            optimizer = "adam"
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
     def compile_from_config(self, config: dict) -> None:

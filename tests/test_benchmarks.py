@@ -1,0 +1,53 @@
+"""The benchmark scripts run end to end, as benchmarks/README.md documents them.
+
+They are not part of the package, but the issue's side-by-side comparison is their
+output: a change to the library that breaks them (as `compile(optimizer=None)` once
+did for the `keras_denoise` recipe) should fail here, not on the next full run.
+"""
+
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.slow
+def test_training_benchmark_runs_all_three_recipes(mnist_path, tmp_path):
+    # The README's quick check, on fewer digits: every recipe trains, is timed and is scored.
+    out = tmp_path / "results.json"
+    command = [
+        sys.executable, str(BENCHMARKS / "bench_training.py"), "--data", str(mnist_path),
+        "--train-subset", "300", "--epochs", "2", "--which", "all", "--json", str(out),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "speed ratio" in completed.stdout
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"reference", "keras_denoise", "unet"}
+    assert results["reference"]["parameters"] == results["keras_denoise"]["parameters"] == 440_865
+    for name, result in results.items():
+        assert result["train_samples"] == 270, name  # 90% of the subset; 10% validates
+        assert result["epochs_timed"] == 2, name
+        assert len(result["epoch_seconds"]) == 2, name
+        for key in ("samples_per_s_all_epochs", "final_val_loss", "psnr_db", "ssim",
+                    "peak_rss_mib"):
+            assert math.isfinite(result[key]) and result[key] > 0, (name, key, result[key])
+
+
+def test_tiling_benchmark_reports_throughput_and_matches_untiled(tmp_path):
+    out = tmp_path / "tiling.json"
+    command = [
+        sys.executable, str(BENCHMARKS / "bench_tiling.py"), "--size", "512", "--tile-size", "128",
+        "--check-size", "96", "--json", str(out),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["image"] == "512x512x1"
+    assert result["megapixels_per_s"] > 0
+    assert result["max_abs_diff_tiled_vs_untiled"] <= 1e-4
