@@ -73,6 +73,13 @@ def test_uncompiled_model_gets_default_compile():
     assert model.loss == "binary_crossentropy"
 
 
+def test_model_compiled_without_an_optimizer_is_refused():
+    model = _model()
+    keras.Model.compile(model, optimizer=None, loss="binary_crossentropy")
+    with pytest.raises(ValueError, match=r"compiled with an optimizer.*model\.optimizer=None"):
+        _fit(model=model, epochs=1)
+
+
 @pytest.mark.slow
 def test_same_seed_same_weights_and_different_seed_differs():
     runs = []

@@ -681,7 +681,8 @@ def fit_denoising(
 
     Raises:
         ValueError: if an argument is out of range (float images outside
-            [0, 1] included), or, on PyTorch's CPU backend, if `batch_size`
+            [0, 1] included), if `model` is compiled without an optimizer,
+            or, on PyTorch's CPU backend, if `batch_size`
             would make a batch of a single image (PyTorch's CPU convolution
             fails on its gradient with Keras's kernel layout).
         TypeError: if an argument has the wrong type.
@@ -750,6 +751,12 @@ def fit_denoising(
     with _strategy_scope(model):
         if not model.compiled:
             model.compile()
+        if model.optimizer is None:
+            message = (
+                "`model` must be compiled with an optimizer (`keras.Model.compile` leaves "
+                "none for `optimizer=None`). Received: model.optimizer=None"
+            )
+            raise ValueError(message)
         config = _compile_settings(model)
         config.update(
             optimizer=model.optimizer,
