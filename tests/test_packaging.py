@@ -5,6 +5,7 @@
 the metadata as pip does and would have caught it.
 """
 
+import re
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +15,9 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = ROOT / "pyproject.toml"
+CI_SCRIPT = ROOT / ".ci" / "run"
 CLASSIFIER_PREFIX = "Programming Language :: Python :: "
 
 
@@ -66,6 +69,14 @@ def test_requires_python_starts_at_the_lowest_classified_version():
     below = Version(f"{lowest.major}.{lowest.minor - 1}")
     assert requires.contains(lowest)
     assert not requires.contains(below), (str(requires), str(below))
+
+
+def test_ci_tests_the_newest_classified_python():
+    if not CI_SCRIPT.exists():
+        pytest.skip("the CI script is in the repository only, not in the sdist")
+    match = re.search(r"^newest_python=(\S+)$", CI_SCRIPT.read_text(), flags=re.MULTILINE)
+    assert match is not None
+    assert Version(match.group(1)) == _classified_pythons()[-1]
 
 
 @pytest.mark.parametrize(
