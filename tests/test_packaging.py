@@ -5,6 +5,7 @@
 the metadata as pip does and would have caught it.
 """
 
+import functools
 import re
 import tomllib
 from importlib import metadata
@@ -21,6 +22,7 @@ CI_SCRIPT = ROOT / ".ci" / "run"
 CLASSIFIER_PREFIX = "Programming Language :: Python :: "
 
 
+@functools.cache
 def _project() -> dict:
     with PYPROJECT.open("rb") as file:
         return tomllib.load(file)["project"]
