@@ -34,6 +34,10 @@ then setting the bottleneck's and the decoder blocks' counts, so that depth move
 encoder and the decoder at the same parameter count (`--encoder-convolutions 2` with
 `convolutions=[4, 4, 4, 3]` against `convolutions=3`).
 
+`--schedule linear-step` replaces the cosine decay of Adam's rate, per epoch, with a linear decay
+to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
+cosine decay to zero per step, which separates the schedule's shape from its granularity.
+
 `--random-canvas` screens training on shifted canvases: `UNetDenoiser` pads 28x28 digits at the
 bottom and right to its size multiple (32x32 for four levels); here each training batch is
 padded at a random offset instead (the same zero margin, split at random between top and bottom,
@@ -244,6 +248,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="Adam's learning rate before the cosine decay (default: 3e-3, "
                         "UNetDenoiser.compile's)")
+    parser.add_argument("--schedule", choices=("cosine", "cosine-step", "linear-step"),
+                        default="cosine",
+                        help="Adam's learning-rate schedule (above; default: cosine, per epoch)")
     parser.add_argument("--passes", type=int, default=1,
                         help="N > 1: the shared-weight experiment described above")
     parser.add_argument("--residual", action="store_true",
@@ -359,11 +366,22 @@ def main(argv=None) -> dict:
         else:
             model = unet
             model.compile()
-    model.optimizer.learning_rate = args.learning_rate  # the cosine decays from it
+    if args.schedule == "cosine":
+        model.optimizer.learning_rate = args.learning_rate  # the cosine decays from it
+    else:
+        # Per step, to zero at the last step: a schedule object in a new Adam.
+        steps = -(-int(len(x_train) * (1.0 - 0.1)) // 64) * args.epochs
+        if args.schedule == "linear-step":
+            decay = keras.optimizers.schedules.PolynomialDecay(
+                args.learning_rate, steps, end_learning_rate=0.0, power=1.0)
+        else:
+            decay = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
+        model.compile(optimizer=keras.optimizers.Adam(decay), loss=model.loss)
     start = time.perf_counter()
     history = fit_denoising(
         model, x_train, noise_factor=0.5, epochs=args.epochs, validation_split=0.1,
-        seed=args.seed, learning_rate_schedule="cosine", verbose=0,
+        seed=args.seed, verbose=0,
+        learning_rate_schedule="cosine" if args.schedule == "cosine" else None,
     )
     fit_s = time.perf_counter() - start
     denoised = np.asarray(model.predict(noisy_test, batch_size=256, verbose=0), dtype="float32")
@@ -373,7 +391,7 @@ def main(argv=None) -> dict:
         "stem_kernel": args.stem_kernel, "head_kernel": args.head_kernel,
         "padding": args.padding, "long_skip": args.long_skip,
         "encoder_convolutions": args.encoder_convolutions,
-        "learning_rate": args.learning_rate, "seed": args.seed,
+        "learning_rate": args.learning_rate, "schedule": args.schedule, "seed": args.seed,
         "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
