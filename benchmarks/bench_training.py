@@ -227,6 +227,17 @@ def run_one(which, args):
         optimizer = None if args.learning_rate is None else keras.optimizers.Adam(
             args.learning_rate
         )  # None: the model's own default, Adam at 1e-3 or, for the U-Net, 3e-3
+        if args.learning_rate_schedule == "linear-step":
+            # An experiment: Adam's rate falls linearly to zero over every step of the run,
+            # from --learning-rate or the model's compile() default.
+            if optimizer is None:
+                model.compile()
+                base = float(model.optimizer.learning_rate)
+            else:
+                base = args.learning_rate
+            steps = -(-int(len(x_train) * (1 - VALIDATION_SPLIT)) // BATCH_SIZE) * args.epochs
+            optimizer = keras.optimizers.Adam(keras.optimizers.schedules.PolynomialDecay(
+                base, steps, end_learning_rate=0.0, power=1.0))
         if args.loss == "log_kl":
             # Binary cross-entropy as a metric, so that the validation losses compare.
             model.compile(optimizer=optimizer, loss=per_image_log_kl,
@@ -235,7 +246,7 @@ def run_one(which, args):
             model.compile(optimizer=optimizer)
         options = {
             "learning_rate_schedule": (
-                None if args.learning_rate_schedule == "constant" else args.learning_rate_schedule
+                args.learning_rate_schedule if args.learning_rate_schedule == "cosine" else None
             ),
             "dtype_policy": None if args.dtype_policy == "float32" else args.dtype_policy,
             **json.loads(args.fit_options),
@@ -413,9 +424,11 @@ def parse_args(argv=None):
     parser.add_argument("--which", choices=["both", "all", "reference", "keras_denoise", "unet"],
                         default="both")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--learning-rate-schedule", choices=["cosine", "constant"],
-                        default="cosine",
-                        help="fit_denoising's learning_rate_schedule (keras-denoise recipes only)")
+    parser.add_argument("--learning-rate-schedule",
+                        choices=["cosine", "constant", "linear-step"], default="cosine",
+                        help="fit_denoising's learning_rate_schedule (keras-denoise recipes "
+                             "only), or an experiment, 'linear-step': Adam's rate falling "
+                             "linearly to zero over the run's steps")
     parser.add_argument("--dtype-policy", choices=["float32", "mixed_bfloat16", "mixed_float16"],
                         default="float32",
                         help="fit_denoising's dtype_policy (keras-denoise recipes only)")
