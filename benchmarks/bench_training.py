@@ -224,6 +224,7 @@ def run_one(which, args):
         model = (
             UNetDenoiser(**json.loads(args.unet_options)) if which == "unet" else ConvAutoencoder()
         )
+        trained = int(len(x_train) * (1 - VALIDATION_SPLIT))
         optimizer = None if args.learning_rate is None else keras.optimizers.Adam(
             args.learning_rate
         )  # None: the model's own default, Adam at 1e-3 or, for the U-Net, 3e-3
@@ -235,7 +236,7 @@ def run_one(which, args):
                 base = float(model.optimizer.learning_rate)
             else:
                 base = args.learning_rate
-            steps = -(-int(len(x_train) * (1 - VALIDATION_SPLIT)) // BATCH_SIZE) * args.epochs
+            steps = -(-trained // BATCH_SIZE) * args.epochs
             optimizer = keras.optimizers.Adam(keras.optimizers.schedules.PolynomialDecay(
                 base, steps, end_learning_rate=0.0, power=1.0))
         if args.loss == "log_kl":
@@ -256,7 +257,6 @@ def run_one(which, args):
             validation_split=VALIDATION_SPLIT, seed=args.seed, callbacks=callbacks,
             verbose=args.verbose, **options,
         )
-        trained = int(len(x_train) * (1 - VALIDATION_SPLIT))
         fused_compiler_options = (
             _jax_fused_steps.compiler_options() if args.backend == "jax" else None
         )

@@ -58,6 +58,9 @@ import time
 
 import numpy as np
 
+BATCH_SIZE = 64  # fit_denoising's default
+VALIDATION_SPLIT = 0.1
+
 
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
                pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3,
@@ -370,7 +373,7 @@ def main(argv=None) -> dict:
         model.optimizer.learning_rate = args.learning_rate  # the cosine decays from it
     else:
         # Per step, to zero at the last step: a schedule object in a new Adam.
-        steps = -(-int(len(x_train) * (1.0 - 0.1)) // 64) * args.epochs
+        steps = -(-int(len(x_train) * (1.0 - VALIDATION_SPLIT)) // BATCH_SIZE) * args.epochs
         if args.schedule == "linear-step":
             decay = keras.optimizers.schedules.PolynomialDecay(
                 args.learning_rate, steps, end_learning_rate=0.0, power=1.0)
@@ -379,8 +382,8 @@ def main(argv=None) -> dict:
         model.compile(optimizer=keras.optimizers.Adam(decay), loss=model.loss)
     start = time.perf_counter()
     history = fit_denoising(
-        model, x_train, noise_factor=0.5, epochs=args.epochs, validation_split=0.1,
-        seed=args.seed, verbose=0,
+        model, x_train, noise_factor=0.5, epochs=args.epochs, batch_size=BATCH_SIZE,
+        validation_split=VALIDATION_SPLIT, seed=args.seed, verbose=0,
         learning_rate_schedule="cosine" if args.schedule == "cosine" else None,
     )
     fit_s = time.perf_counter() - start
