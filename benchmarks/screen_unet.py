@@ -34,6 +34,16 @@ then setting the bottleneck's and the decoder blocks' counts, so that depth move
 encoder and the decoder at the same parameter count (`--encoder-convolutions 2` with
 `convolutions=[4, 4, 4, 3]` against `convolutions=3`).
 
+`--reparam acb` and `--reparam rep` screen structural re-parameterization: every convolution of
+the blocks is trained as a sum of batch-normalized branches that folds, after training, into one
+convolution and an affine map, that is into the same U-Net as without the flag (so the trained
+model has more parameters than the one it folds into: the JSON line gives both, `parameters` and
+`parameters_folded`). `acb` adds a 3x1 and a 1x3 convolution to each 3x3 one (asymmetric
+convolution blocks), `rep` a 1x1 convolution and, where the widths match, the batch-normalized
+input itself (RepVGG's branches). The branches change how training moves the folded kernel, not
+what the folded model can compute. The PSNR is that of the trained, unfolded model, which the
+folded one would equal up to float rounding (the script does not fold).
+
 `--schedule linear-step` replaces the cosine decay of Adam's rate, per epoch, with a linear decay
 to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
 cosine decay to zero per step, which separates the schedule's shape from its granularity.
@@ -64,7 +74,7 @@ VALIDATION_SPLIT = 0.1
 
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
                pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3,
-               long_skip="none", encoder_convolutions=None):
+               long_skip="none", encoder_convolutions=None, reparam="none"):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
@@ -76,7 +86,9 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     size of the first convolution; `long_skip="block"` also concatenates `inputs` (the noisy
     image and its indicators) to the last decoder block's input; `encoder_convolutions`, where
     given, is the number of convolutions in each encoder block (one per level above the
-    bottleneck), `convolutions` then setting the bottleneck's and the decoder's.
+    bottleneck), `convolutions` then setting the bottleneck's and the decoder's;
+    `reparam="acb"` or `"rep"` trains each convolution as a sum of batch-normalized branches
+    (the module's docstring).
     """
     import keras
 
@@ -84,13 +96,29 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
 
     layers = keras.layers
 
+    def normalized_convolution(tensor, width, kernel):
+        tensor = layers.Conv2D(width, kernel, padding="same", use_bias=False,
+                               dtype=policy)(tensor)
+        return FusedBatchNormalization(dtype=policy)(tensor)
+
+    def branches(tensor, width, kernel):
+        # One convolution and its batch normalization, or (`reparam`) a sum of branches that
+        # folds into them after training: each branch is linear in `tensor` at inference.
+        summands = [normalized_convolution(tensor, width, kernel)]
+        if reparam == "acb":
+            summands.append(normalized_convolution(tensor, width, (kernel, 1)))
+            summands.append(normalized_convolution(tensor, width, (1, kernel)))
+        elif reparam == "rep":
+            summands.append(normalized_convolution(tensor, width, 1))
+            if tensor.shape[-1] == width:
+                summands.append(FusedBatchNormalization(dtype=policy)(tensor))
+        return summands[0] if len(summands) == 1 else layers.Add(dtype=policy)(summands)
+
     def block(tensor, width, count, first_kernel=3):
         shortcut = tensor
         for index in range(count):
             kernel = first_kernel if index == 0 else 3
-            tensor = layers.Conv2D(width, kernel, padding="same", use_bias=False,
-                                   dtype=policy)(tensor)
-            tensor = FusedBatchNormalization(dtype=policy)(tensor)
+            tensor = branches(tensor, width, kernel)
             if residual and index == count - 1:
                 if shortcut.shape[-1] != width:
                     shortcut = layers.Conv2D(width, 1, use_bias=False, dtype=policy)(shortcut)
@@ -173,7 +201,8 @@ def shared_weight_passes(passes: int, filters: tuple, activation: str, dtype: st
 def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: str, *,
                   residual: bool, pooling: str, upsampling: str, skip: str,
                   stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end",
-                  long_skip: str = "none", encoder_convolutions: tuple | None = None):
+                  long_skip: str = "none", encoder_convolutions: tuple | None = None,
+                  reparam: str = "none"):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -186,7 +215,7 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
     features = _unet_body(marked, filters, convolutions, activation, policy,
                           residual=residual, pooling=pooling, upsampling=upsampling, skip=skip,
                           stem_kernel=stem_kernel, long_skip=long_skip,
-                          encoder_convolutions=encoder_convolutions)
+                          encoder_convolutions=encoder_convolutions, reparam=reparam)
     if long_skip == "head":
         features = layers.Concatenate(dtype=policy)([features, marked])
     estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
@@ -275,6 +304,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--encoder-convolutions", type=int, default=None,
                         help="convolutions in every encoder block; the `convolutions` option "
                         "then sets the bottleneck's and the decoder's (above)")
+    parser.add_argument("--reparam", choices=("none", "acb", "rep"), default="none",
+                        help="'acb' or 'rep': the re-parameterization experiment described above")
     parser.add_argument("--random-canvas", action="store_true",
                         help="the random-canvas experiment described above")
     parser.add_argument("--offset-ensemble", action="store_true",
@@ -309,9 +340,12 @@ def main(argv=None) -> dict:
     variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
                or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
                or args.padding != "end" or args.long_skip != "none"
-               or args.encoder_convolutions is not None)
+               or args.encoder_convolutions is not None or args.reparam != "none")
     variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
-                     "--padding, --long-skip and --encoder-convolutions")
+                     "--padding, --long-skip, --encoder-convolutions and --reparam")
+    if args.reparam != "none" and args.residual:
+        parser.error("--reparam takes no --residual: each re-parameterized convolution is a sum "
+                     f"of branches already. Received: --reparam={args.reparam} --residual")
     if (args.random_canvas or args.offset_ensemble) and (variant or args.passes > 1):
         parser.error(f"--random-canvas and --offset-ensemble take neither --passes > 1 nor "
                      f"{variant_flags}")
@@ -354,14 +388,16 @@ def main(argv=None) -> dict:
             args.passes, filters, keywords["activation"], args.dtype_policy
         )
     elif variant:
-        model = block_variant(
-            filters, convolutions, keywords["activation"], args.dtype_policy,
+        variant_options = dict(
             residual=args.residual, pooling=args.pooling, upsampling=args.upsampling,
             skip=args.skip, stem_kernel=args.stem_kernel, head_kernel=args.head_kernel,
             padding=args.padding, long_skip=args.long_skip,
             encoder_convolutions=(None if args.encoder_convolutions is None
                                   else (args.encoder_convolutions,) * (len(filters) - 1)),
         )
+        model = block_variant(filters, convolutions, keywords["activation"], args.dtype_policy,
+                              reparam=args.reparam, **variant_options)
+
     else:
         unet = UNetDenoiser(dtype=args.dtype_policy, **options)
         if args.random_canvas:
@@ -393,13 +429,19 @@ def main(argv=None) -> dict:
         "pooling": args.pooling, "upsampling": args.upsampling, "skip": args.skip,
         "stem_kernel": args.stem_kernel, "head_kernel": args.head_kernel,
         "padding": args.padding, "long_skip": args.long_skip,
-        "encoder_convolutions": args.encoder_convolutions,
+        "encoder_convolutions": args.encoder_convolutions, "reparam": args.reparam,
         "learning_rate": args.learning_rate, "schedule": args.schedule, "seed": args.seed,
         "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": model.count_params(),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
         "psnr": round(float(psnr(x_test, denoised)), 3),
     }
+    if args.reparam != "none":
+        # The model the branches fold into: the same graph without them (built after training,
+        # so that its initializers draw nothing the trained model's run would have).
+        result["parameters_folded"] = block_variant(
+            filters, convolutions, keywords["activation"], args.dtype_policy,
+            **variant_options).count_params()
     if args.random_canvas:
         result["random_canvas"] = True
     if args.offset_ensemble:
