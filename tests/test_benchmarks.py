@@ -51,3 +51,36 @@ def test_tiling_benchmark_reports_throughput_and_matches_untiled(tmp_path):
     assert result["image"] == "512x512x1"
     assert result["megapixels_per_s"] > 0
     assert result["max_abs_diff_tiled_vs_untiled"] <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reparam", ["acb", "rep"])
+def test_unet_screen_reparam_folds_into_the_library_unet(mnist_path, reparam):
+    # The screens' experiments rebuild UNetDenoiser's graph; their rows compare with the
+    # library's model only while that graph is the same, which the folded count checks.
+    from keras_denoise import UNetDenoiser
+
+    options = {"activation": "silu", "filters": [16, 16], "convolutions": 2}
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--data", str(mnist_path),
+        "--epochs", "1", "--train-subset", "128", "--reparam", reparam,
+        "--options", json.dumps(options),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    library = UNetDenoiser(**options).count_params()
+    assert result["parameters_folded"] == library
+    assert result["parameters"] > library  # the branches, trained and then folded away
+    assert result["reparam"] == reparam
+    assert math.isfinite(result["psnr"]) and result["psnr"] > 0
+
+
+def test_unet_screen_refuses_reparam_with_residual_blocks():
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--reparam", "acb", "--residual",
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 2
+    assert "--reparam takes no --residual" in completed.stderr
+    assert "Received: --reparam=acb --residual" in completed.stderr
