@@ -397,7 +397,6 @@ def main(argv=None) -> dict:
         )
         model = block_variant(filters, convolutions, keywords["activation"], args.dtype_policy,
                               reparam=args.reparam, **variant_options)
-
     else:
         unet = UNetDenoiser(dtype=args.dtype_policy, **options)
         if args.random_canvas:
