@@ -84,3 +84,66 @@ def test_unet_screen_refuses_reparam_with_residual_blocks():
     assert completed.returncode == 2
     assert "--reparam takes no --residual" in completed.stderr
     assert "Received: --reparam=acb --residual" in completed.stderr
+
+
+def _screen_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screen_unet", BENCHMARKS / "screen_unet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("groups", [2, 4])
+def test_unet_screen_grouped_convolution_is_split_convolutions_with_a_shuffle(groups):
+    # The masked dense kernel must compute what `groups` separate convolutions compute, group g
+    # reading input channels g, g + groups, ... and writing the g-th run of outputs.
+    import keras
+    import numpy as np
+
+    grouped = _screen_module().grouped_conv2d_class()(groups, 8, 3, padding="same",
+                                                      use_bias=False)
+    images = np.random.default_rng(0).random((2, 6, 6, 12), dtype=np.float32)
+    outputs = np.asarray(grouped(images))
+    kernel = np.asarray(grouped.kernel)
+    width = 8 // groups
+    expected = []
+    for group in range(groups):
+        split = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)
+        split.build((None, 6, 6, 12 // groups))
+        split.kernel.assign(kernel[:, :, group::groups, group * width:(group + 1) * width])
+        expected.append(np.asarray(split(images[..., group::groups])))
+    np.testing.assert_allclose(outputs, np.concatenate(expected, axis=-1), atol=1e-5)
+    assert grouped.masked_parameters == 3 * 3 * 12 * 8 * (groups - 1) // groups
+
+
+@pytest.mark.slow
+def test_unet_screen_groups_counts_the_grouped_parameters(mnist_path):
+    from keras_denoise import UNetDenoiser
+
+    options = {"activation": "silu", "filters": [16, 16], "convolutions": 2}
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--data", str(mnist_path),
+        "--epochs", "1", "--train-subset", "128", "--groups", "2",
+        "--options", json.dumps(options),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    # Grouped in halves: every 3x3 convolution but the first (it reads 3 channels), that is
+    # four of 16 -> 16 channels and the decoder's 32 -> 16 one.
+    halved = (4 * 9 * 16 * 16 + 9 * 32 * 16) // 2
+    assert result["parameters"] == UNetDenoiser(**options).count_params() - halved
+    assert result["groups"] == 2
+    assert math.isfinite(result["psnr"]) and result["psnr"] > 0
+
+
+def test_unet_screen_refuses_groups_that_do_not_divide_the_widths():
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--groups", "3",
+        "--options", json.dumps({"filters": [16, 16]}),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 2
+    assert "Received: --groups=3, filters=[16, 16]" in completed.stderr
