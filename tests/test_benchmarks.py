@@ -86,7 +86,9 @@ def test_unet_screen_refuses_reparam_with_residual_blocks():
     assert "Received: --reparam=acb --residual" in completed.stderr
 
 
-def _screen_module():
+@pytest.fixture(scope="module")
+def screen_unet():
+    # The script loaded as a module, once, as tests/test_datasets.py loads its script.
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("screen_unet", BENCHMARKS / "screen_unet.py")
@@ -96,14 +98,15 @@ def _screen_module():
 
 
 @pytest.mark.parametrize("groups", [2, 4])
-def test_unet_screen_grouped_convolution_is_split_convolutions_with_a_shuffle(groups):
+def test_unet_screen_grouped_convolution_is_split_convolutions_with_a_shuffle(screen_unet,
+                                                                             groups):
     # The masked dense kernel must compute what `groups` separate convolutions compute, group g
     # reading input channels g, g + groups, ... and writing the g-th run of outputs.
     import keras
     import numpy as np
 
-    grouped = _screen_module().grouped_conv2d_class()(groups, 8, 3, padding="same",
-                                                      use_bias=False)
+    grouped = screen_unet.grouped_conv2d_class()(groups, 8, 3, padding="same",
+                                                 use_bias=False)
     images = np.random.default_rng(0).random((2, 6, 6, 12), dtype=np.float32)
     outputs = np.asarray(grouped(images))
     kernel = np.asarray(grouped.kernel)
