@@ -54,6 +54,15 @@ no cost). It buys width at a fixed parameter count, as in ResNeXt: `filters=(64,
 convolutions with masked kernels, as TensorFlow's grouped kernel runs about 24x slower on this
 CPU; `parameters` counts the grouped form's.
 
+`--share-levels` screens kernels shared across scales: the encoder's levels use one set of
+convolution kernels wherever a convolution's position in its block and its input and output widths
+match (with every level as wide, all but each level's first convolution, and that too below the
+top level), the decoder's levels another (the 2x2 transposed convolutions too), while every
+convolution keeps its own batch normalization, so each level has its own statistics, scale and
+offset. Like `--groups`, it buys width at a fixed parameter count, here by reuse rather than
+sparsity and at the dense width's cost: `filters=(80, 80, 80, 32)` with `--share-levels` has
+489,057 parameters.
+
 `--schedule linear-step` replaces the cosine decay of Adam's rate, per epoch, with a linear decay
 to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
 cosine decay to zero per step, which separates the schedule's shape from its granularity.
@@ -84,7 +93,8 @@ VALIDATION_SPLIT = 0.1
 
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
                pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3,
-               long_skip="none", encoder_convolutions=None, reparam="none", groups=1):
+               long_skip="none", encoder_convolutions=None, reparam="none", groups=1,
+               share_levels=False):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
@@ -99,7 +109,10 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     bottleneck), `convolutions` then setting the bottleneck's and the decoder's;
     `reparam="acb"` or `"rep"` trains each convolution as a sum of batch-normalized branches
     (the module's docstring); `groups` > 1 makes every convolution whose input width it divides
-    a grouped convolution with a channel shuffle (`grouped_conv2d_class`).
+    a grouped convolution with a channel shuffle (`grouped_conv2d_class`); `share_levels=True`
+    gives the encoder's levels one set of convolution kernels, and the decoder's another, wherever
+    a convolution's position in its block and its widths match (the batch normalizations stay
+    per level).
     """
     import keras
 
@@ -108,34 +121,46 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     layers = keras.layers
     GroupedConv2D = grouped_conv2d_class()
 
-    def convolution(tensor, width, kernel):
+    shared = {}  # `share_levels`: (part, index in block, widths, kernel) -> layer
+
+    def reused(layer_class, key, *args, **kwargs):
+        # A new layer, or where `share_levels` and `key` allow, the one made before with `key`.
+        if not share_levels or key is None:
+            return layer_class(*args, **kwargs)
+        if key not in shared:
+            shared[key] = layer_class(*args, **kwargs)
+        return shared[key]
+
+    def convolution(tensor, width, kernel, place):
+        key = None if place is None else (*place, tensor.shape[-1], width, kernel)
         if groups == 1 or tensor.shape[-1] % groups:
-            return layers.Conv2D(width, kernel, padding="same", use_bias=False,
-                                 dtype=policy)(tensor)
-        return GroupedConv2D(groups, width, kernel, padding="same", use_bias=False,
-                             dtype=policy)(tensor)
+            return reused(layers.Conv2D, key, width, kernel, padding="same", use_bias=False,
+                          dtype=policy)(tensor)
+        return reused(GroupedConv2D, key, groups, width, kernel, padding="same",
+                      use_bias=False, dtype=policy)(tensor)
 
-    def normalized_convolution(tensor, width, kernel):
-        return FusedBatchNormalization(dtype=policy)(convolution(tensor, width, kernel))
+    def normalized_convolution(tensor, width, kernel, place):
+        return FusedBatchNormalization(dtype=policy)(convolution(tensor, width, kernel, place))
 
-    def branches(tensor, width, kernel):
+    def branches(tensor, width, kernel, place):
         # One convolution and its batch normalization, or (`reparam`) a sum of branches that
         # folds into them after training: each branch is linear in `tensor` at inference.
-        summands = [normalized_convolution(tensor, width, kernel)]
+        summands = [normalized_convolution(tensor, width, kernel, place)]
         if reparam == "acb":
-            summands.append(normalized_convolution(tensor, width, (kernel, 1)))
-            summands.append(normalized_convolution(tensor, width, (1, kernel)))
+            summands.append(normalized_convolution(tensor, width, (kernel, 1), place))
+            summands.append(normalized_convolution(tensor, width, (1, kernel), place))
         elif reparam == "rep":
-            summands.append(normalized_convolution(tensor, width, 1))
+            summands.append(normalized_convolution(tensor, width, 1, place))
             if tensor.shape[-1] == width:
                 summands.append(FusedBatchNormalization(dtype=policy)(tensor))
         return summands[0] if len(summands) == 1 else layers.Add(dtype=policy)(summands)
 
-    def block(tensor, width, count, first_kernel=3):
+    def block(tensor, width, count, first_kernel=3, part=None):
         shortcut = tensor
         for index in range(count):
             kernel = first_kernel if index == 0 else 3
-            tensor = branches(tensor, width, kernel)
+            place = None if part is None else (part, index)
+            tensor = branches(tensor, width, kernel, place)
             if residual and index == count - 1:
                 if shortcut.shape[-1] != width:
                     shortcut = layers.Conv2D(width, 1, use_bias=False, dtype=policy)(shortcut)
@@ -149,7 +174,7 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     features, skips = inputs, []
     encoder = convolutions[:-1] if encoder_convolutions is None else encoder_convolutions
     for level, (width, count) in enumerate(zip(filters[:-1], encoder, strict=True)):
-        features = block(features, width, count, stem_kernel if level == 0 else 3)
+        features = block(features, width, count, stem_kernel if level == 0 else 3, "encoder")
         skips.append(features)
         features = pool(2, dtype=policy)(features)
     features = block(features, filters[-1], convolutions[-1])
@@ -159,11 +184,13 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
             if skip == "add":
                 features = layers.Conv2D(filters[level], 1, dtype=policy)(features)
         else:
-            features = layers.Conv2DTranspose(filters[level], 2, strides=2, dtype=policy)(features)
+            key = ("up", features.shape[-1], filters[level])
+            features = reused(layers.Conv2DTranspose, key, filters[level], 2, strides=2,
+                              dtype=policy)(features)
         features = merge(dtype=policy)([features, skips[level]])
         if level == 0 and long_skip == "block":
             features = layers.Concatenate(dtype=policy)([features, inputs])
-        features = block(features, filters[level], convolutions[level])
+        features = block(features, filters[level], convolutions[level], part="decoder")
     return features
 
 
@@ -265,7 +292,7 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
                   residual: bool, pooling: str, upsampling: str, skip: str,
                   stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end",
                   long_skip: str = "none", encoder_convolutions: tuple | None = None,
-                  reparam: str = "none", groups: int = 1):
+                  reparam: str = "none", groups: int = 1, share_levels: bool = False):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -279,7 +306,7 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
                           residual=residual, pooling=pooling, upsampling=upsampling, skip=skip,
                           stem_kernel=stem_kernel, long_skip=long_skip,
                           encoder_convolutions=encoder_convolutions, reparam=reparam,
-                          groups=groups)
+                          groups=groups, share_levels=share_levels)
     if long_skip == "head":
         features = layers.Concatenate(dtype=policy)([features, marked])
     estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
@@ -372,6 +399,8 @@ def main(argv=None) -> dict:
                         help="'acb' or 'rep': the re-parameterization experiment described above")
     parser.add_argument("--groups", type=int, default=1,
                         help="N > 1: the grouped-convolution experiment described above")
+    parser.add_argument("--share-levels", action="store_true",
+                        help="the encoder's levels share kernels, and the decoder's (above)")
     parser.add_argument("--random-canvas", action="store_true",
                         help="the random-canvas experiment described above")
     parser.add_argument("--offset-ensemble", action="store_true",
@@ -409,9 +438,10 @@ def main(argv=None) -> dict:
                or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
                or args.padding != "end" or args.long_skip != "none"
                or args.encoder_convolutions is not None or args.reparam != "none"
-               or args.groups > 1)
+               or args.groups > 1 or args.share_levels)
     variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
-                     "--padding, --long-skip, --encoder-convolutions, --reparam and --groups")
+                     "--padding, --long-skip, --encoder-convolutions, --reparam, --groups and "
+                     "--share-levels")
     if args.reparam != "none" and args.residual:
         parser.error("--reparam takes no --residual: each re-parameterized convolution is a sum "
                      f"of branches already. Received: --reparam={args.reparam} --residual")
@@ -466,7 +496,7 @@ def main(argv=None) -> dict:
             padding=args.padding, long_skip=args.long_skip,
             encoder_convolutions=(None if args.encoder_convolutions is None
                                   else (args.encoder_convolutions,) * (len(filters) - 1)),
-            groups=args.groups,
+            groups=args.groups, share_levels=args.share_levels,
         )
         model = block_variant(filters, convolutions, keywords["activation"], args.dtype_policy,
                               reparam=args.reparam, **variant_options)
@@ -502,7 +532,7 @@ def main(argv=None) -> dict:
         "stem_kernel": args.stem_kernel, "head_kernel": args.head_kernel,
         "padding": args.padding, "long_skip": args.long_skip,
         "encoder_convolutions": args.encoder_convolutions, "reparam": args.reparam,
-        "groups": args.groups,
+        "groups": args.groups, "share_levels": args.share_levels,
         "learning_rate": args.learning_rate, "schedule": args.schedule, "seed": args.seed,
         "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": grouped_parameters(model),

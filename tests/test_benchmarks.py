@@ -142,6 +142,35 @@ def test_unet_screen_groups_counts_the_grouped_parameters(mnist_path):
     assert math.isfinite(result["psnr"]) and result["psnr"] > 0
 
 
+def test_unet_screen_share_levels_shares_kernels_and_keeps_batch_normalizations(screen_unet):
+    import keras
+
+    from keras_denoise._fused_batch_normalization import FusedBatchNormalization
+
+    def model(share_levels):
+        return screen_unet.block_variant(
+            (16, 16, 16), (2, 2, 2), "silu", "float32", residual=False, pooling="max",
+            upsampling="transpose", skip="concatenate", share_levels=share_levels)
+
+    def count(layers, kind):
+        return sum(isinstance(layer, kind) for layer in layers)
+
+    own, shared = model(False), model(True)
+    # Shared: the encoder's second convolutions (16 -> 16), the decoder's two 2x2 transposed
+    # convolutions (16 -> 16, with biases) and both decoder blocks' convolutions (32 -> 16 and
+    # 16 -> 16). Not shared: each level's first encoder convolution (3 or 16 channels in).
+    assert own.count_params() - shared.count_params() == (
+        9 * 16 * 16 + (4 * 16 * 16 + 16) + (9 * 32 * 16 + 9 * 16 * 16))
+    assert count(own.layers, keras.layers.Conv2D) - count(shared.layers, keras.layers.Conv2D) == 3
+    assert (count(own.layers, keras.layers.Conv2DTranspose)
+            - count(shared.layers, keras.layers.Conv2DTranspose)) == 1
+    # The batch normalizations stay one per level: each level keeps its own statistics.
+    assert (count(own.layers, FusedBatchNormalization)
+            == count(shared.layers, FusedBatchNormalization) == 10)
+    images = keras.ops.ones((1, 28, 28, 1))
+    assert shared(images).shape == (1, 28, 28, 1)
+
+
 def test_unet_screen_refuses_groups_that_do_not_divide_the_widths():
     command = [
         sys.executable, str(BENCHMARKS / "screen_unet.py"), "--groups", "3",
