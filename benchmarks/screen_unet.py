@@ -63,6 +63,11 @@ offset. Like `--groups`, it buys width at a fixed parameter count, here by reuse
 sparsity and at the dense width's cost: `filters=(80, 80, 80, 32)` with `--share-levels` has
 489,057 parameters.
 
+`--decoder-filters JSON` gives the decoder blocks their own widths (a list, one per level above
+the bottleneck, top level first), `filters` then setting the encoder blocks' and the
+bottleneck's; each 2x2 transposed convolution upsamples to its decoder block's width. It moves
+width from the encoder to the decoder at about the same parameter count.
+
 `--schedule linear-step` replaces the cosine decay of Adam's rate, per epoch, with a linear decay
 to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
 cosine decay to zero per step, which separates the schedule's shape from its granularity.
@@ -94,7 +99,7 @@ VALIDATION_SPLIT = 0.1
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
                pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3,
                long_skip="none", encoder_convolutions=None, reparam="none", groups=1,
-               share_levels=False):
+               share_levels=False, decoder_filters=None):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
@@ -112,7 +117,9 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     a grouped convolution with a channel shuffle (`grouped_conv2d_class`); `share_levels=True`
     gives the encoder's levels one set of convolution kernels, and the decoder's another, wherever
     a convolution's position in its block and its widths match (the batch normalizations stay
-    per level).
+    per level); `decoder_filters`, where given, are the decoder blocks' widths (one per level
+    above the bottleneck, top level first), `filters` then setting the encoder's and the
+    bottleneck's.
     """
     import keras
 
@@ -178,19 +185,22 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
         skips.append(features)
         features = pool(2, dtype=policy)(features)
     features = block(features, filters[-1], convolutions[-1])
+    decoder = filters[:-1] if decoder_filters is None else decoder_filters
     for level in range(len(filters) - 2, -1, -1):
+        # Upsampled to the skip's width where the two are added, to the block's otherwise.
+        up_width = filters[level] if skip == "add" else decoder[level]
         if upsampling == "bilinear":
             features = layers.UpSampling2D(2, interpolation="bilinear", dtype=policy)(features)
             if skip == "add":
-                features = layers.Conv2D(filters[level], 1, dtype=policy)(features)
+                features = layers.Conv2D(up_width, 1, dtype=policy)(features)
         else:
-            key = ("up", features.shape[-1], filters[level])
-            features = reused(layers.Conv2DTranspose, key, filters[level], 2, strides=2,
+            key = ("up", features.shape[-1], up_width)
+            features = reused(layers.Conv2DTranspose, key, up_width, 2, strides=2,
                               dtype=policy)(features)
         features = merge(dtype=policy)([features, skips[level]])
         if level == 0 and long_skip == "block":
             features = layers.Concatenate(dtype=policy)([features, inputs])
-        features = block(features, filters[level], convolutions[level], part="decoder")
+        features = block(features, decoder[level], convolutions[level], part="decoder")
     return features
 
 
@@ -292,7 +302,8 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
                   residual: bool, pooling: str, upsampling: str, skip: str,
                   stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end",
                   long_skip: str = "none", encoder_convolutions: tuple | None = None,
-                  reparam: str = "none", groups: int = 1, share_levels: bool = False):
+                  reparam: str = "none", groups: int = 1, share_levels: bool = False,
+                  decoder_filters: tuple | None = None):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -306,7 +317,8 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
                           residual=residual, pooling=pooling, upsampling=upsampling, skip=skip,
                           stem_kernel=stem_kernel, long_skip=long_skip,
                           encoder_convolutions=encoder_convolutions, reparam=reparam,
-                          groups=groups, share_levels=share_levels)
+                          groups=groups, share_levels=share_levels,
+                          decoder_filters=decoder_filters)
     if long_skip == "head":
         features = layers.Concatenate(dtype=policy)([features, marked])
     estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
@@ -399,6 +411,8 @@ def main(argv=None) -> dict:
                         help="'acb' or 'rep': the re-parameterization experiment described above")
     parser.add_argument("--groups", type=int, default=1,
                         help="N > 1: the grouped-convolution experiment described above")
+    parser.add_argument("--decoder-filters", default=None,
+                        help="the decoder blocks' widths as a JSON list, top level first (above)")
     parser.add_argument("--share-levels", action="store_true",
                         help="the encoder's levels share kernels, and the decoder's (above)")
     parser.add_argument("--random-canvas", action="store_true",
@@ -438,10 +452,10 @@ def main(argv=None) -> dict:
                or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
                or args.padding != "end" or args.long_skip != "none"
                or args.encoder_convolutions is not None or args.reparam != "none"
-               or args.groups > 1 or args.share_levels)
+               or args.groups > 1 or args.share_levels or args.decoder_filters is not None)
     variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
-                     "--padding, --long-skip, --encoder-convolutions, --reparam, --groups and "
-                     "--share-levels")
+                     "--padding, --long-skip, --encoder-convolutions, --reparam, --groups, "
+                     "--share-levels and --decoder-filters")
     if args.reparam != "none" and args.residual:
         parser.error("--reparam takes no --residual: each re-parameterized convolution is a sum "
                      f"of branches already. Received: --reparam={args.reparam} --residual")
@@ -485,6 +499,18 @@ def main(argv=None) -> dict:
                 convolutions = _check_convolutions(keywords["convolutions"], len(filters))
         except ValueError as error:
             parser.error(str(error))
+        decoder_filters = None
+        if args.decoder_filters is not None:
+            received = f"Received: --decoder-filters={args.decoder_filters!r}"
+            try:
+                decoder_filters = json.loads(args.decoder_filters)
+            except ValueError:
+                decoder_filters = None
+            if (not isinstance(decoder_filters, list) or len(decoder_filters) != len(filters) - 1
+                    or not all(type(width) is int and width > 0 for width in decoder_filters)):
+                parser.error("--decoder-filters must be a JSON list of positive integers, one per "
+                             f"level above the bottleneck ({len(filters) - 1} here). {received}")
+            decoder_filters = tuple(decoder_filters)
     if args.passes > 1:
         model = shared_weight_passes(
             args.passes, filters, keywords["activation"], args.dtype_policy
@@ -496,7 +522,7 @@ def main(argv=None) -> dict:
             padding=args.padding, long_skip=args.long_skip,
             encoder_convolutions=(None if args.encoder_convolutions is None
                                   else (args.encoder_convolutions,) * (len(filters) - 1)),
-            groups=args.groups, share_levels=args.share_levels,
+            groups=args.groups, share_levels=args.share_levels, decoder_filters=decoder_filters,
         )
         model = block_variant(filters, convolutions, keywords["activation"], args.dtype_policy,
                               reparam=args.reparam, **variant_options)
@@ -533,6 +559,7 @@ def main(argv=None) -> dict:
         "padding": args.padding, "long_skip": args.long_skip,
         "encoder_convolutions": args.encoder_convolutions, "reparam": args.reparam,
         "groups": args.groups, "share_levels": args.share_levels,
+        "decoder_filters": None if args.decoder_filters is None else list(decoder_filters),
         "learning_rate": args.learning_rate, "schedule": args.schedule, "seed": args.seed,
         "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": grouped_parameters(model),

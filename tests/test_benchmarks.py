@@ -171,6 +171,41 @@ def test_unet_screen_share_levels_shares_kernels_and_keeps_batch_normalizations(
     assert shared(images).shape == (1, 28, 28, 1)
 
 
+def test_unet_screen_decoder_filters_set_the_decoder_blocks_widths(screen_unet):
+    import keras
+
+    def model(decoder_filters):
+        return screen_unet.block_variant(
+            (16, 16, 16), (2, 2, 2), "silu", "float32", residual=False, pooling="max",
+            upsampling="transpose", skip="concatenate", decoder_filters=decoder_filters)
+
+    own, wide = model(None), model((32, 24))
+    assert model((16, 16)).count_params() == own.count_params()
+
+    def decoder(level_width, below, skip):  # 2x2 upsampling (biased), two convolutions, two BN
+        return ((4 * below * level_width + level_width) + 9 * (level_width + skip) * level_width
+                + 9 * level_width * level_width + 2 * 4 * level_width)
+
+    def head(width):
+        return width + 1
+
+    expected = (decoder(24, 16, 16) + decoder(32, 24, 16) + head(32)
+                - decoder(16, 16, 16) - decoder(16, 16, 16) - head(16))
+    assert wide.count_params() - own.count_params() == expected
+    assert wide(keras.ops.ones((1, 28, 28, 1))).shape == (1, 28, 28, 1)
+
+
+def test_unet_screen_refuses_decoder_filters_of_the_wrong_length(mnist_path):
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--data", str(mnist_path),
+        "--decoder-filters", "[16]", "--options", json.dumps({"filters": [16, 16, 16]}),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 2
+    assert "one per level above the bottleneck (2 here)" in completed.stderr
+    assert "Received: --decoder-filters='[16]'" in completed.stderr
+
+
 def test_unet_screen_refuses_groups_that_do_not_divide_the_widths():
     command = [
         sys.executable, str(BENCHMARKS / "screen_unet.py"), "--groups", "3",
