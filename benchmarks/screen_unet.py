@@ -56,10 +56,10 @@ CPU; `parameters` counts the grouped form's.
 
 `--share-levels` screens kernels shared across scales: the encoder's levels use one set of
 convolution kernels wherever a convolution's position in its block and its input and output widths
-match (with every level as wide, all but each level's first convolution, and that too below the
-top level), the decoder's levels another (the 2x2 transposed convolutions too), while every
-convolution keeps its own batch normalization, so each level has its own statistics, scale and
-offset. Like `--groups`, it buys width at a fixed parameter count, here by reuse rather than
+match (with three equally wide levels above the bottleneck, as screened, the top level's first
+convolution, which reads the image, is the only one of its own), the decoder's levels another (the
+2x2 transposed convolutions too), while every convolution keeps its own batch normalization, so
+each level has its own statistics, scale and offset. Like `--groups`, it buys width at a fixed parameter count, here by reuse rather than
 sparsity and at the dense width's cost: `filters=(80, 80, 80, 32)` with `--share-levels` has
 489,057 parameters.
 
@@ -501,7 +501,7 @@ def main(argv=None) -> dict:
             parser.error(str(error))
         decoder_filters = None
         if args.decoder_filters is not None:
-            received = f"Received: --decoder-filters={args.decoder_filters!r}"
+            given = f"Received: --decoder-filters={args.decoder_filters!r}"
             try:
                 decoder_filters = json.loads(args.decoder_filters)
             except ValueError:
@@ -509,7 +509,7 @@ def main(argv=None) -> dict:
             if (not isinstance(decoder_filters, list) or len(decoder_filters) != len(filters) - 1
                     or not all(type(width) is int and width > 0 for width in decoder_filters)):
                 parser.error("--decoder-filters must be a JSON list of positive integers, one per "
-                             f"level above the bottleneck ({len(filters) - 1} here). {received}")
+                             f"level above the bottleneck ({len(filters) - 1} here). {given}")
             decoder_filters = tuple(decoder_filters)
     if args.passes > 1:
         model = shared_weight_passes(
