@@ -59,9 +59,9 @@ convolution kernels wherever a convolution's position in its block and its input
 match (with three equally wide levels above the bottleneck, as screened, the top level's first
 convolution, which reads the image, is the only one of its own), the decoder's levels another (the
 2x2 transposed convolutions too), while every convolution keeps its own batch normalization, so
-each level has its own statistics, scale and offset. Like `--groups`, it buys width at a fixed parameter count, here by reuse rather than
-sparsity and at the dense width's cost: `filters=(80, 80, 80, 32)` with `--share-levels` has
-489,057 parameters.
+each level has its own statistics, scale and offset. Like `--groups`, it buys width at a fixed
+parameter count, here by reuse rather than sparsity and at the dense width's cost:
+`filters=(80, 80, 80, 32)` with `--share-levels` has 489,057 parameters.
 
 `--decoder-filters JSON` gives the decoder blocks their own widths (a list, one per level above
 the bottleneck, top level first), `filters` then setting the encoder blocks' and the
