@@ -503,14 +503,13 @@ def main(argv=None) -> dict:
         if args.decoder_filters is not None:
             given = f"Received: --decoder-filters={args.decoder_filters!r}"
             try:
-                decoder_filters = json.loads(args.decoder_filters)
-            except ValueError:
-                decoder_filters = None
-            if (not isinstance(decoder_filters, list) or len(decoder_filters) != len(filters) - 1
-                    or not all(type(width) is int and width > 0 for width in decoder_filters)):
-                parser.error("--decoder-filters must be a JSON list of positive integers, one per "
-                             f"level above the bottleneck ({len(filters) - 1} here). {given}")
-            decoder_filters = tuple(decoder_filters)
+                decoder_filters = _validation.check_filters(
+                    json.loads(args.decoder_filters), "decoder_filters")
+            except (TypeError, ValueError) as error:  # json's errors are ValueErrors
+                parser.error(f"--decoder-filters must be a JSON list of widths ({error}). {given}")
+            if len(decoder_filters) != len(filters) - 1:
+                parser.error("--decoder-filters must list the decoder's widths, one per level "
+                             f"above the bottleneck ({len(filters) - 1} here). {given}")
     if args.passes > 1:
         model = shared_weight_passes(
             args.passes, filters, keywords["activation"], args.dtype_policy
