@@ -68,6 +68,12 @@ the bottleneck, top level first), `filters` then setting the encoder blocks' and
 bottleneck's; each 2x2 transposed convolution upsamples to its decoder block's width. It moves
 width from the encoder to the decoder at about the same parameter count.
 
+`--dilation R` (R > 1) screens dilated convolutions: in every encoder and decoder block, the
+convolutions between the first and the last (the middle one of three) read their 3x3 inputs R
+pixels apart, so a three-convolution block sees 5 + 2R pixels across instead of 7, at the same
+parameter count; the bottleneck's convolutions are not dilated. It widens the context at full
+resolution, before any pooling, as dilated denoisers such as IRCNN do.
+
 `--schedule linear-step` replaces the cosine decay of Adam's rate, per epoch, with a linear decay
 to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
 cosine decay to zero per step, which separates the schedule's shape from its granularity.
@@ -99,7 +105,7 @@ VALIDATION_SPLIT = 0.1
 def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=False,
                pooling="max", upsampling="transpose", skip="concatenate", stem_kernel=3,
                long_skip="none", encoder_convolutions=None, reparam="none", groups=1,
-               share_levels=False, decoder_filters=None):
+               share_levels=False, decoder_filters=None, dilation=1):
     """The U-Net graph `UNetDenoiser` builds, from `inputs` to its last block's features.
 
     `residual=True` adds each block's input (through a 1x1 convolution and batch normalization
@@ -119,7 +125,8 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     a convolution's position in its block and its widths match (the batch normalizations stay
     per level); `decoder_filters`, where given, are the decoder blocks' widths (one per level
     above the bottleneck, top level first), `filters` then setting the encoder's and the
-    bottleneck's.
+    bottleneck's; `dilation` > 1 is the dilation rate of every convolution of the encoder and
+    decoder blocks but each block's first and last (the bottleneck's are never dilated).
     """
     import keras
 
@@ -138,21 +145,22 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
             shared[key] = layer_class(*args, **kwargs)
         return shared[key]
 
-    def convolution(tensor, width, kernel, place):
-        key = None if place is None else (*place, tensor.shape[-1], width, kernel)
+    def convolution(tensor, width, kernel, place, rate=1):
+        key = None if place is None else (*place, tensor.shape[-1], width, kernel, rate)
         if groups == 1 or tensor.shape[-1] % groups:
             return reused(layers.Conv2D, key, width, kernel, padding="same", use_bias=False,
-                          dtype=policy)(tensor)
+                          dilation_rate=rate, dtype=policy)(tensor)
         return reused(GroupedConv2D, key, groups, width, kernel, padding="same",
                       use_bias=False, dtype=policy)(tensor)
 
-    def normalized_convolution(tensor, width, kernel, place):
-        return FusedBatchNormalization(dtype=policy)(convolution(tensor, width, kernel, place))
+    def normalized_convolution(tensor, width, kernel, place, rate=1):
+        return FusedBatchNormalization(dtype=policy)(
+            convolution(tensor, width, kernel, place, rate))
 
-    def branches(tensor, width, kernel, place):
+    def branches(tensor, width, kernel, place, rate=1):
         # One convolution and its batch normalization, or (`reparam`) a sum of branches that
         # folds into them after training: each branch is linear in `tensor` at inference.
-        summands = [normalized_convolution(tensor, width, kernel, place)]
+        summands = [normalized_convolution(tensor, width, kernel, place, rate)]
         if reparam == "acb":
             summands.append(normalized_convolution(tensor, width, (kernel, 1), place))
             summands.append(normalized_convolution(tensor, width, (1, kernel), place))
@@ -167,7 +175,9 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
         for index in range(count):
             kernel = first_kernel if index == 0 else 3
             place = None if part is None else (part, index)
-            tensor = branches(tensor, width, kernel, place)
+            # `dilation`: the inner convolutions of the encoder and decoder blocks.
+            rate = dilation if part is not None and 0 < index < count - 1 else 1
+            tensor = branches(tensor, width, kernel, place, rate)
             if residual and index == count - 1:
                 if shortcut.shape[-1] != width:
                     shortcut = layers.Conv2D(width, 1, use_bias=False, dtype=policy)(shortcut)
@@ -303,7 +313,7 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
                   stem_kernel: int = 3, head_kernel: int = 1, padding: str = "end",
                   long_skip: str = "none", encoder_convolutions: tuple | None = None,
                   reparam: str = "none", groups: int = 1, share_levels: bool = False,
-                  decoder_filters: tuple | None = None):
+                  decoder_filters: tuple | None = None, dilation: int = 1):
     """`UNetDenoiser`'s model for 28x28 digits with one of the experiments' changes."""
     import keras
 
@@ -318,7 +328,7 @@ def block_variant(filters: tuple, convolutions: tuple, activation: str, dtype: s
                           stem_kernel=stem_kernel, long_skip=long_skip,
                           encoder_convolutions=encoder_convolutions, reparam=reparam,
                           groups=groups, share_levels=share_levels,
-                          decoder_filters=decoder_filters)
+                          decoder_filters=decoder_filters, dilation=dilation)
     if long_skip == "head":
         features = layers.Concatenate(dtype=policy)([features, marked])
     estimate = layers.Conv2D(1, head_kernel, padding="same", activation="sigmoid",
@@ -413,6 +423,8 @@ def main(argv=None) -> dict:
                         help="N > 1: the grouped-convolution experiment described above")
     parser.add_argument("--decoder-filters", default=None,
                         help="the decoder blocks' widths as a JSON list, top level first (above)")
+    parser.add_argument("--dilation", type=int, default=1,
+                        help="R > 1: the dilated-convolution experiment described above")
     parser.add_argument("--share-levels", action="store_true",
                         help="the encoder's levels share kernels, and the decoder's (above)")
     parser.add_argument("--random-canvas", action="store_true",
@@ -446,16 +458,23 @@ def main(argv=None) -> dict:
             parser.error(f"{flag} must be a positive odd integer. Received: {flag}={value}")
     if args.groups < 1:
         parser.error(f"--groups must be a positive integer. Received: --groups={args.groups}")
+    if args.dilation < 1:
+        parser.error("--dilation must be a positive integer. "
+                     f"Received: --dilation={args.dilation}")
+    if args.dilation > 1 and (args.reparam != "none" or args.groups > 1):
+        parser.error("--dilation takes neither --reparam nor --groups. Received: "
+                     f"--dilation={args.dilation} --reparam={args.reparam} --groups={args.groups}")
     if args.passes < 1:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
     variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
                or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
                or args.padding != "end" or args.long_skip != "none"
                or args.encoder_convolutions is not None or args.reparam != "none"
-               or args.groups > 1 or args.share_levels or args.decoder_filters is not None)
+               or args.groups > 1 or args.share_levels or args.decoder_filters is not None
+               or args.dilation > 1)
     variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
                      "--padding, --long-skip, --encoder-convolutions, --reparam, --groups, "
-                     "--share-levels and --decoder-filters")
+                     "--share-levels, --decoder-filters and --dilation")
     if args.reparam != "none" and args.residual:
         parser.error("--reparam takes no --residual: each re-parameterized convolution is a sum "
                      f"of branches already. Received: --reparam={args.reparam} --residual")
@@ -497,7 +516,7 @@ def main(argv=None) -> dict:
                                  f"--groups={args.groups}, filters={list(filters)}")
             if variant:
                 convolutions = _check_convolutions(keywords["convolutions"], len(filters))
-        except ValueError as error:
+        except (TypeError, ValueError) as error:  # TypeError: not a sequence of integers
             parser.error(str(error))
         decoder_filters = None
         if args.decoder_filters is not None:
@@ -522,6 +541,7 @@ def main(argv=None) -> dict:
             encoder_convolutions=(None if args.encoder_convolutions is None
                                   else (args.encoder_convolutions,) * (len(filters) - 1)),
             groups=args.groups, share_levels=args.share_levels, decoder_filters=decoder_filters,
+            dilation=args.dilation,
         )
         model = block_variant(filters, convolutions, keywords["activation"], args.dtype_policy,
                               reparam=args.reparam, **variant_options)
@@ -559,6 +579,7 @@ def main(argv=None) -> dict:
         "encoder_convolutions": args.encoder_convolutions, "reparam": args.reparam,
         "groups": args.groups, "share_levels": args.share_levels,
         "decoder_filters": None if args.decoder_filters is None else list(decoder_filters),
+        "dilation": args.dilation,
         "learning_rate": args.learning_rate, "schedule": args.schedule, "seed": args.seed,
         "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": grouped_parameters(model),

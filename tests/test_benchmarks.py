@@ -195,6 +195,37 @@ def test_unet_screen_decoder_filters_set_the_decoder_blocks_widths(screen_unet):
     assert wide(keras.ops.ones((1, 28, 28, 1))).shape == (1, 28, 28, 1)
 
 
+def test_unet_screen_dilation_dilates_the_inner_convolutions_of_encoder_and_decoder(screen_unet):
+    import keras
+
+    def model(dilation):
+        return screen_unet.block_variant(
+            (16, 16, 16), (3, 3, 3), "silu", "float32", residual=False, pooling="max",
+            upsampling="transpose", skip="concatenate", dilation=dilation)
+
+    plain, dilated = model(1), model(2)
+    assert dilated.count_params() == plain.count_params()
+    rates = [tuple(layer.dilation_rate) for layer in dilated.layers
+             if type(layer) is keras.layers.Conv2D and layer.kernel_size == (3, 3)]
+    # Encoder levels 1 and 2, the bottleneck, decoder levels 2 and 1: three convolutions each,
+    # the middle one dilated everywhere but in the bottleneck.
+    one, two = (1, 1), (2, 2)
+    assert rates == [one, two, one] * 2 + [one, one, one] + [one, two, one] * 2
+    assert all(tuple(layer.dilation_rate) == one for layer in plain.layers
+               if isinstance(layer, keras.layers.Conv2D))
+    assert dilated(keras.ops.ones((1, 28, 28, 1))).shape == (1, 28, 28, 1)
+
+
+def test_unet_screen_refuses_dilation_with_grouped_convolutions():
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--dilation", "2", "--groups", "2",
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 2
+    assert "--dilation takes neither --reparam nor --groups" in completed.stderr
+    assert "Received: --dilation=2 --reparam=none --groups=2" in completed.stderr
+
+
 def test_unet_screen_refuses_decoder_filters_of_the_wrong_length(mnist_path):
     command = [
         sys.executable, str(BENCHMARKS / "screen_unet.py"), "--data", str(mnist_path),
@@ -204,6 +235,19 @@ def test_unet_screen_refuses_decoder_filters_of_the_wrong_length(mnist_path):
     assert completed.returncode == 2
     assert "one per level above the bottleneck (2 here)" in completed.stderr
     assert "Received: --decoder-filters='[16]'" in completed.stderr
+
+
+def test_unet_screen_refuses_filters_that_are_not_a_sequence():
+    # `check_filters` raises TypeError here, which the script once let escape as a traceback.
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--residual",
+        "--options", json.dumps({"filters": 48}),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 2
+    assert "`filters` must be a sequence of positive integers. Received: filters=48" in (
+        completed.stderr)
+    assert "Traceback" not in completed.stderr
 
 
 def test_unet_screen_refuses_groups_that_do_not_divide_the_widths():
