@@ -135,7 +135,7 @@ def _unet_body(inputs, filters, convolutions, activation, policy, *, residual=Fa
     layers = keras.layers
     GroupedConv2D = grouped_conv2d_class()
 
-    shared = {}  # `share_levels`: (part, index in block, widths, kernel) -> layer
+    shared = {}  # `share_levels`: (part, index in block, widths, kernel, dilation) -> layer
 
     def reused(layer_class, key, *args, **kwargs):
         # A new layer, or where `share_levels` and `key` allow, the one made before with `key`.
@@ -456,11 +456,9 @@ def main(argv=None) -> dict:
     for flag, value in (("--stem-kernel", args.stem_kernel), ("--head-kernel", args.head_kernel)):
         if value < 1 or value % 2 == 0:
             parser.error(f"{flag} must be a positive odd integer. Received: {flag}={value}")
-    if args.groups < 1:
-        parser.error(f"--groups must be a positive integer. Received: --groups={args.groups}")
-    if args.dilation < 1:
-        parser.error("--dilation must be a positive integer. "
-                     f"Received: --dilation={args.dilation}")
+    for flag, value in (("--groups", args.groups), ("--dilation", args.dilation)):
+        if value < 1:
+            parser.error(f"{flag} must be a positive integer. Received: {flag}={value}")
     if args.dilation > 1 and (args.reparam != "none" or args.groups > 1):
         parser.error("--dilation takes neither --reparam nor --groups. Received: "
                      f"--dilation={args.dilation} --reparam={args.reparam} --groups={args.groups}")
