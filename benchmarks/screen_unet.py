@@ -464,15 +464,20 @@ def main(argv=None) -> dict:
                      f"--dilation={args.dilation} --reparam={args.reparam} --groups={args.groups}")
     if args.passes < 1:
         parser.error(f"`passes` must be a positive integer. Received: passes={args.passes}")
-    variant = (args.residual or args.pooling != "max" or args.upsampling != "transpose"
-               or args.skip != "concatenate" or args.stem_kernel != 3 or args.head_kernel != 1
-               or args.padding != "end" or args.long_skip != "none"
-               or args.encoder_convolutions is not None or args.reparam != "none"
-               or args.groups > 1 or args.share_levels or args.decoder_filters is not None
-               or args.dilation > 1)
-    variant_flags = ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
-                     "--padding, --long-skip, --encoder-convolutions, --reparam, --groups, "
-                     "--share-levels, --decoder-filters and --dilation")
+    # Each flag that builds the experiments' own graph, and whether it is set.
+    variant_set = {
+        "--residual": args.residual, "--pooling": args.pooling != "max",
+        "--upsampling": args.upsampling != "transpose", "--skip": args.skip != "concatenate",
+        "--stem-kernel": args.stem_kernel != 3, "--head-kernel": args.head_kernel != 1,
+        "--padding": args.padding != "end", "--long-skip": args.long_skip != "none",
+        "--encoder-convolutions": args.encoder_convolutions is not None,
+        "--reparam": args.reparam != "none", "--groups": args.groups > 1,
+        "--share-levels": args.share_levels,
+        "--decoder-filters": args.decoder_filters is not None, "--dilation": args.dilation > 1,
+    }
+    variant = any(variant_set.values())
+    *leading, last = variant_set
+    variant_flags = f"{', '.join(leading)} and {last}"
     if args.reparam != "none" and args.residual:
         parser.error("--reparam takes no --residual: each re-parameterized convolution is a sum "
                      f"of branches already. Received: --reparam={args.reparam} --residual")

@@ -237,6 +237,18 @@ def test_unet_screen_refuses_decoder_filters_of_the_wrong_length(mnist_path):
     assert "Received: --decoder-filters='[16]'" in completed.stderr
 
 
+def test_unet_screen_refuses_passes_with_any_graph_experiment():
+    command = [
+        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--passes", "2", "--dilation", "2",
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 2
+    assert ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
+            "--padding, --long-skip, --encoder-convolutions, --reparam, --groups, "
+            "--share-levels, --decoder-filters and --dilation take --passes 1 only"
+            ) in completed.stderr
+
+
 def test_unet_screen_refuses_filters_that_are_not_a_sequence():
     # `check_filters` raises TypeError here, which the script once let escape as a traceback.
     command = [
