@@ -228,17 +228,26 @@ def run_one(which, args):
         optimizer = None if args.learning_rate is None else keras.optimizers.Adam(
             args.learning_rate
         )  # None: the model's own default, Adam at 1e-3 or, for the U-Net, 3e-3
-        if args.learning_rate_schedule == "linear-step":
-            # An experiment: Adam's rate falls linearly to zero over every step of the run,
-            # from --learning-rate or the model's compile() default.
+        if args.learning_rate_schedule == "linear-step" or args.optimizer == "muon":
+            # Experiments: Adam's rate falls linearly to zero over every step of the run, and
+            # Muon for the convolution kernels (screen_unet.py's), from --learning-rate or the
+            # model's compile() default.
             if optimizer is None:
                 model.compile()
                 base = float(model.optimizer.learning_rate)
             else:
                 base = args.learning_rate
-            steps = -(-trained // BATCH_SIZE) * args.epochs
-            optimizer = keras.optimizers.Adam(keras.optimizers.schedules.PolynomialDecay(
-                base, steps, end_learning_rate=0.0, power=1.0))
+            rate = base
+            if args.learning_rate_schedule == "linear-step":
+                steps = -(-trained // BATCH_SIZE) * args.epochs
+                rate = keras.optimizers.schedules.PolynomialDecay(
+                    base, steps, end_learning_rate=0.0, power=1.0)
+            if args.optimizer == "muon":
+                from screen_unet import conv_muon
+
+                optimizer = conv_muon(rate)
+            else:
+                optimizer = keras.optimizers.Adam(rate)
         if args.loss == "log_kl":
             # Binary cross-entropy as a metric, so that the validation losses compare.
             model.compile(optimizer=optimizer, loss=per_image_log_kl,
@@ -290,6 +299,7 @@ def run_one(which, args):
             history, "val_bce" if "val_bce" in history.history else "val_loss"
         ),
         "final_loss": last_value(history, "loss"),
+        "optimizer": type(model.optimizer).__name__,
         "fused_compiler_options": fused_compiler_options,
     }
     result["peak_rss_mib"] = peak_rss_mib()  # data preparation and training
@@ -386,6 +396,9 @@ def check_args(parser, args):
         parser.error("--train-subset must be 0 (all the training images) or at least 2 (one "
                      "to train on, one for the validation split). Received: --train-subset="
                      f"{args.train_subset}")
+    if args.optimizer != "adam" and args.which != "unet":
+        parser.error("--optimizer muon is an experiment on the U-Net: it takes --which unet. "
+                     f"Received: --optimizer={args.optimizer} --which={args.which}")
     check_json_options(parser, "--fit-options", args.fit_options, refused=FIT_KEYWORDS_SET)
     check_json_options(parser, "--unet-options", args.unet_options)
     fused = check_json_options(parser, "--fused-options", args.fused_options, allowed=FUSED_KEYS)
@@ -442,6 +455,10 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="Adam's learning rate for the keras-denoise recipes "
                              "(default: each model's compile() default)")
+    parser.add_argument("--optimizer", choices=["adam", "muon"], default="adam",
+                        help="the U-Net's optimizer: Adam (its compile() default), or an "
+                             "experiment, Muon for the convolution kernels (screen_unet.py "
+                             "--optimizer muon; --which unet only)")
     parser.add_argument("--loss", choices=["binary_crossentropy", "log_kl"],
                         default="binary_crossentropy",
                         help="the keras-denoise recipes' loss: their compile() default, or "

@@ -78,6 +78,14 @@ resolution, before any pooling, as dilated denoisers such as IRCNN do.
 to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
 cosine decay to zero per step, which separates the schedule's shape from its granularity.
 
+`--optimizer muon` trains with Muon instead of Adam (`keras.optimizers.Muon`, at the same
+learning rate and schedule, with its Moonlight scaling of the update to Adam's size and without
+weight decay): every convolution kernel but the output layer's takes Muon's step, its momentum
+orthogonalized by Newton-Schulz iterations with the kernel seen as a matrix from its flattened
+window (rows, columns, input channels) to its output channels; the output layer, the biases and
+the batch normalizations take Adam's. Keras's own `Muon` gives its step only to 2-D variables, so
+it would train a convolutional model with Adam alone.
+
 `--random-canvas` screens training on shifted canvases: `UNetDenoiser` pads 28x28 digits at the
 bottom and right to its size multiple (32x32 for four levels); here each training batch is
 padded at a random offset instead (the same zero margin, split at random between top and bottom,
@@ -260,6 +268,38 @@ def grouped_parameters(model) -> int:
         getattr(layer, "masked_parameters", 0) for layer in model.layers)
 
 
+def conv_muon_class():
+    """`keras.optimizers.Muon` that also gives convolution kernels its orthogonalized step."""
+    import re
+
+    import keras
+    from keras import ops
+
+    class ConvMuon(keras.optimizers.Muon):
+        def _should_use_adamw(self, variable):
+            if len(variable.shape) not in (2, 4):
+                return True
+            return any(re.search(pattern, variable.path) for pattern in self.exclude_layers)
+
+        def _muon_update_step(self, gradient, variable, lr, m):
+            # Nesterov momentum as in Keras's Muon, then the step on the kernel as a matrix
+            # from its flattened window to its last axis (Conv2DTranspose: its input channels).
+            self.assign_add(m, ops.add(gradient, m * (self.momentum - 1)))
+            g = ops.add(gradient, self.momentum * m) if self.nesterov else m
+            shape = variable.shape
+            update = self.zeropower_via_newtonschulz5(ops.reshape(g, (-1, shape[-1])),
+                                                      self.ns_steps)
+            self.assign_sub(variable, ops.reshape(self.lr_adjust(lr * update), shape))
+
+    return ConvMuon
+
+
+def conv_muon(learning_rate):
+    """The screens' Muon: no weight decay, and the output layer (named `output`) on Adam."""
+    return conv_muon_class()(learning_rate, weight_decay=None, adam_weight_decay=None,
+                             exclude_layers=[r"(^|/)output/"])
+
+
 def _padded_digits(filters, padding="end"):
     """28x28 digit inputs, zero-padded to the U-Net's multiple, and the margins padded.
 
@@ -396,6 +436,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--schedule", choices=("cosine", "cosine-step", "linear-step"),
                         default="cosine",
                         help="Adam's learning-rate schedule (above; default: cosine, per epoch)")
+    parser.add_argument("--optimizer", choices=("adam", "muon"), default="adam",
+                        help="Adam, or Muon for the convolution kernels (above)")
     parser.add_argument("--passes", type=int, default=1,
                         help="N > 1: the shared-weight experiment described above")
     parser.add_argument("--residual", action="store_true",
@@ -555,17 +597,23 @@ def main(argv=None) -> dict:
         else:
             model = unet
             model.compile()
-    if args.schedule == "cosine":
+    if args.schedule == "cosine" and args.optimizer == "adam":
         model.optimizer.learning_rate = args.learning_rate  # the cosine decays from it
     else:
-        # Per step, to zero at the last step: a schedule object in a new Adam.
-        steps = -(-int(len(x_train) * (1.0 - VALIDATION_SPLIT)) // BATCH_SIZE) * args.epochs
-        if args.schedule == "linear-step":
-            decay = keras.optimizers.schedules.PolynomialDecay(
-                args.learning_rate, steps, end_learning_rate=0.0, power=1.0)
+        rate = args.learning_rate  # fit_denoising's cosine decays from it
+        if args.schedule != "cosine":
+            # Per step, to zero at the last step: a schedule object in a new optimizer.
+            steps = -(-int(len(x_train) * (1.0 - VALIDATION_SPLIT)) // BATCH_SIZE) * args.epochs
+            if args.schedule == "linear-step":
+                rate = keras.optimizers.schedules.PolynomialDecay(
+                    args.learning_rate, steps, end_learning_rate=0.0, power=1.0)
+            else:
+                rate = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
+        if args.optimizer == "muon":
+            optimizer = conv_muon(rate)
         else:
-            decay = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
-        model.compile(optimizer=keras.optimizers.Adam(decay), loss=model.loss)
+            optimizer = keras.optimizers.Adam(rate)
+        model.compile(optimizer=optimizer, loss=model.loss)
     start = time.perf_counter()
     history = fit_denoising(
         model, x_train, noise_factor=0.5, epochs=args.epochs, batch_size=BATCH_SIZE,
@@ -583,7 +631,8 @@ def main(argv=None) -> dict:
         "groups": args.groups, "share_levels": args.share_levels,
         "decoder_filters": None if args.decoder_filters is None else list(decoder_filters),
         "dilation": args.dilation,
-        "learning_rate": args.learning_rate, "schedule": args.schedule, "seed": args.seed,
+        "learning_rate": args.learning_rate, "schedule": args.schedule,
+        "optimizer": args.optimizer, "seed": args.seed,
         "epochs": args.epochs,
         "train_subset": args.train_subset, "parameters": grouped_parameters(model),
         "fit_s": round(fit_s, 1), "val_loss": round(float(history.history["val_loss"][-1]), 5),
