@@ -282,8 +282,7 @@ def test_unet_screen_muon_orthogonalizes_convolution_kernels_and_leaves_the_outp
 
     rng = np.random.default_rng(0)
     rate = 0.01
-    optimizer = screen_unet.conv_muon_class()(
-        rate, weight_decay=None, adam_weight_decay=None, exclude_layers=[r"(^|/)output/"])
+    optimizer = screen_unet.conv_muon(rate)  # the scripts' settings, not a copy of them
     conv = keras.layers.Conv2D(6, 3, use_bias=False, name="conv")
     conv.build((None, 8, 8, 4))
     head = keras.layers.Conv2D(1, 1, use_bias=False, name="output")
