@@ -230,8 +230,8 @@ def run_one(which, args):
         )  # None: the model's own default, Adam at 1e-3 or, for the U-Net, 3e-3
         if args.learning_rate_schedule == "linear-step" or args.optimizer == "muon":
             # Experiments: Adam's rate falls linearly to zero over every step of the run, and
-            # Muon for the convolution kernels (screen_unet.py's), from --learning-rate or the
-            # model's compile() default.
+            # Muon for the convolution kernels (keras_denoise.ConvMuon), from --learning-rate
+            # or the model's compile() default.
             if optimizer is None:
                 model.compile()
                 base = float(model.optimizer.learning_rate)
@@ -243,9 +243,9 @@ def run_one(which, args):
                 rate = keras.optimizers.schedules.PolynomialDecay(
                     base, steps, end_learning_rate=0.0, power=1.0)
             if args.optimizer == "muon":
-                from screen_unet import conv_muon
+                from keras_denoise import ConvMuon
 
-                optimizer = conv_muon(rate)
+                optimizer = ConvMuon(rate)
             else:
                 optimizer = keras.optimizers.Adam(rate)
         if args.loss == "log_kl":

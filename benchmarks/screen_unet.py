@@ -78,13 +78,13 @@ resolution, before any pooling, as dilated denoisers such as IRCNN do.
 to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
 cosine decay to zero per step, which separates the schedule's shape from its granularity.
 
-`--optimizer muon` trains with Muon instead of Adam (`keras.optimizers.Muon`, at the same
-learning rate and schedule, with its Moonlight scaling of the update to Adam's size and without
-weight decay): every convolution kernel but the output layer's takes Muon's step, its momentum
-orthogonalized by Newton-Schulz iterations with the kernel seen as a matrix from its flattened
-window (rows, columns, input channels) to its output channels; the output layer, the biases and
-the batch normalizations take Adam's. Keras's own `Muon` gives its step only to 2-D variables, so
-it would train a convolutional model with Adam alone.
+`--optimizer muon` trains with Muon instead of Adam: `keras_denoise.ConvMuon` at the same
+learning rate and schedule (`keras.optimizers.Muon` with its scaling of the update to Adam's size,
+without weight decay, extended to convolution kernels): every convolution kernel but the output
+layer's takes Muon's step, its momentum orthogonalized by Newton-Schulz iterations with the kernel
+seen as a matrix from its flattened window (rows, columns, input channels) to its output channels;
+the output layer, the biases and the batch normalizations take Adam's. Keras's own `Muon` gives its
+step only to 2-D variables, so it would train a convolutional model with Adam alone.
 
 `--random-canvas` screens training on shifted canvases: `UNetDenoiser` pads 28x28 digits at the
 bottom and right to its size multiple (32x32 for four levels); here each training batch is
@@ -266,38 +266,6 @@ def grouped_parameters(model) -> int:
     """`model`'s parameter count with grouped convolutions counted in their grouped form."""
     return model.count_params() - sum(
         getattr(layer, "masked_parameters", 0) for layer in model.layers)
-
-
-def conv_muon_class():
-    """`keras.optimizers.Muon` that also gives convolution kernels its orthogonalized step."""
-    import re
-
-    import keras
-    from keras import ops
-
-    class ConvMuon(keras.optimizers.Muon):
-        def _should_use_adamw(self, variable):
-            if len(variable.shape) not in (2, 4):
-                return True
-            return any(re.search(pattern, variable.path) for pattern in self.exclude_layers)
-
-        def _muon_update_step(self, gradient, variable, lr, m):
-            # Nesterov momentum as in Keras's Muon, then the step on the kernel as a matrix
-            # from its flattened window to its last axis (Conv2DTranspose: its input channels).
-            self.assign_add(m, ops.add(gradient, m * (self.momentum - 1)))
-            g = ops.add(gradient, self.momentum * m) if self.nesterov else m
-            shape = variable.shape
-            update = self.zeropower_via_newtonschulz5(ops.reshape(g, (-1, shape[-1])),
-                                                      self.ns_steps)
-            self.assign_sub(variable, ops.reshape(self.lr_adjust(lr * update), shape))
-
-    return ConvMuon
-
-
-def conv_muon(learning_rate):
-    """The screens' Muon: no weight decay, and the output layer (named `output`) on Adam."""
-    return conv_muon_class()(learning_rate, weight_decay=None, adam_weight_decay=None,
-                             exclude_layers=[r"(^|/)output/"])
 
 
 def _padded_digits(filters, padding="end"):
@@ -537,7 +505,7 @@ def main(argv=None) -> dict:
 
     import keras
 
-    from keras_denoise import UNetDenoiser, fit_denoising
+    from keras_denoise import ConvMuon, UNetDenoiser, fit_denoising
     from keras_denoise.metrics import psnr
 
     keras.utils.set_random_seed(args.seed)
@@ -610,7 +578,7 @@ def main(argv=None) -> dict:
             else:
                 rate = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
         if args.optimizer == "muon":
-            optimizer = conv_muon(rate)
+            optimizer = ConvMuon(rate)  # no weight decay; the output layer on Adam
         else:
             optimizer = keras.optimizers.Adam(rate)
         model.compile(optimizer=optimizer, loss=model.loss)

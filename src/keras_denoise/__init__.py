@@ -3,6 +3,7 @@
 The public API:
 
 - `ConvAutoencoder`: the convolutional denoising autoencoder (a `keras.Model`).
+- `ConvMuon`: the Muon optimizer extended to convolution kernels.
 - `GaussianNoise`: additive Gaussian noise and a training stream of noisy pairs.
 - `load_model` / `save_model`: safe loading and atomic saving of `.keras` files.
 - `keras_denoise.datasets`, `keras_denoise.metrics`, `keras_denoise.plotting`.
@@ -25,6 +26,7 @@ from keras_denoise._version import __version__
 _SUBMODULES = ("datasets", "metrics", "plotting")
 _EXPORTS = {
     "ConvAutoencoder": "keras_denoise._conv_autoencoder",
+    "ConvMuon": "keras_denoise._conv_muon",
     "GaussianNoise": "keras_denoise._gaussian_noise",
     "NoisyPairs": "keras_denoise._noisy_pairs",
     "UNetDenoiser": "keras_denoise._unet_denoiser",
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from keras_denoise import datasets, metrics, plotting
     from keras_denoise._anomaly import anomaly_scores, anomaly_threshold, roc_auc, roc_curve
     from keras_denoise._conv_autoencoder import ConvAutoencoder
+    from keras_denoise._conv_muon import ConvMuon
     from keras_denoise._determinism import enable_determinism
     from keras_denoise._evaluate import evaluate, format_table
     from keras_denoise._gaussian_noise import GaussianNoise

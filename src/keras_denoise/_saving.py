@@ -28,6 +28,7 @@ SERIALIZABLE_MODULES = (
     "keras_denoise._noisy_trainer",
     "keras_denoise._psnr_metric",
     "keras_denoise._ssim_metric",
+    "keras_denoise._conv_muon",
 )
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
