@@ -82,8 +82,9 @@ cosine decay to zero per step, which separates the schedule's shape from its gra
 learning rate and schedule (`keras.optimizers.Muon` with its scaling of the update to Adam's size,
 without weight decay, extended to convolution kernels): every convolution kernel but the output
 layer's takes Muon's step, its momentum orthogonalized by Newton-Schulz iterations with the kernel
-seen as a matrix from its flattened window (rows, columns, input channels) to its output channels;
-the output layer, the biases and the batch normalizations take Adam's. Keras's own `Muon` gives its
+seen as a matrix from its flattened window to its last axis (a `Conv2D`'s output channels, a
+`Conv2DTranspose`'s input channels); the output layer, the biases and the batch normalizations
+take Adam's. Keras's own `Muon` gives its
 step only to 2-D variables, so it would train a convolutional model with Adam alone.
 
 `--random-canvas` screens training on shifted canvases: `UNetDenoiser` pads 28x28 digits at the
