@@ -211,6 +211,7 @@ def run_one(which, args):
         # (keras/src/trainers/data_adapters/array_slicing.py, train_validation_split).
         trained = int(len(x) * (1.0 - VALIDATION_SPLIT))
         fused_compiler_options = None
+        learning_rate = float(model.optimizer.learning_rate)  # Adam's default, constant
     else:
         from keras_denoise import ConvAutoencoder, UNetDenoiser, _jax_fused_steps
 
@@ -225,35 +226,37 @@ def run_one(which, args):
             UNetDenoiser(**json.loads(args.unet_options)) if which == "unet" else ConvAutoencoder()
         )
         trained = int(len(x_train) * (1 - VALIDATION_SPLIT))
-        optimizer = None if args.learning_rate is None else keras.optimizers.Adam(
-            args.learning_rate
-        )  # None: the model's own default, Adam at 1e-3 or, for the U-Net, 3e-3
-        if args.learning_rate_schedule == "linear-step" or args.optimizer == "muon":
-            # Experiments: Adam's rate falls linearly to zero over every step of the run, and
-            # Muon for the convolution kernels (keras_denoise.ConvMuon), from --learning-rate
-            # or the model's compile() default.
-            if optimizer is None:
-                model.compile()
-                base = float(model.optimizer.learning_rate)
-            else:
-                base = args.learning_rate
-            rate = base
+        # None: the model's compile() default (Adam at 1e-3 for ConvAutoencoder, ConvMuon at
+        # 3e-3 for UNetDenoiser), unless an option below changes the optimizer or its rate.
+        optimizer = None
+        if (args.learning_rate is not None or args.optimizer is not None
+                or args.learning_rate_schedule == "linear-step"):
+            # --learning-rate: the default optimizer at another rate; --optimizer: Adam or
+            # keras_denoise.ConvMuon (Muon for the convolution kernels); linear-step: the rate
+            # falls linearly to zero over every step of the run.
+            model.compile()
+            rate = (args.learning_rate if args.learning_rate is not None
+                    else float(model.optimizer.learning_rate))
             if args.learning_rate_schedule == "linear-step":
                 steps = -(-trained // BATCH_SIZE) * args.epochs
                 rate = keras.optimizers.schedules.PolynomialDecay(
-                    base, steps, end_learning_rate=0.0, power=1.0)
+                    rate, steps, end_learning_rate=0.0, power=1.0)
             if args.optimizer == "muon":
                 from keras_denoise import ConvMuon
 
                 optimizer = ConvMuon(rate)
-            else:
+            elif args.optimizer == "adam":
                 optimizer = keras.optimizers.Adam(rate)
+            else:
+                optimizer = type(model.optimizer)(rate)
         if args.loss == "log_kl":
             # Binary cross-entropy as a metric, so that the validation losses compare.
             model.compile(optimizer=optimizer, loss=per_image_log_kl,
                           metrics=[keras.metrics.BinaryCrossentropy(name="bce")])
         else:
             model.compile(optimizer=optimizer)
+        # The peak rate: the first step's under a schedule, the rate the cosine decays from.
+        learning_rate = float(model.optimizer.learning_rate)
         options = {
             "learning_rate_schedule": (
                 args.learning_rate_schedule if args.learning_rate_schedule == "cosine" else None
@@ -300,6 +303,7 @@ def run_one(which, args):
         ),
         "final_loss": last_value(history, "loss"),
         "optimizer": type(model.optimizer).__name__,
+        "learning_rate": learning_rate,
         "fused_compiler_options": fused_compiler_options,
     }
     result["peak_rss_mib"] = peak_rss_mib()  # data preparation and training
@@ -396,8 +400,8 @@ def check_args(parser, args):
         parser.error("--train-subset must be 0 (all the training images) or at least 2 (one "
                      "to train on, one for the validation split). Received: --train-subset="
                      f"{args.train_subset}")
-    if args.optimizer != "adam" and args.which != "unet":
-        parser.error("--optimizer muon is an experiment on the U-Net: it takes --which unet. "
+    if args.optimizer is not None and args.which != "unet":
+        parser.error("--optimizer chooses the U-Net's optimizer: it takes --which unet. "
                      f"Received: --optimizer={args.optimizer} --which={args.which}")
     check_json_options(parser, "--fit-options", args.fit_options, refused=FIT_KEYWORDS_SET)
     check_json_options(parser, "--unet-options", args.unet_options)
@@ -453,12 +457,13 @@ def parse_args(argv=None):
                              "replacing the library's), 'pad_short_executions' and "
                              "'precompile'")
     parser.add_argument("--learning-rate", type=float, default=None,
-                        help="Adam's learning rate for the keras-denoise recipes "
+                        help="the optimizer's learning rate for the keras-denoise recipes "
                              "(default: each model's compile() default)")
-    parser.add_argument("--optimizer", choices=["adam", "muon"], default="adam",
-                        help="the U-Net's optimizer: Adam (its compile() default), or an "
-                             "experiment, Muon for the convolution kernels (screen_unet.py "
-                             "--optimizer muon; --which unet only)")
+    parser.add_argument("--optimizer", choices=["adam", "muon"], default=None,
+                        help="the U-Net's optimizer: Adam (its compile() default until "
+                             "2026-12-05), or keras_denoise.ConvMuon, Muon for the convolution "
+                             "kernels (its default since; --which unet only; default: the "
+                             "model's compile() default)")
     parser.add_argument("--loss", choices=["binary_crossentropy", "log_kl"],
                         default="binary_crossentropy",
                         help="the keras-denoise recipes' loss: their compile() default, or "

@@ -5,7 +5,7 @@
 
 From the project's root (MNIST from `../shared/data/mnist.npz` unless `--data` says otherwise),
 trains one model with `fit_denoising` (mixed bfloat16 by default, cosine schedule from
-`--learning-rate`, 3e-3 by default, otherwise the model's `compile()` defaults) on the first
+`--learning-rate`, 3e-3 by default, with Adam unless `--optimizer muon`) on the first
 `--train-subset` training digits for `--epochs` epochs, then prints one JSON line: parameters,
 fit time, final validation loss and the mean PSNR on the first 2,000 test digits noised with
 `np.random.default_rng(2024)`. A screen says whether a change is worth a 35-epoch run
@@ -77,6 +77,7 @@ resolution, before any pooling, as dilated denoisers such as IRCNN do.
 `--schedule linear-step` replaces the cosine decay of Adam's rate, per epoch, with a linear decay
 to zero over the run's steps (a schedule object in a new Adam), and `--schedule cosine-step` with a
 cosine decay to zero per step, which separates the schedule's shape from its granularity.
+`--schedule constant` keeps the rate constant, as `fit_denoising` does by default.
 
 `--optimizer muon` trains with Muon instead of Adam: `keras_denoise.ConvMuon` at the same
 learning rate and schedule (`keras.optimizers.Muon` with its scaling of the update to Adam's size,
@@ -400,11 +401,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--dtype-policy", default="mixed_bfloat16")
     parser.add_argument("--options", default="{}", help="UNetDenoiser keywords as JSON")
     parser.add_argument("--learning-rate", type=float, default=3e-3,
-                        help="Adam's learning rate before the cosine decay (default: 3e-3, "
+                        help="the learning rate before any decay (default: 3e-3, "
                         "UNetDenoiser.compile's)")
-    parser.add_argument("--schedule", choices=("cosine", "cosine-step", "linear-step"),
+    parser.add_argument("--schedule", choices=("cosine", "cosine-step", "linear-step", "constant"),
                         default="cosine",
-                        help="Adam's learning-rate schedule (above; default: cosine, per epoch)")
+                        help="the learning-rate schedule (above; default: cosine, per epoch)")
     parser.add_argument("--optimizer", choices=("adam", "muon"), default="adam",
                         help="Adam, or Muon for the convolution kernels (above)")
     parser.add_argument("--passes", type=int, default=1,
@@ -565,12 +566,13 @@ def main(argv=None) -> dict:
             model = random_canvas(unet, args.seed)  # compiled there; it trains `unet`
         else:
             model = unet
-            model.compile()
+            # Adam, every screen's baseline (UNetDenoiser.compile()'s default is ConvMuon).
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     if args.schedule == "cosine" and args.optimizer == "adam":
         model.optimizer.learning_rate = args.learning_rate  # the cosine decays from it
     else:
         rate = args.learning_rate  # fit_denoising's cosine decays from it
-        if args.schedule != "cosine":
+        if args.schedule not in ("cosine", "constant"):
             # Per step, to zero at the last step: a schedule object in a new optimizer.
             steps = -(-int(len(x_train) * (1.0 - VALIDATION_SPLIT)) // BATCH_SIZE) * args.epochs
             if args.schedule == "linear-step":

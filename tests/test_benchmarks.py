@@ -30,6 +30,9 @@ def test_training_benchmark_runs_all_three_recipes(mnist_path, tmp_path):
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"reference", "keras_denoise", "unet"}
     assert results["reference"]["parameters"] == results["keras_denoise"]["parameters"] == 440_865
+    # Each keras-denoise recipe trains with its model's compile() default.
+    assert results["keras_denoise"]["optimizer"] == "Adam"
+    assert results["unet"]["optimizer"] == "ConvMuon"
     for name, result in results.items():
         assert result["train_samples"] == 270, name  # 90% of the subset; 10% validates
         assert result["epochs_timed"] == 2, name
@@ -37,6 +40,24 @@ def test_training_benchmark_runs_all_three_recipes(mnist_path, tmp_path):
         for key in ("samples_per_s_all_epochs", "final_val_loss", "psnr_db", "ssim",
                     "peak_rss_mib"):
             assert math.isfinite(result[key]) and result[key] > 0, (name, key, result[key])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("option", "expected"), [("adam", "Adam"), ("muon", "ConvMuon")])
+def test_training_benchmark_optimizer_option_replaces_the_unet_default(
+    mnist_path, tmp_path, option, expected
+):
+    out = tmp_path / "results.json"
+    command = [
+        sys.executable, str(BENCHMARKS / "bench_training.py"), "--data", str(mnist_path),
+        "--train-subset", "200", "--epochs", "1", "--which", "unet", "--optimizer", option,
+        "--learning-rate", "1e-3", "--unet-options", '{"filters": [4, 8]}', "--json", str(out),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(out.read_text())["results"]["unet"]
+    assert result["optimizer"] == expected
+    assert result["learning_rate"] == pytest.approx(1e-3)
 
 
 def test_tiling_benchmark_reports_throughput_and_matches_untiled(tmp_path):

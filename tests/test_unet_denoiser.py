@@ -388,12 +388,19 @@ def test_registered_under_the_package_name():
     assert keras.saving.get_registered_name(UNetDenoiser) == "keras_denoise>UNetDenoiser"
 
 
-def test_compile_defaults_to_adam_and_binary_crossentropy():
+def test_compile_defaults_to_conv_muon_and_binary_crossentropy():
     model = _any_size()
     model.compile()
-    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert isinstance(model.optimizer, keras_denoise.ConvMuon)
     assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
     assert model.loss == "binary_crossentropy"
+
+
+def test_compile_gives_each_model_its_own_optimizer():
+    first, second = UNetDenoiser(filters=(4, 8)), UNetDenoiser(filters=(4, 8))
+    first.compile()
+    second.compile()
+    assert first.optimizer is not second.optimizer
 
 
 def test_compile_keeps_a_given_optimizer():

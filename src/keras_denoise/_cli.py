@@ -907,7 +907,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "--learning-rate-schedule",
             choices=("cosine", "constant"),
             default="cosine",
-            help="decay Adam's learning rate along a half cosine over the epochs, or keep it "
+            help="decay the learning rate along a half cosine over the epochs, or keep it "
             "constant (default: cosine)",
         )
         command.add_argument(

@@ -32,10 +32,11 @@ class ConvMuon(keras.optimizers.Muon):
     Everything else is `keras.optimizers.Muon`'s, including its scaling of
     the update to Adam's size (`rms_rate=0.2`), so the same learning rate
     suits both; this class only changes the defaults of the learning rate
-    (3e-3, `UNetDenoiser.compile`'s for Adam), of `exclude_layers` and of the
+    (3e-3, as `UNetDenoiser` trains best at), of `exclude_layers` and of the
     weight decays (none, as with `keras.optimizers.Adam`). On the reference
-    task it trained the three-convolution `UNetDenoiser` to a higher test
-    PSNR than Adam in the same number of epochs (benchmarks/RESULTS.md).
+    task it trained `UNetDenoiser` to a higher test PSNR than Adam in the
+    same number of epochs (benchmarks/RESULTS.md), so `UNetDenoiser.compile()`
+    uses it by default.
 
     Args:
         learning_rate: a float or a `keras.optimizers.schedules` schedule.
