@@ -14,6 +14,8 @@ data-parallel, and reports the per-epoch losses as JSON.
   calls its `on_epoch_end` at a different point than on one device, so the two
   runs see the noise of different epochs: the same statistics, not the same
   numbers.
+- A small `UNetDenoiser` with `compile()`'s optimizer, `ConvMuon`: the one-device
+  losses on both engines (no batch normalization, so nothing else differs).
 - `fit_denoising`: on JAX under `DataParallel` the one-device losses; on
   TensorFlow in a `MirroredStrategy`, one step per execution and noise drawn
   independently by each replica.
@@ -59,6 +61,22 @@ def _train(data, strategy=None, synchronized=False):
     return history.history["loss"], model
 
 
+def _train_unet(data, strategy=None):
+    """Per-epoch losses of a seeded small `UNetDenoiser` with `compile()`'s optimizer."""
+    import contextlib
+
+    import keras
+
+    from keras_denoise import UNetDenoiser
+
+    keras.utils.set_random_seed(0)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = UNetDenoiser(image_shape=(16, 16, 1), filters=(4, 8), batch_norm=False)
+        model.compile()  # keras_denoise.ConvMuon
+    history = model.fit(*data, batch_size=32, epochs=EPOCHS, shuffle=False, verbose=0)
+    return {"optimizer": type(model.optimizer).__name__, "loss": history.history["loss"]}
+
+
 def _stream():
     from keras_denoise import GaussianNoise
 
@@ -82,8 +100,12 @@ def _fit_denoising():
 def _jax():
     import keras
 
+    from keras_denoise import GaussianNoise
+
+    pairs = GaussianNoise(0.5, seed=0).pairs(_images())
     single, _ = _train(_stream())
     denoising_single = _fit_denoising()
+    unet_single = _train_unet(pairs)
     devices = keras.distribution.list_devices("cpu")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     parallel, model = _train(_stream())
@@ -93,6 +115,8 @@ def _jax():
         "parallel": parallel,
         "denoising_single": denoising_single,
         "denoising_parallel": _fit_denoising(),
+        "unet_single": unet_single,
+        "unet_parallel": _train_unet(pairs),
         "devices": len(devices),
         "mesh_devices": len(sharding.device_set),
     }
@@ -119,6 +143,8 @@ def _tensorflow():
         "pairs_mirrored_local_bn": _train(pairs, strategy)[0],
         "stream_single": _train(_stream())[0],
         "stream_mirrored": _train(_stream(), strategy, synchronized=True)[0],
+        "unet_single": _train_unet(pairs),
+        "unet_mirrored": _train_unet(pairs, strategy),
     }
 
 
@@ -204,6 +230,11 @@ def test_jax_data_parallel_matches_one_device():
     # `fit_denoising` draws its noise inside the sharded step: the same noise as one device.
     assert len(result["denoising_parallel"]) == EPOCHS
     np.testing.assert_allclose(result["denoising_parallel"], result["denoising_single"], rtol=1e-5)
+    # The U-Net's default optimizer, ConvMuon, orthogonalizes the sharded step's gradients.
+    assert result["unet_parallel"]["optimizer"] == "ConvMuon"
+    np.testing.assert_allclose(
+        result["unet_parallel"]["loss"], result["unet_single"]["loss"], rtol=1e-5
+    )
 
 
 def test_tensorflow_mirrored_strategy_matches_one_device():
@@ -218,6 +249,12 @@ def test_tensorflow_mirrored_strategy_matches_one_device():
     # The noise stream trains, with other noise draws (see the module docstring).
     np.testing.assert_allclose(result["stream_mirrored"], result["stream_single"], rtol=1e-2)
     assert result["stream_mirrored"][-1] < result["stream_mirrored"][0]
+    # ConvMuon (the U-Net's default) on the gradients summed across replicas.
+    assert result["unet_mirrored"]["optimizer"] == "ConvMuon"
+    np.testing.assert_allclose(
+        result["unet_mirrored"]["loss"], result["unet_single"]["loss"], rtol=5e-5
+    )
+    assert result["unet_mirrored"]["loss"][-1] < result["unet_mirrored"]["loss"][0]
 
 
 def test_tensorflow_fit_denoising_in_mirrored_strategy():
