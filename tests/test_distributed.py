@@ -39,17 +39,30 @@ def _images():
     return np.random.default_rng(0).random((128, 16, 16, 1), dtype=np.float32)
 
 
-def _train(data, strategy=None, synchronized=False):
-    """Per-epoch losses of a seeded small `ConvAutoencoder`, optionally built in `strategy`."""
+def _small_autoencoder():
+    from keras_denoise import ConvAutoencoder
+
+    return ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+
+
+def _small_unet():
+    from keras_denoise import UNetDenoiser
+
+    return UNetDenoiser(image_shape=(16, 16, 1), filters=(4, 8), batch_norm=False)
+
+
+def _train(data, strategy=None, synchronized=False, build=_small_autoencoder):
+    """Per-epoch losses of a seeded small model from `build`, optionally built in `strategy`.
+
+    The model is compiled with its `compile()` defaults (for the U-Net, `ConvMuon`).
+    """
     import contextlib
 
     import keras
 
-    from keras_denoise import ConvAutoencoder
-
     keras.utils.set_random_seed(0)
     with strategy.scope() if strategy else contextlib.nullcontext():
-        model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+        model = build()
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.synchronized = synchronized
@@ -61,20 +74,10 @@ def _train(data, strategy=None, synchronized=False):
     return history.history["loss"], model
 
 
-def _train_unet(data, strategy=None):
-    """Per-epoch losses of a seeded small `UNetDenoiser` with `compile()`'s optimizer."""
-    import contextlib
-
-    import keras
-
-    from keras_denoise import UNetDenoiser
-
-    keras.utils.set_random_seed(0)
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        model = UNetDenoiser(image_shape=(16, 16, 1), filters=(4, 8), batch_norm=False)
-        model.compile()  # keras_denoise.ConvMuon
-    history = model.fit(*data, batch_size=32, epochs=EPOCHS, shuffle=False, verbose=0)
-    return {"optimizer": type(model.optimizer).__name__, "loss": history.history["loss"]}
+def _unet_losses(data, strategy=None):
+    """The small U-Net's per-epoch losses and its optimizer's class name, as JSON values."""
+    losses, model = _train(data, strategy, build=_small_unet)
+    return {"optimizer": type(model.optimizer).__name__, "loss": losses}
 
 
 def _stream():
@@ -87,10 +90,8 @@ def _fit_denoising():
     """Per-epoch losses of a seeded small `ConvAutoencoder` trained by `fit_denoising`."""
     import keras
 
-    from keras_denoise import ConvAutoencoder
-
     keras.utils.set_random_seed(0)
-    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+    model = _small_autoencoder()
     history = model.fit_denoising(
         _images(), batch_size=32, epochs=EPOCHS, seed=0, shuffle=False, verbose=0
     )
@@ -105,7 +106,7 @@ def _jax():
     pairs = GaussianNoise(0.5, seed=0).pairs(_images())
     single, _ = _train(_stream())
     denoising_single = _fit_denoising()
-    unet_single = _train_unet(pairs)
+    unet_single = _unet_losses(pairs)
     devices = keras.distribution.list_devices("cpu")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     parallel, model = _train(_stream())
@@ -116,7 +117,7 @@ def _jax():
         "denoising_single": denoising_single,
         "denoising_parallel": _fit_denoising(),
         "unet_single": unet_single,
-        "unet_parallel": _train_unet(pairs),
+        "unet_parallel": _unet_losses(pairs),
         "devices": len(devices),
         "mesh_devices": len(sharding.device_set),
     }
@@ -143,8 +144,8 @@ def _tensorflow():
         "pairs_mirrored_local_bn": _train(pairs, strategy)[0],
         "stream_single": _train(_stream())[0],
         "stream_mirrored": _train(_stream(), strategy, synchronized=True)[0],
-        "unet_single": _train_unet(pairs),
-        "unet_mirrored": _train_unet(pairs, strategy),
+        "unet_single": _unet_losses(pairs),
+        "unet_mirrored": _unet_losses(pairs, strategy),
     }
 
 
@@ -153,7 +154,6 @@ def _tensorflow_fit_denoising():
     import keras
     import tensorflow as tf
 
-    from keras_denoise import ConvAutoencoder
     from keras_denoise._noisy_trainer import TrainingNoise
 
     strategy = _mirrored_over_two_cpus()
@@ -174,7 +174,7 @@ def _tensorflow_fit_denoising():
     def fit(**options):
         keras.utils.set_random_seed(0)
         with strategy.scope():
-            model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8)
+            model = _small_autoencoder()
             model.compile()
         history = model.fit_denoising(
             _images(), batch_size=32, epochs=EPOCHS, validation_split=0.25, seed=0, verbose=0,
