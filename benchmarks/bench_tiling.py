@@ -5,7 +5,8 @@
 Denoises one noisy `size` x `size` grayscale image with tiling and reports megapixels per
 second and the peak resident memory of the process, then checks on a smaller image that the
 tiled result matches the untiled one. The model is untrained: throughput does not depend on
-the weights. See benchmarks/README.md.
+the weights. It is the default `UNetDenoiser` unless `--unet-options` gives other keywords.
+See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import resource
 import time
 
 import numpy as np
+from bench_training import check_json_options  # this folder is on sys.path when run as a script
 
 from keras_denoise._cli import (
     _check_output_file,
@@ -49,8 +51,16 @@ def main(argv=None) -> dict:
                         help="height of the image used for the tiled == untiled check (its "
                              f"width is {CHECK_NARROWER} less; tiles of {CHECK_TILE}: from "
                              f"{CHECK_TILE + CHECK_NARROWER + 1} on, the image spans several)")
+    parser.add_argument("--unet-options", default="{}",
+                        help="UNetDenoiser keywords as JSON (default: the default model), e.g. "
+                             '\'{"filters": [32, 48, 64, 96], "convolutions": 2, '
+                             '"activation": "relu"}\'')
     parser.add_argument("--json", help="write the results to this JSON file")
     args = parser.parse_args(argv)
+    unet_options = check_json_options(
+        parser, "--unet-options", args.unet_options,
+        refused={"image_shape": "one channel, any size"},
+    )
     if args.check_size <= CHECK_NARROWER:
         parser.error(f"--check-size must be at least {CHECK_NARROWER + 1}: the check image is "
                      f"--check-size x (--check-size - {CHECK_NARROWER}) pixels. "
@@ -66,7 +76,10 @@ def main(argv=None) -> dict:
     from keras_denoise import GaussianNoise, UNetDenoiser
 
     keras.utils.set_random_seed(0)
-    model = UNetDenoiser()
+    try:
+        model = UNetDenoiser(**unet_options)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--unet-options: {error}")
     overlap = model.receptive_radius if args.overlap is None else args.overlap
     rng = np.random.default_rng(0)
     noise = GaussianNoise(0.5, seed=0)
@@ -100,6 +113,7 @@ def main(argv=None) -> dict:
         "image_mib_float32": round(image.nbytes / 2**20),
         "max_abs_diff_tiled_vs_untiled": float(np.abs(tiled - untiled).max()),
         "parameters": model.count_params(),
+        "unet_options": unet_options,
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",

@@ -67,7 +67,9 @@ SPEED = [
 ]
 UNET_ROUND = [
     # Trained with UNetDenoiser.compile()'s default optimizer: keras_denoise.ConvMuon since
-    # 2026-12-05 (Adam before; on the CPU ConvMuon gave this first variant 22.017 dB).
+    # 2026-12-05 (Adam before; on the CPU ConvMuon gave this first variant 22.017 dB). The
+    # first variant is the default UNetDenoiser since 2026-12-05; its options stay explicit so
+    # that the results name the model.
     # 35 epochs on the CPU (RESULTS.md): SiLU with two convolutions per block and
     # (48, 48, 64, 64) 21.95 dB; three convolutions per block with (48, 48, 48, 32), about as
     # many parameters, 21.99 dB (three runs: 21.989, 21.995, 21.989), the best so far. Then the

@@ -1,6 +1,6 @@
 """Short quality screens of `UNetDenoiser` variants on a subset of MNIST.
 
-    python benchmarks/screen_unet.py --options '{"activation": "silu"}'
+    python benchmarks/screen_unet.py --options '{"activation": "gelu"}'
     python benchmarks/screen_unet.py --passes 2
 
 From the project's root (MNIST from `../shared/data/mnist.npz` unless `--data` says otherwise),

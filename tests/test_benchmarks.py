@@ -72,6 +72,38 @@ def test_tiling_benchmark_reports_throughput_and_matches_untiled(tmp_path):
     assert result["image"] == "512x512x1"
     assert result["megapixels_per_s"] > 0
     assert result["max_abs_diff_tiled_vs_untiled"] <= 1e-4
+    assert result["unet_options"] == {}
+
+
+def test_tiling_benchmark_takes_unet_options(tmp_path):
+    from keras_denoise import UNetDenoiser
+
+    options = {"filters": [8, 16], "convolutions": 2, "activation": "relu"}
+    out = tmp_path / "tiling.json"
+    command = [
+        sys.executable, str(BENCHMARKS / "bench_tiling.py"), "--size", "256", "--tile-size", "64",
+        "--check-size", "96", "--unet-options", json.dumps(options), "--json", str(out),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(out.read_text())
+    model = UNetDenoiser(**options)
+    assert result["unet_options"] == options
+    assert result["parameters"] == model.count_params()
+    assert result["overlap"] == model.receptive_radius == 9
+    assert result["max_abs_diff_tiled_vs_untiled"] <= 1e-4
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [("[1]", "must be a JSON object"), ('{"image_shape": [8, 8, 1]}', "cannot set"),
+     ('{"filtrs": [8]}', "unexpected keyword arguments: filtrs")],
+)
+def test_tiling_benchmark_refuses_bad_unet_options(options, message):
+    command = [sys.executable, str(BENCHMARKS / "bench_tiling.py"), "--unet-options", options]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 2
+    assert message in completed.stderr
 
 
 @pytest.mark.slow

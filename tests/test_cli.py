@@ -230,14 +230,14 @@ def test_train_unet_on_a_folder(capsys, tmp_path, digits_folder):
 def test_train_unet_options(tmp_path, digits_folder):
     model = tmp_path / "unet.keras"
     argv = ["train", "--data", str(digits_folder), "--model", "unet", "--filters", "8", "16",
-            "--convolutions", "3", "--activation", "silu", "--epochs", "1", "--batch-size", "6",
+            "--convolutions", "2", "--activation", "relu", "--epochs", "1", "--batch-size", "6",
             "--out", str(model)]  # fmt: skip
     assert main(argv) == 0
     loaded = load_model(model)
-    assert (loaded.filters, loaded.convolutions, loaded.activation) == ((8, 16), (3, 3), "silu")
+    assert (loaded.filters, loaded.convolutions, loaded.activation) == ((8, 16), (2, 2), "relu")
     metrics = json.loads((tmp_path / "unet.metrics.json").read_text())
-    assert metrics["filters"] == [8, 16] and metrics["convolutions"] == [3, 3]
-    assert metrics["activation"] == "silu" and "latent_dim" not in metrics
+    assert metrics["filters"] == [8, 16] and metrics["convolutions"] == [2, 2]
+    assert metrics["activation"] == "relu" and "latent_dim" not in metrics
 
 
 def write_tiny_npz(path, rng, *, train=12, test=4):
@@ -346,7 +346,7 @@ def test_help_gives_the_models_defaults(capsys):
     conv = inspect.signature(ConvAutoencoder).parameters
     assert f"(default: {' '.join(map(str, unet['filters'].default))})" in text
     assert f"one per level (default: {unet['convolutions'].default})" in text
-    assert f"such as silu (default: {unet['activation'].default})" in text
+    assert f"such as relu (default: {unet['activation'].default})" in text
     assert f"`--model conv` (default: {conv['latent_dim'].default})" in text
 
 

@@ -31,11 +31,12 @@ def _clipped_images(shape, seed=0):
 
 def test_default_model_is_small_and_fully_convolutional():
     model = UNetDenoiser()
-    assert model.count_params() == 494097 <= 500_000
-    assert model.batch_norm and model.mark_clipped
-    assert UNetDenoiser(batch_norm=False).count_params() == 491793
+    assert model.count_params() == 476881 <= 500_000
+    assert (model.filters, model.convolutions) == ((48, 48, 48, 32), (3, 3, 3, 3))
+    assert model.activation == "silu" and model.batch_norm and model.mark_clipped
+    assert UNetDenoiser(batch_norm=False).count_params() == 474001
     assert model.input_shape == model.output_shape == (None, None, None, 1)
-    assert (model.size_multiple, model.receptive_radius) == (8, 51)
+    assert (model.size_multiple, model.receptive_radius) == (8, 73)
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
     assert not model.compiled
 
@@ -149,7 +150,7 @@ def test_large_images_are_tiled_automatically(monkeypatch):
     images = _images((1, 41, 40))
     untiled = model.predict(images[..., None], verbose=0)[..., 0]
     np.testing.assert_allclose(model.denoise(images), untiled, atol=1e-4)
-    assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == model.receptive_radius == 9
+    assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == model.receptive_radius == 13
 
 
 def test_verbose_tiling_shows_progress(capsys):
@@ -278,11 +279,13 @@ def test_convolutions_set_the_depth_of_each_level():
     # A third convolution in both blocks of the first level: two 3x3, 4 -> 4, each
     # followed by batch normalization (gamma, beta and the two moving statistics).
     deeper = UNetDenoiser(filters=(4, 8), convolutions=(3, 2)).count_params()
-    assert deeper - UNetDenoiser(filters=(4, 8)).count_params() == 2 * (9 * 4 * 4 + 4 * 4)
+    plain = UNetDenoiser(filters=(4, 8), convolutions=2).count_params()
+    assert deeper - plain == 2 * (9 * 4 * 4 + 4 * 4)
 
 
 def test_receptive_radius_of_a_third_convolution_at_full_resolution():
-    # Two more pixels at full resolution (one per block), on the default's 51.
+    # Two more pixels at full resolution (one per block), on two convolutions' 51.
+    assert UNetDenoiser(convolutions=2).receptive_radius == 51
     assert UNetDenoiser(convolutions=(3, 2, 2, 2)).receptive_radius == 53
 
 
@@ -333,7 +336,8 @@ def test_configs_saved_without_mark_clipped_load_without_indicators():
 
 
 def test_configs_saved_without_convolutions_load_with_two_per_block():
-    model = UNetDenoiser(filters=(4, 8))
+    # Such configs predate the option, when every block had two convolutions.
+    model = UNetDenoiser(filters=(4, 8), convolutions=2)
     config = model.get_config()
     del config["convolutions"]
     restored = UNetDenoiser.from_config(config)

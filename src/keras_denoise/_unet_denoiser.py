@@ -175,7 +175,7 @@ def _check_image_shape(value: Any) -> tuple:
 class UNetDenoiser(DenoiserMixin, keras.Model):
     """A fully convolutional U-Net that denoises images of any size.
 
-    Each level of the encoder is a block of `convolutions[i]` (two by
+    Each level of the encoder is a block of `convolutions[i]` (three by
     default) 3x3 convolutions with `filters[i]` filters, each followed by
     batch normalization (unless `batch_norm=False`) and the activation, then
     2x2 max pooling; the last level is the bottleneck. The decoder upsamples
@@ -202,51 +202,60 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     (`2 ** (len(filters) - 1)`) are zero-padded at the bottom and right inside
     the model and cropped back, so the output shape always equals the input
     shape. Each output pixel depends only on input pixels within
-    `receptive_radius` (51 for the defaults) rows and columns of it, so
+    `receptive_radius` (73 for the defaults) rows and columns of it, so
     `denoise` can tile large images exactly.
 
-    With the defaults (four levels, so `size_multiple` is 8 and
-    `receptive_radius` 51) the model has 494,097 parameters for one channel
-    (491,793 without batch normalization, 493,521 without `mark_clipped`).
+    With the defaults (four levels of three SiLU convolutions, so
+    `size_multiple` is 8 and `receptive_radius` 73) the model has 476,881
+    parameters for one channel (474,001 without batch normalization, 476,017
+    without `mark_clipped`). Trained with `compile()`'s defaults and
+    `fit_denoising` (mixed bfloat16, cosine schedule) for 35 epochs of noisy
+    MNIST (noise 0.5), it reached 22.02 dB on the 10,000 test digits. The
+    earlier default, `filters=(32, 48, 64, 96), convolutions=2,
+    activation="relu"` (494,097 parameters, `receptive_radius` 51), reached
+    21.92 dB the same way but trains 2.4-2.9x faster on a CPU, and suits
+    quick experiments (benchmarks/RESULTS.md).
 
     Args:
         image_shape: `(height, width, channels)`; height and width are at least
             4, or None (the default) for images of any size. Defaults to
             `(None, None, 1)`.
         filters: filters of each level, from the full-resolution one to the
-            bottleneck; one to 8 levels. Defaults to `(32, 48, 64, 96)`: four
-            levels gave a wider view than three levels of `(32, 64, 128)`
-            at about the same parameter count and denoised better (noisy MNIST,
-            35 epochs: 21.88 dB against 21.80 dB).
+            bottleneck; one to 8 levels. Defaults to `(48, 48, 48, 32)`. With
+            two ReLU convolutions per block, four levels of `(32, 48, 64, 96)`
+            saw farther than three of `(32, 64, 128)` at about the same
+            parameter count and denoised better (noisy MNIST, 35 epochs with
+            Adam: 21.88 dB against 21.80 dB).
         convolutions: how many 3x3 convolutions each block of a level has
             (the encoder's and the decoder's), one count per level of
             `filters` (the bottleneck last), or one count for every level; 1
-            to 16. Defaults to 2. Deeper, narrower blocks spend the same
-            parameters on more layers: with SiLU, `convolutions=3` and
-            `filters=(48, 48, 48, 32)` (476,881 parameters) denoised noisy
-            MNIST best of all settings tried (35 epochs: 21.99 dB against
-            21.95 dB for two convolutions with `(48, 48, 64, 64)` and 21.89 dB
-            for the defaults), but each training step took about 1.4x as
-            long on a CPU as with two convolutions, 2.9x the defaults'.
-        activation: activation of the hidden layers. Defaults to "relu".
-            `activation="silu"` with `filters=(48, 48, 64, 64)` (477,921
-            parameters) denoised noisy MNIST a little better (35 epochs:
-            21.95 dB against 21.89 dB) but trained about 2x slower on a CPU.
+            to 16. Defaults to 3. Deeper, narrower blocks spend the same
+            parameters on more layers: with SiLU and Adam (35 epochs of noisy
+            MNIST), three convolutions with the default filters reached
+            21.99 dB against 21.95 dB for two with `(48, 48, 64, 64)`
+            (477,921 parameters), at about 1.4x the time per training step on
+            a CPU.
+        activation: activation of the hidden layers. Defaults to "silu": with
+            two convolutions per block, SiLU denoised noisy MNIST better than
+            ReLU (35 epochs with Adam: 21.95 dB with `(48, 48, 64, 64)`
+            against 21.89 dB for ReLU with `(32, 48, 64, 96)`) but trained
+            about 2x slower on a CPU.
         batch_norm: whether to normalize after every convolution (then
-            without bias). Defaults to True: with it (and Adam at 3e-3) the
-            three-level U-Net of `filters=(32, 64, 128)` denoised better
+            without bias). Defaults to True: with it (and Adam at 3e-3) a
+            three-level ReLU U-Net of `filters=(32, 64, 128)` denoised better
             (noisy MNIST, 35 epochs: 21.80 dB against
             21.67 dB without it, at 1e-3), though each step is slower on a
             CPU. In very short runs its moving statistics lag behind the
-            weights and `batch_norm=False` does better (3 epochs on 5,000
-            digits: 18.6 dB against 12.8 dB).
+            weights and `batch_norm=False` does better (a ReLU U-Net, 3 epochs
+            on 5,000 digits: 18.6 dB against 12.8 dB).
         mark_clipped: whether to add the indicator channels of pixels at
             exactly 0 and 1 (see above; they cost `2 * channels * 9 *
             filters[0]` parameters). Defaults to True: they help most when
             training is short (noisy MNIST: +0.17 dB for a small U-Net after
-            3 epochs on 2,048 digits, +0.10 dB for the default after 12
-            epochs on 12,800), and the gain shrinks with training (+0.05 dB
-            after 35 epochs on 12,800 digits, +0.01 dB on full MNIST).
+            3 epochs on 2,048 digits, +0.10 dB for the earlier ReLU default
+            after 12 epochs on 12,800), and the gain shrinks with training
+            (+0.05 dB after 35 epochs on 12,800 digits, +0.01 dB on full
+            MNIST).
         **kwargs: passed to `keras.Model` (for example `name`, or `dtype`: a
             mixed policy such as `"mixed_bfloat16"` makes the hidden layers
             compute in bfloat16 while the weights and the output stay float32).
@@ -262,7 +271,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     >>> from keras_denoise import UNetDenoiser
     >>> model = UNetDenoiser()
     >>> model.count_params()
-    494097
+    476881
     >>> model.compile()  # ConvMuon (learning rate 3e-3) and binary cross-entropy
     >>> model.denoise(np.zeros((2, 10, 13))).shape
     (2, 10, 13)
@@ -274,9 +283,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         self,
         image_shape: tuple[int | None, int | None, int] = (None, None, 1),
         *,
-        filters: tuple[int, ...] = (32, 48, 64, 96),
-        convolutions: int | tuple[int, ...] = 2,
-        activation: str = "relu",
+        filters: tuple[int, ...] = (48, 48, 48, 32),
+        convolutions: int | tuple[int, ...] = 3,
+        activation: str = "silu",
         batch_norm: bool = True,
         mark_clipped: bool = True,
         **kwargs,
@@ -384,9 +393,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
 
         >>> from keras_denoise import UNetDenoiser
         >>> UNetDenoiser().receptive_radius, UNetDenoiser(filters=(4, 8)).receptive_radius
-        (51, 9)
-        >>> UNetDenoiser(filters=(4, 8), convolutions=(3, 2)).receptive_radius
-        11
+        (73, 13)
+        >>> UNetDenoiser(filters=(4, 8), convolutions=(2, 2)).receptive_radius
+        9
         """
         *levels, bottleneck = self.convolutions
         radius = sum((2 * count + 1) * 2**level for level, count in enumerate(levels))
@@ -422,19 +431,21 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         orthogonalized step for every convolution kernel but the output
         layer's, Adam's for the output layer, the biases and the batch
         normalizations. On noisy MNIST it denoised better than Adam at the
-        same rate and schedule: +0.15 dB for the default U-Net after 12 epochs
-        on 12,800 digits, and +0.02 to +0.03 dB after 35 epochs of full MNIST
-        for the three-convolution SiLU option, at about the same cost per
-        step (benchmarks/RESULTS.md). The rate is higher than Keras's default
+        same rate and schedule: after 35 epochs of full MNIST, +0.02 to
+        +0.03 dB for the default U-Net (22.02 against 21.99 dB) and for the
+        earlier ReLU default `filters=(32, 48, 64, 96), convolutions=2`
+        (21.92 against 21.89 dB), at about the same cost per step
+        (benchmarks/RESULTS.md). The rate is higher than Keras's default
         1e-3 because with batch normalization the U-Net trains best at 3e-3.
         Muon's steps are smaller than Adam's at first (its first step moved
         the kernels about a fifth as far), and a very small U-Net trained for
         about a hundred steps did better with
         `optimizer=keras.optimizers.Adam(3e-3)`, the earlier default
-        (`filters=(8, 16)`, 3 epochs on 2,048 digits, with or without batch
-        normalization: 14.2 to 17.5 dB against 12.6 to 14.8 dB), while the
-        default U-Net did better with `ConvMuon` from 3 epochs on 5,000
-        digits on. Every argument of `keras.Model.compile` is accepted.
+        (`filters=(8, 16), convolutions=2, activation="relu"`, 3 epochs on
+        2,048 digits, with or without batch normalization: 14.2 to 17.5 dB
+        against 12.6 to 14.8 dB), while the earlier ReLU default did better
+        with `ConvMuon` from 3 epochs on 5,000 digits on. Every argument of
+        `keras.Model.compile` is accepted.
 
         Example:
 
@@ -455,7 +466,8 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         """Build a new, untrained model from the output of `get_config`.
 
         A config saved before `mark_clipped` existed builds a model without
-        the indicator channels, as it was saved.
+        the indicator channels, and one saved before `convolutions` existed
+        builds two convolutions per block: each as it was saved.
 
         Example:
 
@@ -466,8 +478,10 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         ((4, 8), True)
         """
         config = dict(config)
-        # Configs saved before `mark_clipped` existed had no indicator channels.
+        # Configs saved before `mark_clipped` existed had no indicator channels,
+        # and those saved before `convolutions` existed had two per block.
         config.setdefault("mark_clipped", False)
+        config.setdefault("convolutions", 2)
         for key in ("image_shape", "filters"):
             if isinstance(config.get(key), list):
                 config[key] = tuple(config[key])
@@ -489,7 +503,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         pixels of context on every side (so neighbouring tiles share
         `2 * overlap` pixels); the context is discarded. Only `batch_size`
         tiles are in memory at a time. When `overlap` is at least
-        `receptive_radius` (51 for the default filters; the default), the
+        `receptive_radius` (73 for the defaults; the default), the
         result equals the untiled one up to float rounding. When `tile_size`
         is None, images with more than 1024 x 1024 pixels are tiled with
         `tile_size=512`; smaller ones are denoised whole.
@@ -520,7 +534,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         >>> from keras_denoise import UNetDenoiser
         >>> model = UNetDenoiser(filters=(4, 8))
         >>> images = np.random.default_rng(0).random((40, 30), dtype="float32")
-        >>> tiled = model.denoise(images, tile_size=16, overlap=9)
+        >>> tiled = model.denoise(images, tile_size=16, overlap=13)
         >>> tiled.shape, bool(np.allclose(tiled, model.denoise(images), atol=1e-5))
         ((40, 30), True)
         """
