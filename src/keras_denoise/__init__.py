@@ -3,8 +3,14 @@
 The public API:
 
 - `ConvAutoencoder`: the convolutional denoising autoencoder (a `keras.Model`).
+- `UNetDenoiser`: a fully convolutional, skip-connected denoiser for images of any size.
+- `GaussianNoise`: additive Gaussian noise; `NoisyPairs`: a stream of fresh noisy/clean pairs.
+- `fit_denoising`: training with noise drawn inside the compiled step.
 - `ConvMuon`: the Muon optimizer extended to convolution kernels.
-- `GaussianNoise`: additive Gaussian noise and a training stream of noisy pairs.
+- `evaluate` / `format_table`: PSNR and SSIM against classical denoisers, over noise levels.
+- `anomaly_scores`, `anomaly_threshold`, `roc_curve`, `roc_auc`: anomaly detection by
+  reconstruction error.
+- `enable_determinism`: repeatable training runs.
 - `load_model` / `save_model`: safe loading and atomic saving of `.keras` files.
 - `keras_denoise.datasets`, `keras_denoise.metrics`, `keras_denoise.plotting`.
 
