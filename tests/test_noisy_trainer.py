@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_denoise import ConvAutoencoder
+from keras_denoise import ConvAutoencoder, GaussianNoise
 from keras_denoise._noisy_trainer import NoisyTrainer, TrainingNoise, fit_denoising
 
 
@@ -82,12 +82,14 @@ def test_model_compiled_without_an_optimizer_is_refused():
 
 @pytest.mark.slow
 def test_same_seed_same_weights_and_different_seed_differs():
-    runs = []
+    runs, validation_losses = [], []
     for seed in (3, 3, 4):
         keras.utils.set_random_seed(0)
-        model, _ = _fit(seed=seed, epochs=2, batch_size=16)
+        model, history = _fit(seed=seed, epochs=2, batch_size=16, validation_split=0.25)
         runs.append(model.get_weights())
+        validation_losses.append(history.history["val_loss"])
     assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1], strict=True))
+    assert validation_losses[0] == validation_losses[1]  # the validation noise too
     assert any(not np.array_equal(a, b) for a, b in zip(runs[0], runs[2], strict=True))
 
 
@@ -176,6 +178,17 @@ def test_validation_noise_is_one_fixed_draw(validation):
     losses = history.history["val_loss"]
     assert losses[0] == losses[1] == losses[2]
     assert history.history["loss"][0] != history.history["loss"][1]  # training noise is fresh
+
+
+def test_validation_split_holds_out_the_last_images_noised_with_the_seed():
+    images = _images(64)
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8, batch_norm=False)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))  # weights never change
+    _, history = _fit(images, model, epochs=1, batch_size=8, validation_split=0.25, seed=5)
+    assert int(model.optimizer.iterations) == 6  # the first 48 images, in batches of 8
+    noisy, clean = GaussianNoise(0.5, seed=5).pairs(images[48:])
+    expected = model.evaluate(noisy[..., None], clean[..., None], verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"][0], expected, rtol=1e-5)
 
 
 def test_initial_epoch():

@@ -69,6 +69,16 @@ def test_receptive_radius_bounds_the_influence_of_a_pixel(filters, convolutions,
         assert reach == radius
 
 
+@pytest.mark.parametrize(("height", "width", "padded"), [(13, 16, (16, 16)), (16, 17, (16, 24)),
+                                                      (1, 24, (8, 24))])
+def test_padding_reaches_only_the_next_multiple(height, width, padded):
+    images = _images((2, height, width, 3))
+    out = keras.ops.convert_to_numpy(_unet_denoiser._PadToMultiple(8)(images))
+    assert out.shape == (2, *padded, 3)
+    np.testing.assert_array_equal(out[:, :height, :width], images)
+    assert not out[:, height:].any() and not out[:, :, width:].any()
+
+
 @given(image_shape=image_shapes(min_side=1, max_side=24))
 def test_output_shape_equals_input_shape_for_any_size(image_shape):
     height, width, channels = image_shape
