@@ -160,6 +160,22 @@ def test_decode_rejects_bad_latents(latents, error, match):
         _small().decode(latents)
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_denoise_predicts_in_batches_of_batch_size(batch_size):
+    model, sizes = _small(), []
+    predict = model.predict
+
+    def recording_predict(images, **kwargs):
+        sizes.append(kwargs["batch_size"])
+        return predict(images, **kwargs)
+
+    model.predict = recording_predict
+    images = np.random.default_rng(0).random((5, 16, 16), dtype=np.float32)
+    expected = np.asarray(predict(images[..., None], verbose=0))[..., 0]
+    np.testing.assert_allclose(model.denoise(images, batch_size=batch_size), expected, atol=1e-6)
+    assert sizes == [batch_size]
+
+
 @pytest.mark.parametrize("batch_size", [0, -1, 1.5])
 def test_denoise_rejects_bad_batch_size(batch_size):
     with pytest.raises((TypeError, ValueError), match="batch_size"):

@@ -53,6 +53,16 @@ def test_fresh_noise_each_epoch_and_stable_within_an_epoch():
     assert not np.array_equal(first, stream[0][0])
 
 
+def test_each_batch_of_an_epoch_draws_its_own_noise():
+    images = np.full((64, 16, 16, 1), 0.5, dtype="float32")
+    stream = GaussianNoise(0.1, clip=None, seed=0).dataset(images, batch_size=16, shuffle=False)
+    noises = [stream[index][0] - stream[index][1] for index in range(len(stream))]
+    for index, noise in enumerate(noises):
+        for other in noises[index + 1 :]:
+            correlation = np.corrcoef(noise.ravel(), other.ravel())[0, 1]
+            assert abs(correlation) < 0.05  # 4,096 pairs: independent draws are within 0.05
+
+
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_same_seed_same_stream_and_different_seed_differs(shuffle):
     one, two, other = (
