@@ -150,6 +150,15 @@ def test_compare_titles_hold_each_images_psnr():
     assert [ax.get_title() for ax in figure.axes[2:4]] == ["20.0 dB", "40.0 dB"]
 
 
+def test_compare_shows_the_first_n_images_in_their_rows(rng):
+    clean, noisy, denoised = (_images(rng, 5, "gray", "float32") for _ in range(3))
+    figure = plotting.compare(clean, noisy, denoised, n=3)
+    for row, images in enumerate((clean, noisy, denoised)):
+        for column in range(3):
+            shown = figure.axes[3 * row + column].images[0].get_array()
+            np.testing.assert_array_equal(shown, images[column])
+
+
 def test_compare_reduces_n_to_the_number_of_images(rng):
     clean = _images(rng, 2, "gray", "float32")
     assert len(plotting.compare(clean, clean, clean, n=5).axes) == 6

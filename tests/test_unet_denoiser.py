@@ -163,6 +163,29 @@ def test_large_images_are_tiled_automatically(monkeypatch):
     assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == model.receptive_radius == 13
 
 
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_denoise_runs_batches_of_batch_size_tiled_and_untiled(batch_size):
+    model, calls = UNetDenoiser((None, None, 1), filters=(4, 8)), []  # not the cached model
+    predict, predict_on_batch = model.predict, model.predict_on_batch
+
+    def recording_predict(images, **kwargs):
+        calls.append(("predict", kwargs["batch_size"]))
+        return predict(images, **kwargs)
+
+    def recording_predict_on_batch(tiles):
+        calls.append(("tiles", len(tiles)))
+        return predict_on_batch(tiles)
+
+    model.predict, model.predict_on_batch = recording_predict, recording_predict_on_batch
+    images = _images((2, 40, 40))
+    model.denoise(images, batch_size=batch_size)
+    assert calls == [("predict", batch_size)]
+    calls.clear()
+    model.denoise(images, tile_size=16, overlap=4, batch_size=batch_size)  # 2 x 4 tiles
+    expected = {1: [1] * 8, 3: [3, 3, 2]}[batch_size]
+    assert calls == [("tiles", size) for size in expected]
+
+
 def test_verbose_tiling_shows_progress(capsys):
     _any_size().denoise(_images((1, 40, 40)), tile_size=16, overlap=9, verbose=True)
     assert "4/4" in capsys.readouterr().out
