@@ -69,8 +69,9 @@ def test_receptive_radius_bounds_the_influence_of_a_pixel(filters, convolutions,
         assert reach == radius
 
 
-@pytest.mark.parametrize(("height", "width", "padded"), [(13, 16, (16, 16)), (16, 17, (16, 24)),
-                                                      (1, 24, (8, 24))])
+@pytest.mark.parametrize(
+    ("height", "width", "padded"), [(13, 16, (16, 16)), (16, 17, (16, 24)), (1, 24, (8, 24))]
+)
 def test_padding_reaches_only_the_next_multiple(height, width, padded):
     images = _images((2, height, width, 3))
     out = keras.ops.convert_to_numpy(_unet_denoiser._PadToMultiple(8)(images))
