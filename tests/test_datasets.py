@@ -296,7 +296,7 @@ def test_gray_palette_images_keep_one_channel(tmp_path):
     colour[0, 0] = (255, 0, 0)
     Image.fromarray(colour).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "c.png")
     assert Image.open(tmp_path / "gray.png").mode == Image.open(tmp_path / "c.png").mode == "P"
-    np.testing.assert_allclose(read_image(tmp_path / "gray.png")[..., 0], gray / 255.0,
+    np.testing.assert_allclose(read_image(tmp_path / "gray.png"), gray[..., None] / 255.0,
                                atol=1e-6)
     assert read_image(tmp_path / "c.png").shape == (8, 8, 3)
 

@@ -3,6 +3,7 @@ import os
 import zipfile
 
 import keras
+import numpy as np
 import pytest
 
 import keras_denoise
@@ -123,6 +124,29 @@ def test_save_requires_keras_extension(tmp_path, name):
 def test_load_round_trip(saved):
     model = load_model(saved)
     assert isinstance(model, ConvAutoencoder) and model.latent_dim == 4
+
+
+@pytest.mark.parametrize(
+    "model",
+    [lambda: _small(), lambda: keras_denoise.UNetDenoiser((None, None, 1), filters=(4, 8))],
+    ids=["ConvAutoencoder-Adam", "UNetDenoiser-ConvMuon"],
+)
+def test_load_restores_the_optimizer_state(tmp_path, model):
+    # Training resumed from a saved model continues with its step count and moments, not
+    # from a fresh optimizer.
+    model = model()
+    model.compile()
+    images = np.random.default_rng(0).random((6, 8, 8, 1)).astype("float32")
+    model.fit(images, images, batch_size=2, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    restored = load_model(tmp_path / "model.keras")
+    assert type(restored.optimizer) is type(model.optimizer)
+    assert int(restored.optimizer.iterations) == 3
+    saved_state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    restored_state = [keras.ops.convert_to_numpy(v) for v in restored.optimizer.variables]
+    assert len(restored_state) == len(saved_state) > 2
+    for saved_value, restored_value in zip(saved_state, restored_state, strict=True):
+        np.testing.assert_array_equal(restored_value, saved_value)
 
 
 def test_missing_file(tmp_path):
