@@ -109,6 +109,42 @@ def test_shapes_dtypes_and_every_baseline(shape, dtype, rng):
     assert all(np.isfinite(row["psnr"]) for row in rows)
 
 
+def _documented_baseline(name, image, noise_factor):
+    """What `evaluate`'s docstring says each baseline runs, on one `(H, W, C)` image."""
+    from skimage import filters, restoration
+
+    axis = -1 if image.shape[-1] == 3 else None
+    image = image if axis else image[..., 0]
+    if name == "median":
+        return filters.median(image, footprint=np.ones((3, 3, 1)[: image.ndim], bool))
+    if name == "tv":
+        weight = min(max(0.4 * noise_factor, 0.01), 0.5)
+        return restoration.denoise_tv_chambolle(image, weight=weight, channel_axis=axis)
+    if name == "nl_means":
+        sigma = restoration.estimate_sigma(image, average_sigmas=True, channel_axis=axis)
+        return restoration.denoise_nl_means(image, h=0.8 * sigma, sigma=sigma, fast_mode=True,
+                                            patch_size=3, patch_distance=5, channel_axis=axis)
+    return restoration.denoise_wavelet(image, method="BayesShrink", mode="soft",
+                                       rescale_sigma=True, channel_axis=axis)
+
+
+@pytest.mark.parametrize("noise_factor", [0.3, 1.5])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", ALL_BASELINES)
+def test_baselines_run_scikit_image_with_the_documented_settings(name, channels, noise_factor):
+    # Smooth images, on which the settings matter: a gradient and a disc.
+    rows, columns = np.mgrid[:24, :24] / 23.0
+    scene = 0.2 + 0.4 * rows + 0.3 * ((rows - 0.5) ** 2 + (columns - 0.6) ** 2 < 0.1)
+    images = np.stack([scene, scene.T])[..., None].repeat(channels, axis=-1).astype("float32")
+    _, row = _quick(images, noise_factors=(noise_factor,), baselines=(name,), seed=4)
+    noisy = GaussianNoise(noise_factor, seed=4)(images)
+    expected = [_documented_baseline(name, image, noise_factor) for image in noisy]
+    expected = np.clip(np.stack(expected).reshape(images.shape), 0.0, 1.0)
+    assert row["method"] == name
+    assert row["psnr"] == pytest.approx(psnr(images, expected), rel=1e-5)
+    assert row["ssim"] == pytest.approx(ssim(images, expected), rel=1e-5, abs=1e-6)
+
+
 def test_uint8_equals_scaled_float(rng):
     images = rng.integers(0, 256, (3, 16, 16), dtype=np.uint8)
     assert _quick(images, baselines=("median",)) == _quick(

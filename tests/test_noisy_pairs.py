@@ -159,6 +159,16 @@ def test_direct_construction_streams_like_the_dataset_method():
     assert noisy.min() < 0.0 or noisy.max() > 1.0
 
 
+@pytest.mark.parametrize("use_multiprocessing", [False, True])
+def test_the_dataset_method_hands_its_worker_options_to_keras(use_multiprocessing):
+    stream = GaussianNoise(0.5, seed=0).dataset(
+        _images(10), workers=3, use_multiprocessing=use_multiprocessing, max_queue_size=5
+    )
+    assert (stream.workers, stream.use_multiprocessing, stream.max_queue_size) == (
+        3, use_multiprocessing, 5
+    )
+
+
 def test_single_image_is_rejected():
     with pytest.raises(ValueError, match="images"):
         GaussianNoise(0.5).dataset(np.zeros((16, 16)))

@@ -180,13 +180,35 @@ def test_validation_noise_is_one_fixed_draw(validation):
     assert history.history["loss"][0] != history.history["loss"][1]  # training noise is fresh
 
 
+def _frozen_pixelwise_model():
+    """`sigmoid(4x - 2)` per pixel, never trained: its loss follows its input closely.
+
+    (An untrained `ConvAutoencoder` outputs about 0.5 whatever its input, so its
+    loss hardly tells which images it was given.)
+    """
+    constant = keras.initializers.Constant
+    output = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer=constant(4.0),
+                                 bias_initializer=constant(-2.0))
+    model = keras.Sequential([keras.Input((16, 16, 1)), output])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="binary_crossentropy")
+    return model
+
+
 def test_validation_split_holds_out_the_last_images_noised_with_the_seed():
     images = _images(64)
-    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8, batch_norm=False)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))  # weights never change
+    model = _frozen_pixelwise_model()
     _, history = _fit(images, model, epochs=1, batch_size=8, validation_split=0.25, seed=5)
     assert int(model.optimizer.iterations) == 6  # the first 48 images, in batches of 8
     noisy, clean = GaussianNoise(0.5, seed=5).pairs(images[48:])
+    expected = model.evaluate(noisy[..., None], clean[..., None], verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"][0], expected, rtol=1e-5)
+
+
+def test_clean_validation_data_is_noised_with_the_seed():
+    held_out = 1.0 - _images(16)
+    model = _frozen_pixelwise_model()
+    _, history = _fit(model=model, epochs=1, validation_data=held_out, seed=5)
+    noisy, clean = GaussianNoise(0.5, seed=5).pairs(held_out)
     expected = model.evaluate(noisy[..., None], clean[..., None], verbose=0)
     np.testing.assert_allclose(history.history["val_loss"][0], expected, rtol=1e-5)
 

@@ -44,6 +44,16 @@ def test_averages_per_image_values_over_batches_and_resets(rng):
     assert _result(metric) == 0.0
 
 
+def test_sample_weight_weights_images(rng):
+    clean = rng.random((2, 16, 16, 1))
+    estimate = np.concatenate([GaussianNoise(0.3, seed=0)(clean[:1]), clean[1:]])
+    metric = SSIM()
+    metric.update_state(clean, estimate, sample_weight=np.array([1.0, 0.0]))
+    assert _result(metric) == pytest.approx(ssim(clean[:1], estimate[:1]), abs=1e-3)
+    # The second image, left out, scores 1: the mean of both is far higher.
+    assert ssim(clean, estimate) > _result(metric) + 0.1
+
+
 def test_identical_images_score_one_and_noise_lowers_it(rng):
     clean = rng.random((3, 16, 16, 1))
     metric = SSIM()
