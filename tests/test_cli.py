@@ -21,7 +21,7 @@ from PIL import Image
 
 import keras_denoise
 from keras_denoise import ConvAutoencoder, load_model, plotting
-from keras_denoise._cli import _FIGURE_SUFFIXES, main
+from keras_denoise._cli import _FIGURE_SUFFIXES, _match_channels, main
 from keras_denoise._unet_denoiser import UNetDenoiser
 
 # What TensorFlow's C++ runtime writes to stderr while it loads, whatever
@@ -389,6 +389,11 @@ def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
     ]  # fmt: skip
     assert rows[0]["psnr"] is None and rows[0]["ssim"] == pytest.approx(1.0)
     assert all(np.isfinite(row["psnr"]) for row in rows[1:])
+    # The scores are those of the archive's test split, noised with the default seed (0).
+    expected = keras_denoise.evaluate(load_model(conv_path), np.load(data)["x_test"],
+                                      noise_factors=(0.0, 0.5), baselines=(), verbose=False)
+    for row, expected_row in zip(rows[1:], expected[1:], strict=True):
+        assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-6)
 
 
 def test_missing_file_is_one_line_in_a_real_process(tmp_path, conv_path):
@@ -716,6 +721,30 @@ def test_overlap_reaches_the_model_with_or_without_tile_size(
     assert main(argv) == 0
     assert seen["overlap"] == 3
     assert seen.get("tile_size") == tile_size
+
+
+@pytest.mark.parametrize(
+    ("received", "channels", "expected"),
+    [
+        (3, 1, lambda images: images @ LUMA),
+        (4, 1, lambda images: images[..., :3] @ LUMA),
+        (2, 1, lambda images: images[..., 0]),
+        (1, 3, lambda images: np.repeat(images, 3, axis=-1)),
+        (2, 3, lambda images: np.repeat(images[..., :1], 3, axis=-1)),
+        (4, 3, lambda images: images[..., :3]),
+    ],
+    ids=["rgb-to-grey", "rgba-to-grey", "grey-alpha-to-grey", "grey-to-rgb",
+         "grey-alpha-to-rgb", "rgba-to-rgb"],
+)
+def test_inputs_take_the_models_channels_by_luma_alpha_dropped(received, channels, expected):
+    # The model's own output hardly depends on its input before much training, so the
+    # conversion is checked here rather than through a denoised file.
+    images = np.random.default_rng(0).random((2, 4, 5, received), dtype=np.float32)
+    converted = _match_channels(images, channels, "x.npy")
+    want = expected(images)
+    want = want if want.ndim == 4 else want[..., None]
+    assert converted.shape == (2, 4, 5, channels)
+    np.testing.assert_allclose(converted, want, rtol=1e-6)
 
 
 @pytest.mark.parametrize("image_shape", [(24, 40), (24, 40, 3), (24, 40, 4)])

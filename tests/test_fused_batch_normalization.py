@@ -64,6 +64,20 @@ def test_inference_matches_keras(shape):
     )
 
 
+def test_a_frozen_layer_normalizes_with_its_moving_statistics_in_training():
+    # As in Keras: `trainable=False` runs the layer in inference mode, even in training.
+    shape = (4, 5, 3, 2)
+    reference, fused = pair(shape)
+    reference.trainable = fused.trainable = False
+    before = fused.get_weights()
+    images = inputs_for(shape)
+    expected = as_numpy(reference(images, training=True))
+    np.testing.assert_allclose(as_numpy(fused(images, training=True)), expected, atol=2e-5)
+    np.testing.assert_allclose(expected, as_numpy(reference(images, training=False)))
+    for weight, saved in zip(fused.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(weight, saved)
+
+
 def test_moving_variance_is_the_biased_batch_variance():
     # 8 values per channel: the Bessel factor 8/7 would show plainly.
     layer = FusedBatchNormalization(momentum=0.0)

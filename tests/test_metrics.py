@@ -161,6 +161,14 @@ def test_ssim_handles_images_smaller_than_the_window(side, rng):
     values = ssim(clean, estimate, reduction="none")
     assert np.all((values >= -1.0) & (values <= 1.0))
     assert ssim(clean, clean) == pytest.approx(1.0)
+    # The widest odd window that fits the smaller side.
+    expected = [
+        structural_similarity(reference, image, win_size=side - 1 + side % 2,
+                              gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                              data_range=1.0)
+        for reference, image in zip(clean, estimate, strict=True)
+    ]
+    np.testing.assert_allclose(values, expected, rtol=1e-9)
 
 
 @pytest.mark.parametrize("metric", [psnr, ssim])

@@ -328,6 +328,9 @@ def test_plot_anomaly_scores_draws_histograms_and_roc(rng):
     figure = plotting.plot_anomaly_scores(scores, is_anomaly, threshold=2.0)
     histogram_ax, roc_ax = figure.axes
     assert len(histogram_ax.patches) == 60  # 30 shared bins for each class
+    normal, anomalous = histogram_ax.containers
+    assert sum(bar.get_height() for bar in normal) == 100
+    assert sum(bar.get_height() for bar in anomalous) == 20
     labels = [text.get_text() for text in histogram_ax.get_legend().get_texts()]
     assert labels == ["normal", "anomalous", "threshold = 2"]
     assert "AUC = 0.9" in roc_ax.get_title()

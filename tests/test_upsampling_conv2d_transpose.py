@@ -122,6 +122,23 @@ def test_mixed_precision_matches_keras_within_the_dtype(form):
     np.testing.assert_allclose(as_numpy(actual).astype("float32"), expected, atol=0.1, rtol=0.02)
 
 
+def test_channels_first_matches_keras(form):
+    options = {"padding": "same", "data_format": "channels_first"}
+    reference = keras.layers.Conv2DTranspose(4, 3, **options)
+    layer = UpsamplingConv2DTranspose(4, 3, **options)
+    reference.build((2, 3, 10, 12))
+    layer.build((2, 3, 5, 6))
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    reference.set_weights(weights)
+    layer.set_weights(weights)
+    images = inputs_for((2, 3, 5, 6))
+    upsampled = keras.layers.UpSampling2D(2, data_format="channels_first")(images)
+    outputs = as_numpy(layer(images))
+    assert outputs.shape == (2, 4, 10, 12)
+    np.testing.assert_allclose(outputs, as_numpy(reference(upsampled)), atol=1e-4, rtol=1e-5)
+
+
 def test_symbolic_output_shape():
     layer = UpsamplingConv2DTranspose(6, 3)
     assert layer.compute_output_shape((None, 7, None, 2)) == (None, 14, None, 6)
