@@ -161,18 +161,22 @@ def test_decode_rejects_bad_latents(latents, error, match):
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 64])
-def test_denoise_predicts_in_batches_of_batch_size(batch_size):
+@pytest.mark.parametrize("method", ["denoise", "encode", "decode"])
+def test_methods_predict_in_batches_of_batch_size(method, batch_size):
     model, sizes = _small(), []
-    predict = model.predict
+    network = {"denoise": model, "encode": model.encoder, "decode": model.decoder}[method]
+    predict = network.predict
 
-    def recording_predict(images, **kwargs):
+    def recording_predict(inputs, **kwargs):
         sizes.append(kwargs["batch_size"])
-        return predict(images, **kwargs)
+        return predict(inputs, **kwargs)
 
-    model.predict = recording_predict
-    images = np.random.default_rng(0).random((5, 16, 16), dtype=np.float32)
-    expected = np.asarray(predict(images[..., None], verbose=0))[..., 0]
-    np.testing.assert_allclose(model.denoise(images, batch_size=batch_size), expected, atol=1e-6)
+    network.predict = recording_predict
+    shape = (5, model.latent_dim) if method == "decode" else (5, 16, 16, 1)
+    inputs = np.random.default_rng(0).random(shape, dtype=np.float32)
+    expected = np.asarray(predict(inputs, verbose=0))
+    result = getattr(model, method)(inputs, batch_size=batch_size)
+    np.testing.assert_allclose(result, expected, atol=1e-6)
     assert sizes == [batch_size]
 
 
