@@ -232,6 +232,34 @@ def test_train_unet_on_a_folder(capsys, tmp_path, digits_folder):
     assert "PSNR" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], {"learning_rate_schedule": "cosine", "dtype_policy": None}),
+        (["--learning-rate-schedule", "constant", "--dtype-policy", "mixed_bfloat16"],
+         {"learning_rate_schedule": None, "dtype_policy": "mixed_bfloat16"}),
+    ],
+    ids=["defaults", "constant-bfloat16"],
+)
+def test_train_trains_with_its_schedule_and_dtype_policy(
+    tmp_path, digits_folder, monkeypatch, flags, expected
+):
+    from keras_denoise import _noisy_trainer
+
+    calls, fit = [], _noisy_trainer.fit_denoising
+
+    def recording_fit(model, images, **kwargs):
+        calls.append(kwargs)
+        return fit(model, images, **kwargs)
+
+    monkeypatch.setattr(_noisy_trainer, "fit_denoising", recording_fit)
+    argv = ["train", "--data", str(digits_folder), "--epochs", "1", "--batch-size", "4",
+            "--latent-dim", "4", *flags, "--out", str(tmp_path / "m.keras")]  # fmt: skip
+    assert main(argv) == 0
+    (kwargs,) = calls
+    assert {key: kwargs[key] for key in expected} == expected
+
+
 def test_train_unet_options(tmp_path, digits_folder):
     model = tmp_path / "unet.keras"
     argv = ["train", "--data", str(digits_folder), "--model", "unet", "--filters", "8", "16",

@@ -67,6 +67,14 @@ def test_show_images_shows_rgb_in_colour(rng):
     assert image.get_array().max() <= 1.0
 
 
+@pytest.mark.parametrize("layout", ["gray", "rgb"])
+def test_show_images_clips_to_the_unit_range(rng, layout):
+    # A model without a sigmoid output can return values just outside [0, 1].
+    images = _images(rng, 2, layout, "float32") * 1.4 - 0.2
+    shown = np.asarray(plotting.show_images(images).axes[0].images[0].get_array())
+    np.testing.assert_allclose(shown, np.clip(images[0], 0.0, 1.0))
+
+
 def test_show_images_turns_ticks_off(rng):
     ax = plotting.show_images(_images(rng, 2, "gray", "float32")).axes[0]
     assert len(ax.get_xticks()) == 0 and len(ax.get_yticks()) == 0
@@ -229,11 +237,19 @@ def test_plot_history_rejects_other_objects():
 
 def test_plot_latent_with_classes_draws_a_legend(tiny_model, rng):
     images = _images(rng, 12, "gray", "float32")
-    figure = plotting.plot_latent(tiny_model, images, labels=np.arange(12) % 3)
+    labels = np.arange(12) % 3
+    figure = plotting.plot_latent(tiny_model, images, labels=labels)
     ax = figure.axes[0]
     assert len(ax.collections) == 3
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["0", "1", "2"]
-    assert "% of variance" in ax.get_xlabel() and "% of variance" in ax.get_ylabel()
+    coordinates, ratios = plotting._principal_components(
+        tiny_model.encode(images).astype(np.float64)
+    )
+    for label, points in enumerate(ax.collections):
+        np.testing.assert_allclose(points.get_offsets(), coordinates[labels == label], atol=1e-6)
+    assert ax.get_xlabel() == f"PC 1 ({100 * ratios[0]:.1f}% of variance)"
+    assert ax.get_ylabel() == f"PC 2 ({100 * ratios[1]:.1f}% of variance)"
+    assert ratios[0] > ratios[1]
 
 
 def test_plot_latent_with_continuous_labels_draws_a_colour_bar(tiny_model, rng):
@@ -246,6 +262,20 @@ def test_plot_latent_without_labels(tiny_model, rng):
     figure = plotting.plot_latent(tiny_model, _images(rng, 5, "gray", "float32"), batch_size=2)
     offsets = figure.axes[0].collections[0].get_offsets()
     assert offsets.shape == (5, 2)
+
+
+def test_plot_latent_encodes_in_batches_of_batch_size(rng):
+    class RecordingEncoder:
+        def __init__(self):
+            self.batch_sizes = []
+
+        def encode(self, images, *, batch_size=64):
+            self.batch_sizes.append(batch_size)
+            return images.reshape(len(images), -1)[:, :3]
+
+    model = RecordingEncoder()
+    plotting.plot_latent(model, _images(rng, 5, "gray", "float32"), batch_size=2)
+    assert model.batch_sizes == [2]
 
 
 def test_plot_latent_explained_variance_matches_pca(rng):
