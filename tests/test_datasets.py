@@ -578,6 +578,10 @@ def test_write_jpeg(tmp_path):
     image = np.full((16, 16, 3), 0.4, np.float32)
     write_image(tmp_path / "photo.JPEG", image)
     assert Image.open(tmp_path / "photo.JPEG").format == "JPEG"
+    # Quality 95, as documented: the same quantization tables as Pillow's at 95.
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "q95.jpg", quality=95)
+    tables = Image.open(tmp_path / "photo.JPEG").quantization
+    assert tables == Image.open(tmp_path / "q95.jpg").quantization
     np.testing.assert_allclose(read_image(tmp_path / "photo.JPEG"), image, atol=0.01)
 
 

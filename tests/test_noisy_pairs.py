@@ -111,6 +111,13 @@ def test_noise_statistics_in_stream():
     assert residual.std() == pytest.approx(0.3, rel=0.02)
 
 
+def test_negative_indices_count_from_the_end():
+    stream = GaussianNoise(0.5, seed=0).dataset(_images(10), batch_size=4)
+    for index in (-1, -3):
+        for got, expected in zip(stream[index], stream[len(stream) + index], strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
 def test_index_out_of_range():
     stream = GaussianNoise(0.5).dataset(_images(10), batch_size=4)
     with pytest.raises(IndexError, match="index"):
