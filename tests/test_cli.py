@@ -21,7 +21,7 @@ from PIL import Image
 
 import keras_denoise
 from keras_denoise import ConvAutoencoder, load_model, plotting
-from keras_denoise._cli import _FIGURE_SUFFIXES, _match_channels, main
+from keras_denoise._cli import _FIGURE_SUFFIXES, _match_channels, _strict_json, main
 from keras_denoise._unet_denoiser import UNetDenoiser
 
 # What TensorFlow's C++ runtime writes to stderr while it loads, whatever
@@ -401,6 +401,15 @@ def test_train_metrics_are_strict_json(tmp_path, rng):
     # Without noise, the noisy images are the clean ones: an infinite PSNR, written as null.
     assert metrics["psnr_noisy"] is None
     assert np.isfinite(metrics["psnr_denoised"]) and metrics["heldout_images"] == 4
+
+
+def test_strict_json_turns_numpy_values_into_python_ones_and_non_finite_into_none():
+    value = {"psnr": np.float32(20.5), "shape": (np.int64(28), 28),
+             "values": np.array([1.0, np.inf]), "nan": float("nan")}
+    converted = _strict_json(value)
+    assert converted == {"psnr": 20.5, "shape": [28, 28], "values": [1.0, None], "nan": None}
+    assert type(converted["psnr"]) is float and type(converted["shape"][0]) is int
+    json.dumps(converted, allow_nan=False)
 
 
 def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
