@@ -128,7 +128,7 @@ def test_load_round_trip(saved):
 
 @pytest.mark.parametrize(
     "model",
-    [lambda: _small(), lambda: keras_denoise.UNetDenoiser((None, None, 1), filters=(4, 8))],
+    [_small, lambda: keras_denoise.UNetDenoiser((None, None, 1), filters=(4, 8))],
     ids=["ConvAutoencoder-Adam", "UNetDenoiser-ConvMuon"],
 )
 def test_load_restores_the_optimizer_state(tmp_path, model):
