@@ -194,20 +194,19 @@ def _frozen_pixelwise_model():
     return model
 
 
-def test_validation_split_holds_out_the_last_images_noised_with_the_seed():
+@pytest.mark.parametrize(
+    ("validation", "steps"),
+    [("split", 6), ("data", 8)],
+    ids=["validation_split-holds-out-the-last-images", "clean-validation_data"],
+)
+def test_held_out_images_are_noised_with_the_seed(validation, steps):
     images = _images(64)
+    held_out = images[48:] if validation == "split" else 1.0 - _images(16)
+    option = {"validation_split": 0.25} if validation == "split" else {"validation_data": held_out}
     model = _frozen_pixelwise_model()
-    _, history = _fit(images, model, epochs=1, batch_size=8, validation_split=0.25, seed=5)
-    assert int(model.optimizer.iterations) == 6  # the first 48 images, in batches of 8
-    noisy, clean = GaussianNoise(0.5, seed=5).pairs(images[48:])
-    expected = model.evaluate(noisy[..., None], clean[..., None], verbose=0)
-    np.testing.assert_allclose(history.history["val_loss"][0], expected, rtol=1e-5)
-
-
-def test_clean_validation_data_is_noised_with_the_seed():
-    held_out = 1.0 - _images(16)
-    model = _frozen_pixelwise_model()
-    _, history = _fit(model=model, epochs=1, validation_data=held_out, seed=5)
+    _, history = _fit(images, model, epochs=1, batch_size=8, seed=5, **option)
+    # The training images in batches of 8: the first 48 with the split, all 64 otherwise.
+    assert int(model.optimizer.iterations) == steps
     noisy, clean = GaussianNoise(0.5, seed=5).pairs(held_out)
     expected = model.evaluate(noisy[..., None], clean[..., None], verbose=0)
     np.testing.assert_allclose(history.history["val_loss"][0], expected, rtol=1e-5)
