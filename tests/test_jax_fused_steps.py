@@ -97,8 +97,9 @@ def backend_compiles():
 
 
 @pytest.mark.parametrize("device_batches", [False, True], ids=["host", "device"])
+@pytest.mark.parametrize("other_batch_sizes", [(2,), (2, 4)], ids=["last", "last-and-full"])
 def test_precompiled_steps_give_the_loop_result_and_compile_once(
-    pad, device_batches, monkeypatch, backend_compiles
+    pad, device_batches, other_batch_sizes, monkeypatch, backend_compiles
 ):
     import jax
 
@@ -107,23 +108,33 @@ def test_precompiled_steps_give_the_loop_result_and_compile_once(
 
     def counting_step(state, data):
         traced.append(data[0].shape)
-        return toy_step(state, data)
+        logs, updated = toy_step({"total": state["total"]}, data)
+        return logs, {**updated, "steps": state["steps"] + 1}
 
-    function = _jax_fused_steps.fused_step_function(counting_step, 3, other_batch_sizes=(2,))
+    function = _jax_fused_steps.fused_step_function(
+        counting_step, 3, other_batch_sizes=other_batch_sizes
+    )
     data = batches([4] * 5 + [2])  # executions of 3 and 2 + 1 steps, the last batch of 2
     if device_batches:
         data = [tuple(jax.device_put(part) for part in batch) for batch in data]
-    state = {"total": jax.numpy.float32(0.0)}
+    # A weakly typed step counter, as a Python number makes: precompiled for that type too.
+    state = {"total": jax.numpy.float32(0.0), "steps": jax.numpy.asarray(0)}
+    assert state["steps"].weak_type
     for epoch in range(3):
         iterator = iter(data)
-        for _ in range(2):
-            logs, state = function(state, iterator)
+        logs, state = function(state, iterator)
+        if epoch == 0:
+            # All traced at the first call, each once: the single steps to come (the full
+            # one only if unpadded, whatever the sizes named), then the scan.
+            assert traced == [(2, 3)] + ([] if pad else [(4, 3)]) + [(4, 3)]
+        logs, state = function(state, iterator)
         if epoch == 0:
             compiled = len(backend_compiles)
-            # All traced at the first call: the single steps to come, then the scan.
-            assert traced == [(2, 3)] + ([] if pad else [(4, 3)]) + [(4, 3)]
-    # Later epochs compile nothing, with the state coming out of the precompiled steps.
+    # Nothing was traced again, and later epochs compile nothing, with the state coming
+    # out of the precompiled steps.
+    assert len(traced) == (2 if pad else 3)
     assert len(backend_compiles) == compiled
+    assert int(state["steps"]) == 3 * len(data)
     expected_logs, expected_state = step_by_step(data * 3)
     np.testing.assert_allclose(state["total"], expected_state["total"], rtol=1e-6)
     np.testing.assert_allclose(logs["total"], expected_logs["total"], rtol=1e-6)

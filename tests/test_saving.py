@@ -51,6 +51,18 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     assert os.listdir(tmp_path) == ["data.txt"]
 
 
+def test_atomic_path_cleans_up_after_an_interrupt(tmp_path):
+    # Ctrl-C (KeyboardInterrupt, not an Exception) half-way through a write.
+    target = tmp_path / "data.txt"
+    target.write_text("old")
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as tmp:
+        with open(tmp, "w") as handle:
+            handle.write("half")
+        raise KeyboardInterrupt
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["data.txt"]
+
+
 def test_atomic_path_gives_default_permissions(tmp_path):
     umask = os.umask(0o022)
     try:
@@ -149,6 +161,17 @@ def test_load_restores_the_optimizer_state(tmp_path, model):
         np.testing.assert_array_equal(restored_value, saved_value)
 
 
+def test_load_without_compile_leaves_the_model_uncompiled(tmp_path):
+    model = _small()
+    model.compile()
+    images = np.zeros((2, 8, 8, 1), "float32")
+    model.fit(images, images, epochs=1, verbose=0)  # builds the optimizer, as saved models are
+    model.save(tmp_path / "model.keras")
+    assert load_model(tmp_path / "model.keras").compiled
+    restored = load_model(tmp_path / "model.keras", compile=False)
+    assert not restored.compiled and getattr(restored, "optimizer", None) is None
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="filepath"):
         load_model(tmp_path / "absent.keras")
@@ -219,6 +242,33 @@ def test_lambda_layer_is_refused_without_running_it(tmp_path):
     with pytest.raises(ValueError, match="Lambda"):
         load_model(path)
     assert not marker.exists()
+
+
+def test_keras_safe_mode_backs_up_the_check(tmp_path, monkeypatch):
+    # Were the config check to miss a Lambda, Keras's own safe mode still refuses it.
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    monkeypatch.setattr("keras_denoise._saving.check_config_safe", lambda *args: None)
+    with pytest.raises(ValueError, match="safe_mode"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        # How Keras serializes a Python lambda (an activation, a loss): no module to check.
+        ({"class_name": "Dense", "config": {"activation": {
+            "class_name": "__lambda__", "config": {"value": ["code", None, None]}}}},
+         r"config\.config\.activation is a '__lambda__'"),
+        ({"module": ["os"], "class_name": "system", "config": {}}, r"module \['os'\]"),
+        ({"module": 3, "class_name": "Dense", "config": {}}, "module 3"),
+    ],
+)  # fmt: skip
+def test_check_config_safe_refuses_what_keras_would_not_check(config, match):
+    with pytest.raises(ValueError, match=match):
+        check_config_safe(config)
 
 
 @pytest.mark.parametrize(
