@@ -160,6 +160,7 @@ def _mnist_like(path, **overrides):
         ({"y_train": np.zeros(3, np.uint8)}, "y_train"),
         ({"y_test": np.zeros(2, np.float32)}, "y_test"),
         ({"x_train": np.full((4, 28, 28), 2.0, np.float32)}, "x_train"),
+        ({"x_test": np.full((2, 28, 28), -0.25, np.float32)}, r"x_test.*\[-0\.25, -0\.25\]"),
         ({"x_test": np.array([None] * 2, dtype=object)}, "allow_pickle"),
     ],
 )

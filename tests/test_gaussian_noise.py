@@ -26,6 +26,9 @@ def test_noise_leaves_input_untouched(rng):
     noisy = GaussianNoise(0.5, seed=0)(images)
     np.testing.assert_array_equal(images, before)
     assert not np.shares_memory(noisy, images)
+    # `clean` is a copy too, even of float32 images: changing it leaves the caller's alone.
+    noisy, clean = GaussianNoise(0.5, seed=0).pairs(images)
+    assert not np.shares_memory(clean, images) and not np.shares_memory(noisy, images)
 
 
 def test_same_seed_same_sequence_and_calls_give_fresh_noise(rng):
