@@ -151,7 +151,11 @@ def test_roc_curve_rejects_bad_values(scores, is_anomaly, match):
 
 @pytest.mark.parametrize(
     ("scores", "is_anomaly", "match"),
-    [(["a", "b"], [0, 1], "scores"), ([0.1, 0.2], [0.0, 1.0], "is_anomaly")],
+    [
+        (["a", "b"], [0, 1], "scores"),
+        ([True, False], [0, 1], "scores with dtype bool"),
+        ([0.1, 0.2], [0.0, 1.0], "is_anomaly"),
+    ],
 )
 def test_roc_auc_rejects_bad_types(scores, is_anomaly, match):
     with pytest.raises(TypeError, match=match):
@@ -168,7 +172,9 @@ def test_anomaly_threshold_flags_the_expected_fraction(rng):
     assert np.mean(scores > threshold) == pytest.approx(0.05, abs=0.001)
 
 
-@pytest.mark.parametrize(("quantile", "expected"), [(0.0, 1.0), (0.5, 3.0), (1.0, 5.0)])
+@pytest.mark.parametrize(
+    ("quantile", "expected"), [(0.0, 1.0), (0.5, 3.0), (0.9, 4.6), (1.0, 5.0)]
+)  # 0.9: interpolated between the two highest scores
 def test_anomaly_threshold_quantiles(quantile, expected):
     assert anomaly_threshold([5.0, 1.0, 3.0, 2.0, 4.0], quantile=quantile) == expected
 
@@ -245,6 +251,26 @@ def test_anomaly_score_metrics(metric, expected):
     scores = anomaly_scores(_Shift(offsets), images, metric=metric)
     assert scores.shape == (3,)
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
+
+
+def test_bce_of_saturated_reconstructions_is_clipped_as_in_keras():
+    # A reconstruction of exactly 0 where the image is 1 (and 1 where it is 0) costs
+    # -log(1e-7), as in Keras's loss, not an infinite or otherwise capped score.
+    images = np.zeros((2, 4, 4, 1), dtype=np.float32)
+    images[0, :2] = 1.0
+    reconstructions = 1.0 - images
+    reconstructions[1, 2:] = 0.0  # image 1: wrong in its top half, right in its bottom half
+    scores = anomaly_scores(_Shift(reconstructions - images), images, metric="bce")
+    wrong = -np.log(keras.config.epsilon())  # Keras's clip, 1e-7 (in float64, unrounded)
+    np.testing.assert_allclose(scores, [wrong, wrong / 2], rtol=1e-6)
+
+
+@pytest.mark.parametrize(("metric", "expected"), [("mse", 0.25), ("mae", 0.5)])
+def test_mse_and_mae_take_images_outside_the_unit_range(metric, expected):
+    # Standardized images, say: only the cross-entropy needs pixels in [0, 1].
+    images = np.linspace(-1.0, 2.0, 2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)
+    scores = anomaly_scores(_Shift(0.5), images, metric=metric)
+    np.testing.assert_allclose(scores, [expected, expected], rtol=1e-6)
 
 
 def test_anomaly_scores_rank_worse_reconstructions_higher():
