@@ -21,7 +21,15 @@ from PIL import Image
 
 import keras_denoise
 from keras_denoise import ConvAutoencoder, load_model, plotting
-from keras_denoise._cli import _FIGURE_SUFFIXES, _match_channels, _strict_json, main
+from keras_denoise._cli import (
+    _FIGURE_SUFFIXES,
+    _RESUME_SETTINGS,
+    _build_parser,
+    _match_channels,
+    _resume_settings,
+    _strict_json,
+    main,
+)
 from keras_denoise._unet_denoiser import UNetDenoiser
 
 # What TensorFlow's C++ runtime writes to stderr while it loads, whatever
@@ -166,6 +174,11 @@ def test_train_on_a_folder_then_denoise_and_evaluate(tmp_path, digits_folder):
     metrics = json.loads((tmp_path / "out" / "squares.metrics.json").read_text())
     assert metrics["train_images"] == 9 and metrics["heldout_images"] == 3
     assert {"final_loss", "final_val_loss", "psnr_noisy", "psnr_denoised"} <= set(metrics)
+    # Scored on the last quarter of the images (in name order), which training held out.
+    heldout = keras_denoise.datasets.load_images(digits_folder)[9:]
+    noisy = keras_denoise.GaussianNoise(metrics["noise_factor"], seed=1)(heldout)
+    psnr_noisy = keras_denoise.metrics.psnr(heldout, noisy)
+    assert metrics["psnr_noisy"] == pytest.approx(float(psnr_noisy), rel=1e-6)
 
     batch = np.random.default_rng(0).random((3, 16, 16), dtype=np.float32)
     np.save(tmp_path / "batch.npy", batch)
@@ -260,6 +273,31 @@ def test_train_trains_with_its_schedule_and_dtype_policy(
     assert {key: kwargs[key] for key in expected} == expected
 
 
+@pytest.mark.parametrize(
+    ("flags", "image_shape", "images"),
+    [(["--size", "8", "12"], [8, 12, 1], 12), (["--patch-size", "8", "8"], [8, 8, 1], 48)],
+    ids=["size", "patch-size"],
+)
+def test_train_resizes_or_cuts_folder_images(tmp_path, digits_folder, flags, image_shape, images):
+    argv = ["train", "--data", str(digits_folder), "--epochs", "1", "--batch-size", "8",
+            "--latent-dim", "4", *flags, "--out", str(tmp_path / "m.keras")]  # fmt: skip
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "m.metrics.json").read_text())
+    assert metrics["image_shape"] == image_shape
+    assert metrics["train_images"] + metrics["heldout_images"] == images
+
+
+@pytest.mark.parametrize("key", ["images", "x"])
+def test_train_on_an_npz_of_one_array(tmp_path, rng, key):
+    data = tmp_path / "data.npz"
+    np.savez(data, **{key: rng.integers(0, 256, (10, 16, 16), dtype=np.uint8)})
+    argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "4",
+            "--latent-dim", "4", "--validation-split", "0.2", "--out", str(tmp_path / "m.keras")]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "m.metrics.json").read_text())
+    assert metrics["train_images"] == 8 and metrics["heldout_images"] == 2
+
+
 def test_train_unet_options(tmp_path, digits_folder):
     model = tmp_path / "unet.keras"
     argv = ["train", "--data", str(digits_folder), "--model", "unet", "--filters", "8", "16",
@@ -290,16 +328,22 @@ class InterruptAfterEpoch1(keras.callbacks.Callback):
 
 
 def run_interrupted_after_epoch_1(monkeypatch, argv):
-    """`main(argv)` for a `ConvAutoencoder` run stopped after its first epoch."""
+    """`main(argv)` for a `ConvAutoencoder` run stopped after its first epoch.
+
+    Returns the callbacks the command trained with.
+    """
     original = ConvAutoencoder.fit_denoising
+    given = []
 
     def interrupted_fit(self, *args, callbacks, **kwargs):
+        given.extend(callbacks)
         # After the command's BackupAndRestore, which backs epoch 1 up first.
         return original(self, *args, callbacks=[*callbacks, InterruptAfterEpoch1()], **kwargs)
 
     with monkeypatch.context() as patch, pytest.raises(Interrupted):
         patch.setattr(ConvAutoencoder, "fit_denoising", interrupted_fit)
         main(argv)
+    return given
 
 
 @pytest.mark.slow
@@ -308,7 +352,9 @@ def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_pat
     model = tmp_path / "m.keras"
     argv = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "4",
             "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
-    run_interrupted_after_epoch_1(monkeypatch, argv)
+    (backup,) = run_interrupted_after_epoch_1(monkeypatch, argv)
+    # Two copies, so that a backup interrupted while being written falls back to the last.
+    assert isinstance(backup, keras.callbacks.BackupAndRestore) and backup.double_checkpoint
     stdout, stderr = capsys.readouterr()
     assert "Epoch 1/2" in stdout and "Epoch 2/2" not in stdout
     notes = [line for line in stderr.splitlines() if line.startswith("keras-denoise")]
@@ -345,6 +391,22 @@ def test_resume_refuses_a_backup_of_other_options(monkeypatch, capsys, tmp_path,
     (tmp_path / "m.keras.backup" / "keras_denoise_train.json").write_text("{not json")
     assert main(argv) == 1
     assert_one_line_error(capsys.readouterr().err, "keras_denoise_train.json", "cannot be read")
+
+
+def test_resume_ignores_the_options_of_a_backup_without_a_checkpoint(tmp_path):
+    # A run stopped before its first backup leaves only its options: nothing to continue,
+    # so a run with other options starts afresh rather than being refused.
+    backup = tmp_path / "m.keras.backup"
+    backup.mkdir()
+    (backup / _RESUME_SETTINGS).write_text(json.dumps({"epochs": 99, "latent_dim": 2}))
+    args = _build_parser().parse_args(
+        ["train", "--data", "sample", "--latent-dim", "4", "--resume", "--out", "m.keras"]
+    )
+    settings = _resume_settings(args, str(backup))
+    assert settings["latent_dim"] == 4 and settings["epochs"] != 99
+    (backup / "checkpoint.weights.h5").write_bytes(b"")  # now there is something to resume
+    with pytest.raises(ValueError, match=r"--epochs 99 there, .*--latent-dim 2 there, 4 now"):
+        _resume_settings(args, str(backup))
 
 
 @pytest.mark.slow
