@@ -261,7 +261,8 @@ def test_bce_of_saturated_reconstructions_is_clipped_as_in_keras():
     reconstructions = 1.0 - images
     reconstructions[1, 2:] = 0.0  # image 1: wrong in its top half, right in its bottom half
     scores = anomaly_scores(_Shift(reconstructions - images), images, metric="bce")
-    wrong = -np.log(keras.config.epsilon())  # Keras's clip, 1e-7 (in float64, unrounded)
+    # Keras's clip, 1e-7; the scores are computed in float64, where 1 - 1e-7 does not round.
+    wrong = -np.log(keras.config.epsilon())
     np.testing.assert_allclose(scores, [wrong, wrong / 2], rtol=1e-6)
 
 

@@ -404,7 +404,7 @@ def test_resume_ignores_the_options_of_a_backup_without_a_checkpoint(tmp_path):
     )
     settings = _resume_settings(args, str(backup))
     assert settings["latent_dim"] == 4 and settings["epochs"] != 99
-    (backup / "checkpoint.weights.h5").write_bytes(b"")  # now there is something to resume
+    (backup / "latest.weights.h5").write_bytes(b"")  # Keras's checkpoint: something to resume
     with pytest.raises(ValueError, match=r"--epochs 99 there, .*--latent-dim 2 there, 4 now"):
         _resume_settings(args, str(backup))
 

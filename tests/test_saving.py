@@ -266,7 +266,7 @@ def test_keras_safe_mode_backs_up_the_check(tmp_path, monkeypatch):
         ({"module": 3, "class_name": "Dense", "config": {}}, "module 3"),
     ],
 )  # fmt: skip
-def test_check_config_safe_refuses_what_keras_would_not_check(config, match):
+def test_check_config_safe_refuses_bare_lambdas_and_non_string_modules(config, match):
     with pytest.raises(ValueError, match=match):
         check_config_safe(config)
 
