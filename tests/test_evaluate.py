@@ -255,15 +255,23 @@ def test_format_table_lays_out_every_row(rng):
 def test_format_table_tells_close_noise_levels_apart():
     rows = [
         {"noise_factor": value, "method": "noisy", "psnr": 40.0, "ssim": 0.99}
-        for value in (0.001, 0.004, 0.005, 0.015, 0.1, 1 / 3)
+        for value in (0.001, 0.004, 0.005, 0.015, 0.1, 1 / 3, 12.34567)
     ]
     labels = [line.split()[0] for line in format_table(rows).splitlines()[1:]]
-    assert labels == ["0.001", "0.004", "0.005", "0.015", "0.10", "0.333333"]
+    # Up to six decimals, however many digits come before them.
+    assert labels == ["0.001", "0.004", "0.005", "0.015", "0.10", "0.333333", "12.34567"]
 
 
 def test_format_table_widens_for_long_method_names():
-    rows = [{"noise_factor": 0.5, "method": "a_long_method_name", "psnr": 12.0, "ssim": 0.5}]
-    assert "a_long_method_name" in format_table(rows)
+    rows = [
+        {"noise_factor": 0.5, "method": "a_long_method_name", "psnr": 12.0, "ssim": 0.5},
+        {"noise_factor": 0.5, "method": "tv", "psnr": 9.0, "ssim": 0.25},
+    ]
+    lines = format_table(rows).splitlines()
+    assert "a_long_method_name" in lines[1]
+    # The columns stay aligned: every line as long, the numbers ending in the same places.
+    assert len({len(line) for line in lines}) == 1
+    assert lines[1].index("12.00") + len("12.00") == lines[2].index("9.00") + len("9.00")
 
 
 @pytest.mark.parametrize(
