@@ -153,8 +153,10 @@ def test_decode_reads_integer_latents_as_numbers(dtype):
         (np.zeros((2, 2, 8)), ValueError, r"shape \(2, 2, 8\)"),
         (np.full((1, 8), np.nan), ValueError, "NaN"),
         (np.full((1, 8), 1e39), ValueError, "infinite"),
+        (np.zeros((0, 8)), ValueError, "non-empty"),
     ],
 )
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # 1e39 is refused without a cast warning
 def test_decode_rejects_bad_latents(latents, error, match):
     with pytest.raises(error, match=rf"`latents`.*{match}"):
         _small().decode(latents)
@@ -213,6 +215,13 @@ def test_denoise_rejects_bad_batch_size(batch_size):
         ({"image_shape": (8192, 8192, 1), "latent_dim": 4096}, ValueError, "latent_dim"),
         ({"encoder_filters": (4096, 4096), "decoder_filters": (4096, 4096), "kernel_size": 15},
          ValueError, r"more than 2\*\*28.*kernel_size=15"),
+        # The decoder's convolutions alone hold 4.2e8 weights.
+        ({"encoder_filters": (1, 1), "decoder_filters": (4096, 4096), "kernel_size": 5},
+         ValueError, r"more than 2\*\*28.*kernel_size=5"),
+        # A 513x513 code (1025 pooled once, rounded up) of one channel: 2**28 + 1025 * 2**11
+        # weights per Dense layer; 512x512 would be exactly 2**28.
+        ({"image_shape": (1025, 1025, 1), "latent_dim": 1024, "encoder_filters": (1, 1),
+          "decoder_filters": (1, 1)}, ValueError, r"513x513x1 features x 1024 latent units"),
         ({"dtype": "int32"}, ValueError, "Received: dtype='int32'"),
         ({"dtype": "int8_from_float32"}, ValueError, "floating-point dtype policy"),
         ({"trainable": "no"}, TypeError, "Received: trainable='no'"),
@@ -247,13 +256,56 @@ def test_batch_norm_off_and_other_activations():
     assert model.get_layer("latent").activation.__name__ == "linear"
 
 
+def test_kernel_size_and_activations_reach_every_layer():
+    model = _small(kernel_size=5, activation="elu", latent_activation="tanh",
+                   output_activation="linear")
+    hidden = ["encoder_conv_1", "encoder_conv_2", "encoder_conv_3", "decoder_dense",
+              "decoder_conv_1", "decoder_conv_2", "decoder_conv_3"]
+    activations = {layer.name: layer.activation.__name__
+                   for layer in model.layers if hasattr(layer, "activation")}
+    assert activations == {**dict.fromkeys(hidden, "elu"), "latent": "tanh",
+                           "output_conv": "linear"}
+    kernels = {layer.name: layer.kernel_size
+               for layer in model.layers if hasattr(layer, "kernel_size")}
+    assert kernels == dict.fromkeys(
+        [name for name in hidden if "conv" in name] + ["output_conv"], (5, 5)
+    )
+
+
+@pytest.mark.parametrize(
+    ("image_shape", "padded"), [((15, 13, 1), (16, 16)), ((14, 17, 2), (16, 20))]
+)
+def test_inner_padding_is_cropped_where_it_was_added(image_shape, padded):
+    # Padded up to a multiple of 4, split evenly; the crop must take the same rows and
+    # columns back off, or the output would be shifted against the input.
+    model = ConvAutoencoder(image_shape=image_shape, latent_dim=4)
+    padding = model.get_layer("pad").padding
+    assert model.get_layer("crop").cropping == padding
+    assert [before + after for before, after in padding] == [
+        padded[0] - image_shape[0], padded[1] - image_shape[1]]
+    assert all(after - before in (0, 1) for before, after in padding)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_outputs_float32_when_padded(policy):
+    # The crop after the output layer must compute in float32 too.
+    model = ConvAutoencoder(image_shape=(15, 13, 1), latent_dim=4, dtype=policy)
+    images = np.random.default_rng(0).random((2, 15, 13, 1)).astype("float32")
+    assert keras.backend.standardize_dtype(model(images).dtype) == "float32"
+    assert model.get_layer("crop").compute_dtype == "float32"
+
+
 def test_config_round_trip_holds_primitives_only():
     # A NumPy bool (from an array of options, say) is taken, and saved as a Python bool.
     model = _small(encoder_filters=(8, 8), decoder_filters=(8, 4), batch_norm=np.False_,
-                   name="tiny")
+                   kernel_size=5, activation="elu", latent_activation="tanh",
+                   output_activation="linear", name="tiny")
     config = model.get_config()
     assert config["name"] == "tiny" and config["batch_norm"] is False
     assert config["image_shape"] == [16, 16, 1] and config["encoder_filters"] == [8, 8]
+    assert (config["decoder_filters"], config["kernel_size"]) == ([8, 4], 5)
+    assert [config[key] for key in ("activation", "latent_activation", "output_activation")] == [
+        "elu", "tanh", "linear"]
 
     def primitive(value):
         if isinstance(value, dict):

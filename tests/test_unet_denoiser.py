@@ -74,8 +74,12 @@ def test_receptive_radius_bounds_the_influence_of_a_pixel(filters, convolutions,
 )
 def test_padding_reaches_only_the_next_multiple(height, width, padded):
     images = _images((2, height, width, 3))
-    out = keras.ops.convert_to_numpy(_unet_denoiser._PadToMultiple(8)(images))
+    layer = _unet_denoiser._PadToMultiple(8)
+    out = keras.ops.convert_to_numpy(layer(images))
     assert out.shape == (2, *padded, 3)
+    # The symbolic shape (model summaries, fixed-size models) agrees, and None stays None.
+    assert layer.compute_output_shape((None, height, width, 3)) == (None, *padded, 3)
+    assert layer.compute_output_shape((None, None, width, 3)) == (None, None, padded[1], 3)
     np.testing.assert_array_equal(out[:, :height, :width], images)
     assert not out[:, height:].any() and not out[:, :, width:].any()
 
@@ -138,10 +142,12 @@ def test_tiled_equals_untiled_with_deeper_blocks():
     np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
 
 
-def test_tiling_with_too_little_overlap_differs():
+@pytest.mark.parametrize("overlap", [0, 2])  # 0: tiles without context, allowed
+def test_tiling_with_too_little_overlap_differs(overlap):
     model = _any_size(filters=(4, 8, 8))
     images = _images((1, 64, 64))
-    tiled = model.denoise(images, tile_size=8, overlap=2)
+    tiled = model.denoise(images, tile_size=8, overlap=overlap)
+    assert tiled.shape == images.shape
     assert np.abs(tiled - model.denoise(images)).max() > 1e-4
 
 
@@ -212,9 +218,11 @@ def test_denoise_rejects_bad_options(kwargs, error, match):
         _any_size().denoise(np.zeros((1, 16, 16)), **kwargs)
 
 
-def test_fixed_size_model_refuses_tiling():
-    model = UNetDenoiser((16, 16, 1), filters=(4, 8))
-    with pytest.raises(ValueError, match="tile_size"):
+@pytest.mark.parametrize("image_shape", [(16, 16, 1), (16, None, 1), (None, 16, 1)])
+def test_fixed_size_model_refuses_tiling(image_shape):
+    # Tiles are not the model's size: one fixed side is enough to refuse them.
+    model = UNetDenoiser(image_shape, filters=(4, 8))
+    with pytest.raises(ValueError, match=r"`tile_size` needs a model that takes any image size"):
         model.denoise(np.zeros((1, 16, 16)), tile_size=8)
 
 
@@ -381,13 +389,14 @@ def test_configs_saved_without_convolutions_load_with_two_per_block():
 
 def test_config_round_trip_holds_primitives_only():
     model = UNetDenoiser(
-        (None, 20, 2), filters=(4, 8), convolutions=(3, 1), batch_norm=False,
-        mark_clipped=False, name="tiny",
+        (None, 20, 2), filters=(4, 8), convolutions=(3, 1), activation="gelu",
+        batch_norm=False, mark_clipped=False, name="tiny",
     )
     config = model.get_config()
     assert config["name"] == "tiny" and config["mark_clipped"] is False
     assert config["image_shape"] == [None, 20, 2] and config["filters"] == [4, 8]
     assert config["convolutions"] == [3, 1]
+    assert config["activation"] == "gelu" and config["batch_norm"] is False
 
     def primitive(value):
         if isinstance(value, dict):

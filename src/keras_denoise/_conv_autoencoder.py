@@ -364,11 +364,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         >>> twin.image_shape, twin.count_params() == model.count_params()
         ((16, 16, 1), True)
         """
-        config = dict(config)
-        for key in ("image_shape", "encoder_filters", "decoder_filters"):
-            if isinstance(config.get(key), list):
-                config[key] = tuple(config[key])
-        return cls(**config)
+        return cls(**config)  # the argument checks turn the config's lists into tuples
 
     def encode(self, images: Any, *, batch_size: int = 64) -> np.ndarray:
         """Map images to their latent vectors.

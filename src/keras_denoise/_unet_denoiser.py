@@ -482,10 +482,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         # and those saved before `convolutions` existed had two per block.
         config.setdefault("mark_clipped", False)
         config.setdefault("convolutions", 2)
-        for key in ("image_shape", "filters"):
-            if isinstance(config.get(key), list):
-                config[key] = tuple(config[key])
-        return cls(**config)
+        return cls(**config)  # the argument checks turn the config's lists into tuples
 
     def denoise(
         self,
