@@ -214,6 +214,7 @@ def test_load_images_folder(tmp_path, mode, extension):
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "nested").mkdir()
     _save(tmp_path / "nested" / "ignored.png", _pixels(shape))
+    (tmp_path / "folder.png").mkdir()  # a folder, whatever its name ends with
     images = load_images(tmp_path)
     _check_images(images, (3, 16, 12, channels))
     expected = np.stack(pixels).reshape(3, 16, 12, -1)[..., :channels] / 255.0
@@ -288,6 +289,20 @@ def test_read_image_refuses_32_bit_integers_beyond_16_bits(tmp_path, offset):
     Image.fromarray(pixels).save(tmp_path / "wide.tif")
     with pytest.raises(ValueError, match=r"wide\.tif' holds 32-bit integer pixels from"):
         read_image(tmp_path / "wide.tif")
+
+
+def test_read_image_refuses_floating_point_pixels(tmp_path):
+    # Converting them to 8 bits would clip them without a word.
+    Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(tmp_path / "float.tif")
+    assert Image.open(tmp_path / "float.tif").mode == "F"
+    with pytest.raises(ValueError, match=r"float\.tif' holds floating-point pixels"):
+        read_image(tmp_path / "float.tif")
+
+
+def test_read_image_refuses_images_wider_than_the_limit(tmp_path):
+    Image.new("L", (8193, 1)).save(tmp_path / "wide.png")
+    with pytest.raises(ValueError, match=r"wide\.png' is 8193x1 pixels, larger than 8192"):
+        read_image(tmp_path / "wide.png")
 
 
 def test_gray_palette_images_keep_one_channel(tmp_path):
@@ -372,7 +387,7 @@ def test_load_images_empty_folder(tmp_path):
 
 
 def test_load_images_empty_list():
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="`path` must name at least one file"):
         load_images([])
 
 
@@ -426,9 +441,10 @@ def test_load_images_bad_option_types(tmp_path, options, match):
         load_images(tmp_path, **options)
 
 
-def test_load_images_bad_path_type():
-    with pytest.raises(TypeError, match="path"):
-        load_images(42)
+@pytest.mark.parametrize("path", [42, b"images"])  # bytes are a sequence, but not of paths
+def test_load_images_bad_path_type(path):
+    with pytest.raises(TypeError, match=r"`path` must be a folder, a file or a list of files"):
+        load_images(path)
 
 
 # --- load_images: .npy files -----------------------------------------------------------------
@@ -500,6 +516,8 @@ def test_load_images_npy_of_another_size(tmp_path):
 BAD_NPY = {
     "stack": (np.zeros((2, 4, 4, 1), np.float32), "shape (2, 4, 4, 1)"),
     "two_channels": (np.zeros((4, 4, 2), np.float32), "shape (4, 4, 2)"),
+    "four_channels": (np.zeros((4, 4, 4), np.float32), "shape (4, 4, 4)"),
+    "too_wide": (np.zeros((1, 8193), np.uint8), "at most 8192 pixels on a side"),
     "vector": (np.zeros(4, np.float32), "shape (4,)"),
     "empty": (np.zeros((0, 4), np.float32), "shape (0, 4)"),
     "int16": (np.zeros((4, 4), np.int16), "dtype int16"),

@@ -1,4 +1,5 @@
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -158,6 +159,14 @@ def test_compare_titles_hold_each_images_psnr():
     assert [ax.get_title() for ax in figure.axes[2:4]] == ["20.0 dB", "40.0 dB"]
 
 
+def test_compare_scores_the_images_before_clipping_them_for_display():
+    # Unclipped noise: 0.5 + 0.7 shows as 1.0 (an error of 0.5, 6.0 dB), but scores 3.1 dB.
+    clean = np.full((1, 8, 8), 0.5)
+    figure = plotting.compare(clean, clean + 0.7, clean - 0.7)
+    assert [ax.get_title() for ax in figure.axes[1:]] == ["3.1 dB", "3.1 dB"]
+    assert figure.axes[1].images[0].get_array().max() == 1.0
+
+
 def test_compare_shows_the_first_n_images_in_their_rows(rng):
     clean, noisy, denoised = (_images(rng, 5, "gray", "float32") for _ in range(3))
     figure = plotting.compare(clean, noisy, denoised, n=3)
@@ -199,6 +208,13 @@ def test_plot_history_one_axes_per_metric():
     for ax in figure.axes:
         assert [line.get_label() for line in ax.lines] == ["training", "validation"]
         np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+
+
+def test_plot_history_metric_with_validation_only():
+    logs = {"loss": [0.3, 0.2], "val_loss": [0.4, 0.3], "val_psnr": [14.0, 17.0]}
+    figure = plotting.plot_history(logs)
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "psnr"]
+    assert [line.get_label() for line in figure.axes[1].lines] == ["validation"]
 
 
 def test_plot_history_without_validation():
@@ -256,6 +272,30 @@ def test_plot_latent_with_continuous_labels_draws_a_colour_bar(tiny_model, rng):
     images = _images(rng, 12, "gray1", "uint8")
     figure = plotting.plot_latent(tiny_model, images, labels=rng.random(12))
     assert len(figure.axes) == 2  # the scatter and its colour bar
+
+
+def test_plot_latent_colours_by_value_float_labels_and_many_classes(tiny_model, rng):
+    images = _images(rng, 12, "gray", "float32")
+    few_floats = np.tile([0.0, 0.5, 1.0], 4)  # three values, but measured, not classes
+    figure = plotting.plot_latent(tiny_model, images, labels=few_floats)
+    assert len(figure.axes) == 2 and figure.axes[0].get_legend() is None
+    np.testing.assert_array_equal(figure.axes[0].collections[0].get_array(), few_floats)
+    many_classes = np.arange(12) * 100  # 12 integer classes: coloured by their values
+    figure = plotting.plot_latent(tiny_model, images, labels=many_classes)
+    assert len(figure.axes) == 2
+    np.testing.assert_array_equal(figure.axes[0].collections[0].get_array(), many_classes)
+
+
+def test_plot_latent_of_identical_latents_explains_no_variance(rng):
+    class ConstantEncoder:
+        def encode(self, images, batch_size):
+            return np.zeros((len(images), 4), np.float32)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plotting.plot_latent(ConstantEncoder(), _images(rng, 3, "gray", "float32")).axes[0]
+    assert ax.get_xlabel() == "PC 1 (0.0% of variance)"
+    assert ax.get_ylabel() == "PC 2 (0.0% of variance)"
 
 
 def test_plot_latent_without_labels(tiny_model, rng):
@@ -318,6 +358,7 @@ def test_plot_evaluation_one_line_per_method(metric, label):
     ax = plotting.plot_evaluation(ROWS, metric=metric).axes[0]
     assert [line.get_label() for line in ax.lines] == ["noisy", "autoencoder"]
     assert ax.get_ylabel() == label
+    assert ax.get_title() == f"{metric.upper()} against noise factor"
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0.1, 0.3, 0.5])
     expected = [
         row[metric]
@@ -337,6 +378,13 @@ def test_plot_evaluation_rejects_unknown_metric():
 def test_plot_evaluation_rejects_missing_keys():
     with pytest.raises(ValueError, match="method"):
         plotting.plot_evaluation([{"noise_factor": 0.1, "psnr": 20.0}])
+
+
+@pytest.mark.parametrize("value", ["high", None])
+def test_plot_evaluation_rejects_non_numeric_values(value):
+    row = {"noise_factor": 0.1, "method": "noisy", "psnr": value}
+    with pytest.raises(ValueError, match=r"`rows\[0\]` must hold numbers under 'noise_factor'"):
+        plotting.plot_evaluation([row])
 
 
 def test_plot_evaluation_rejects_empty_rows():
@@ -359,11 +407,16 @@ def test_plot_anomaly_scores_draws_histograms_and_roc(rng):
     histogram_ax, roc_ax = figure.axes
     assert len(histogram_ax.patches) == 60  # 30 shared bins for each class
     normal, anomalous = histogram_ax.containers
+    assert [bar.get_x() for bar in normal] == [bar.get_x() for bar in anomalous]
     assert sum(bar.get_height() for bar in normal) == 100
     assert sum(bar.get_height() for bar in anomalous) == 20
     labels = [text.get_text() for text in histogram_ax.get_legend().get_texts()]
     assert labels == ["normal", "anomalous", "threshold = 2"]
     assert "AUC = 0.9" in roc_ax.get_title()
+    curve, chance = roc_ax.lines
+    assert roc_ax.get_title() == f"ROC curve ({curve.get_label()})"
+    assert chance.get_label() == "chance"
+    np.testing.assert_array_equal(chance.get_xydata(), [[0, 0], [1, 1]])
 
 
 def test_plot_anomaly_scores_without_threshold():
@@ -382,9 +435,10 @@ def test_plot_anomaly_scores_rejects_non_finite_threshold():
         plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], threshold=float("inf"))
 
 
-def test_plot_anomaly_scores_rejects_non_numeric_threshold():
+@pytest.mark.parametrize("threshold", ["high", True, np.True_])
+def test_plot_anomaly_scores_rejects_non_numeric_threshold(threshold):
     with pytest.raises(TypeError, match="threshold"):
-        plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], threshold="high")
+        plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], threshold=threshold)
 
 
 # Saving
