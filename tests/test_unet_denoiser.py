@@ -351,6 +351,20 @@ def test_clip_indicators_mark_pixels_at_the_bounds(channels, policy):
     np.testing.assert_array_equal(at_high, [0, 0, 0, 0, 1])  # 0.999 is 1.0 in bfloat16
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_clip_indicators_see_float32_pixels_in_a_mixed_precision_model(policy):
+    # The padding before them must not round the pixels to the compute dtype first.
+    model = UNetDenoiser(filters=(4, 8), dtype=policy)
+    marker = keras.Model(model.input, model.get_layer("clip_indicators").output)
+    values = np.array([0.0, 1e-6, 0.5, 0.9999, 1.0], "float32")
+    images = np.broadcast_to(values[None, :, None, None], (1, 5, 4, 1))
+    marked = keras.ops.convert_to_numpy(marker(images))
+    assert marked.dtype == np.float32 and marked.shape == (1, 6, 4, 3)  # padded to 6
+    expected = [[0, 1, 0], [1e-6, 0, 0], [0.5, 0, 0], [0.9999, 0, 0], [1, 0, 1]]
+    np.testing.assert_array_equal(marked[0, :5, 0], np.array(expected, "float32"))
+    np.testing.assert_array_equal(marked[0, 5, 0], [0, 1, 0])  # padded zeros are marked
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_mark_clipped_adds_two_input_channels_per_channel(channels):
     marked = UNetDenoiser((None, None, channels), filters=(8, 16))

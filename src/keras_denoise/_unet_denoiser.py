@@ -23,9 +23,15 @@ AUTO_TILE_SIZE = 512
 
 @keras.saving.register_keras_serializable(package="keras_denoise")
 class _PadToMultiple(keras.layers.Layer):
-    """Zero-pad height and width at the bottom and right up to a multiple of `multiple`."""
+    """Zero-pad height and width at the bottom and right up to a multiple of `multiple`.
+
+    The images keep their own dtype (no autocast): under a bfloat16 policy
+    the clip indicators after this layer must still tell a float32 pixel of
+    0.999 from 1.
+    """
 
     def __init__(self, multiple: int, **kwargs):
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.multiple = _validation.check_positive_int(
             multiple, "multiple", maximum=2**_validation.MAX_STAGES
@@ -44,6 +50,9 @@ class _PadToMultiple(keras.layers.Layer):
             for side in (height, width)
         )
         return (batch, height, width, channels)
+
+    def compute_output_spec(self, images):
+        return keras.KerasTensor(self.compute_output_shape(images.shape), dtype=images.dtype)
 
     def get_config(self) -> dict:
         config = super().get_config()
