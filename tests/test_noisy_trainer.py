@@ -49,6 +49,14 @@ def test_mixin_method_and_user_compile_settings():
     assert int(model.optimizer.iterations) == 1  # 64 images, one batch: the user's optimizer ran
 
 
+def test_metrics_compare_with_the_scaled_uint8_images():
+    # The targets of the metrics, like the loss's, are the uint8 images divided by 255.
+    model = _model()
+    model.compile(metrics=["mae"])
+    _, history = _fit(_images(32, dtype="uint8"), model, epochs=1)
+    assert 0.0 < history.history["mae"][0] < 0.5
+
+
 def test_unregistered_loss_and_metric_functions_are_used():
     calls = []
 
@@ -156,13 +164,14 @@ def test_train_step_matches_plain_step_with_the_same_noise():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "uint8"])
-def test_validation_data_pair_is_used_as_given(dtype):
+@pytest.mark.parametrize(("dtype", "container"), [("float32", tuple), ("uint8", tuple),
+                                                ("float32", list)])
+def test_validation_data_pair_is_used_as_given(dtype, container):
     images = _images(16)
     noisy = np.clip(images + 0.3, 0, 1)
     pair = (noisy, images) if dtype == "float32" else (
         np.round(noisy * 255).astype("uint8"), np.round(images * 255).astype("uint8"))
-    model, history = _fit(validation_data=pair, epochs=1)
+    model, history = _fit(validation_data=container(pair), epochs=1)
     noisy, images = (np.asarray(a, "float32") / (255 if dtype == "uint8" else 1) for a in pair)
     expected = model.evaluate(noisy[..., None], images[..., None], verbose=0)
     np.testing.assert_allclose(history.history["val_loss"][-1], expected, rtol=1e-4)
@@ -339,12 +348,49 @@ def test_callbacks_one_callback_or_a_tuple(wrap):
     [
         (np.zeros((4, 16), "float32"), ValueError),
         (np.zeros((0, 16, 16), "uint8"), ValueError),
+        (np.zeros((16, 16), "uint8"), ValueError),  # one image, not a batch
         (np.zeros((4, 16, 16), "int32"), TypeError),
     ],
 )
 def test_bad_images_raise(images, error):
     with pytest.raises(error, match="clean_images"):
         fit_denoising(_model(), images, verbose=0)
+
+
+class _RecordTrainerSettings(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.jit_compile = self.model.jit_compile
+        self.steps_per_execution = self.model.steps_per_execution
+        self.name = self.model.name
+
+
+@pytest.mark.parametrize("jit_compile", [np.False_, False])
+def test_jit_compile_takes_numpy_bools(jit_compile):
+    recorder = _RecordTrainerSettings()
+    _fit(_images(16), jit_compile=jit_compile, epochs=1, batch_size=16, callbacks=recorder)
+    assert recorder.jit_compile is False
+
+
+def test_trainer_defaults_to_16_steps_per_execution_and_is_named_after_the_model():
+    recorder = _RecordTrainerSettings()
+    model = _model()
+    _fit(_images(16), model, epochs=1, batch_size=16, callbacks=recorder)
+    expected = 1 if keras.backend.backend() == "torch" else 16  # Keras's loop on PyTorch
+    assert recorder.steps_per_execution == expected
+    assert recorder.name == f"{model.name}_noisy_trainer"  # callbacks see the trainer
+
+
+def test_trainer_outputs_float32_for_a_half_precision_denoiser():
+    # fit_denoising's policy reaches every layer of a user's model, the output layer included;
+    # the trainer still hands float32 predictions to the loss.
+    denoiser = keras.Sequential([keras.Input((8, 8, 1)),
+                                 keras.layers.Dense(1, dtype="mixed_bfloat16")])
+    trainer = NoisyTrainer(denoiser, seed=0)
+    images = np.zeros((2, 8, 8, 1), "float32")
+    assert keras.backend.standardize_dtype(denoiser(images).dtype) == "bfloat16"
+    for training in (True, False):
+        output = trainer(images, training=training)
+        assert keras.backend.standardize_dtype(output.dtype) == "float32"
 
 
 def test_model_must_be_a_keras_model():
@@ -533,6 +579,17 @@ def test_tensorflow_batches_reshuffle_every_epoch_without_autotuning():
 
 
 @pytest.mark.skipif(not ON_TENSORFLOW, reason="the tf.data pipeline of the TensorFlow backend")
+def test_epoch_order_without_a_seed_follows_the_global_seed():
+    from keras_denoise._noisy_trainer import _EpochOrder
+
+    seeds = []
+    for global_seed in (1, 2, 1):
+        keras.utils.set_random_seed(global_seed)
+        seeds.append(_EpochOrder().seed)
+    assert seeds[0] == seeds[2] != seeds[1]
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="the tf.data pipeline of the TensorFlow backend")
 def test_tensorflow_batches_order_is_a_function_of_seed_and_epoch():
     from keras_denoise._noisy_trainer import _EpochOrder, _tensorflow_batches
 
@@ -561,6 +618,14 @@ def test_training_noise_saves_its_seed_state_with_its_weights(tmp_path):
     restored = keras.Sequential([keras.Input((8, 8, 1)), TrainingNoise(0.5, seed=0)])
     restored.load_weights(path)
     np.testing.assert_array_equal(np.asarray(restored.layers[0](images, training=True)), expected)
+
+
+def test_training_noise_loads_weights_saved_without_a_seed_state():
+    # Files saved before the seed state was added hold no entry for it.
+    layer = TrainingNoise(0.5, seed=0)
+    state = keras.ops.convert_to_numpy(layer.seed_generator.state)
+    layer.load_own_variables({})
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.seed_generator.state), state)
 
 
 def _resumed_and_uninterrupted(tmp_path, **kwargs):
