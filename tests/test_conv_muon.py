@@ -59,6 +59,37 @@ def test_output_layers_and_vectors_take_adams_step(name, rng):
         np.testing.assert_allclose(move, rate * np.sign(gradient), rtol=1e-3)
 
 
+def _takes_adams_step(variable, rng):
+    rate = 0.01
+    (gradient,), (move,) = _one_step(ConvMuon(rate), [variable], rng)
+    return np.allclose(move, rate * np.sign(gradient), rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "adam"),
+    [("output", True), ("output_conv", True), ("pre_output", False), ("output_2", False),
+     ("output_conv_1", False), ("outputs", False)],
+)
+def test_default_exclusion_takes_whole_layer_names_only(name, adam, rng):
+    kernel = _kernel(keras.layers.Conv2D(4, 3, use_bias=False, name=name), (None, 8, 8, 4))
+    assert _takes_adams_step(kernel, rng) is adam
+
+
+def test_exclusion_finds_layers_inside_a_name_scope(rng):
+    with keras.name_scope("outer"):
+        kernel = _kernel(keras.layers.Conv2D(4, 3, use_bias=False, name="output"),
+                         (None, 8, 8, 4))
+    assert kernel.path == "outer/output/kernel"
+    assert _takes_adams_step(kernel, rng)
+
+
+def test_embeddings_take_adams_step(rng):
+    layer = keras.layers.Embedding(10, 6)
+    layer.build((None, 3))
+    assert len(layer.embeddings.shape) == 2  # a matrix, but not one to orthogonalize
+    assert _takes_adams_step(layer.embeddings, rng)
+
+
 def test_exclude_layers_selects_the_adam_kernels(rng):
     rate = 0.01
     kernel = _kernel(keras.layers.Conv2D(6, 3, use_bias=False, name="stem"), (None, 8, 8, 4))

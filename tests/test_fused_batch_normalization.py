@@ -133,6 +133,28 @@ def test_falls_back_to_keras_where_the_kernel_does_not_apply(options):
     assert "FusedBatchNormV3" not in {operation.type for operation in graph.get_operations()}
 
 
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="the fused kernel is TensorFlow's")
+def test_float64_matches_keras():
+    # TensorFlow's fused kernel takes no float64: the layer must fall back to Keras.
+    shape = (3, 4, 4, 2)
+    reference, fused = pair(shape, dtype="float64")
+    images = inputs_for(shape).astype("float64")
+    np.testing.assert_allclose(as_numpy(fused(images, training=True)),
+                               as_numpy(reference(images, training=True)), atol=1e-10)
+    assert_weights_close(reference, fused, atol=1e-10)
+
+
+def test_a_mask_selects_the_pixels_of_the_statistics_as_in_keras():
+    shape = (3, 4, 4, 2)
+    reference, fused = pair(shape)
+    images = inputs_for(shape)
+    mask = np.random.default_rng(2).random(shape[:-1]) < 0.5
+    np.testing.assert_allclose(as_numpy(fused(images, training=True, mask=mask)),
+                               as_numpy(reference(images, training=True, mask=mask)),
+                               atol=1e-5)
+    assert_weights_close(reference, fused, atol=1e-6)
+
+
 @pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5)])
 def test_other_ranks_match_keras(shape):
     reference, fused = pair(shape)
