@@ -218,7 +218,7 @@ def test_denoise_rejects_bad_batch_size(batch_size):
         # The decoder's convolutions alone hold 4.2e8 weights.
         ({"encoder_filters": (1, 1), "decoder_filters": (4096, 4096), "kernel_size": 5},
          ValueError, r"more than 2\*\*28.*kernel_size=5"),
-        # A 513x513 code (1025 pooled once, rounded up) of one channel: 2**28 + 1025 * 2**11
+        # A 513x513 code (1025 pooled once, rounded up) of one channel: 2**28 + 1025 * 2**10
         # weights per Dense layer; 512x512 would be exactly 2**28.
         ({"image_shape": (1025, 1025, 1), "latent_dim": 1024, "encoder_filters": (1, 1),
           "decoder_filters": (1, 1)}, ValueError, r"513x513x1 features x 1024 latent units"),
