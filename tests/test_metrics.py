@@ -1,5 +1,6 @@
 import builtins
 
+import keras
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,7 +9,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from strategies import image_batches, seeds
 
 from keras_denoise import GaussianNoise
-from keras_denoise.metrics import psnr, ssim
+from keras_denoise.metrics import PSNR, SSIM, psnr, ssim
 
 SHAPES = [(16, 16), (3, 16, 16), (3, 16, 16, 1), (3, 16, 16, 3)]
 
@@ -107,6 +108,7 @@ def test_symmetric(metric, rng):
     assert metric(clean, estimate) == pytest.approx(metric(estimate, clean))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no "divide by zero" on the way
 def test_identical_images_score_inf_psnr_and_unit_ssim(rng):
     images = rng.random((3, 16, 16))
     assert psnr(images, images) == np.inf
@@ -249,3 +251,20 @@ def test_property_psnr_symmetric_inf_for_identical_and_falls_with_noise(clean, s
     drop = psnr(clean, weaker, reduction="none") - psnr(clean, stronger, reduction="none")
     np.testing.assert_allclose(drop, 20 * np.log10(2), atol=1e-3)
     assert ssim(clean, clean) == pytest.approx(1.0)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="Keras's other backends compute float64 in float32 (see keras.backend.result_type)",
+)
+@pytest.mark.parametrize(("metric_class", "function"), [(PSNR, psnr), (SSIM, ssim)])
+def test_float64_keras_metrics_keep_double_precision(metric_class, function, rng):
+    # A near-perfect estimate: in float32, the rounding of pixels near 0.5 (about 3e-8)
+    # would move a PSNR of 80 dB by thousandths of a dB, and an SSIM by about 1e-7.
+    clean = rng.random((2, 16, 16, 1))
+    estimate = clean + 1e-4 * rng.standard_normal(clean.shape)
+    metric = metric_class(dtype="float64")
+    metric.update_state(clean, estimate)
+    result = metric.result()
+    assert keras.backend.standardize_dtype(result.dtype) == "float64"
+    assert float(result) == pytest.approx(function(clean, estimate), abs=1e-9)

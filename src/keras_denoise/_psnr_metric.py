@@ -38,7 +38,8 @@ class PSNR(keras.metrics.Mean):
         name: name of the metric, shown in training logs. Defaults to "psnr".
         dtype: dtype of the metric's state, or `None` for the Keras default
             (float32). The errors are computed in float32 (float64 for
-            `dtype="float64"`), so the clamp holds in float16 too.
+            `dtype="float64"`), so the clamp holds in float16 too. Keras's
+            JAX and PyTorch backends compute float64 in float32 all the same.
 
     Raises:
         ValueError: if `data_range` is not a positive finite number.

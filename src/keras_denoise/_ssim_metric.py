@@ -50,7 +50,8 @@ class SSIM(keras.metrics.Mean):
             Defaults to 1.0, for images in [0, 1] and for uint8 images.
         name: name of the metric, shown in training logs. Defaults to "ssim".
         dtype: dtype of the metric's computations and state, or `None` for
-            the Keras default (float32).
+            the Keras default (float32). Keras's JAX and PyTorch backends
+            compute float64 in float32 all the same.
 
     Raises:
         ValueError: if `data_range` is not a positive finite number; in
