@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 import textwrap
@@ -126,10 +127,22 @@ def test_single_image_encode_and_decode():
     assert model.decode(latent).shape == (16, 16, 1)
 
 
-@pytest.mark.parametrize("shape", [(2, 12, 16, 1), (2, 16, 16, 3), (16, 12), (2, 16, 16, 16, 1)])
+@pytest.mark.parametrize(
+    "shape", [(2, 12, 16, 1), (2, 20, 16, 1), (2, 16, 16, 3), (16, 12), (20, 16), (3, 16, 20)]
+)
 def test_denoise_rejects_images_the_model_was_not_built_for(shape):
-    with pytest.raises(ValueError, match="images"):
+    # Smaller and larger sides alike: the model's own error would not name the sizes.
+    message = (
+        r"`images` do not fit this model, which takes images of shape \(16, 16, 1\) with 1 "
+        rf"channel\(s\). Received: images with shape {re.escape(str(shape))}"
+    )
+    with pytest.raises(ValueError, match=message):
         _small().denoise(np.zeros(shape, "float32"))
+
+
+def test_denoise_rejects_images_of_rank_5():
+    with pytest.raises(ValueError, match=r"`images` must have between 2 and 4 dimensions"):
+        _small().denoise(np.zeros((2, 16, 16, 16, 1), "float32"))
 
 
 def test_decode_rejects_wrong_latent_size():
@@ -186,6 +199,14 @@ def test_methods_predict_in_batches_of_batch_size(method, batch_size):
 def test_denoise_rejects_bad_batch_size(batch_size):
     with pytest.raises((TypeError, ValueError), match="batch_size"):
         _small().denoise(np.zeros((2, 16, 16)), batch_size=batch_size)
+
+
+@pytest.mark.parametrize("method", ["denoise", "encode", "decode"])
+def test_batch_size_has_a_maximum(method):
+    inputs = np.zeros((2, 8) if method == "decode" else (2, 16, 16), "float32")
+    message = r"`batch_size` must be at most 1048576\. Received: batch_size=1048577"
+    with pytest.raises(ValueError, match=message):
+        getattr(_small(), method)(inputs, batch_size=2**20 + 1)
 
 
 @pytest.mark.parametrize(

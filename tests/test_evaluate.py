@@ -215,6 +215,7 @@ def test_images_that_do_not_fit_the_model(rng):
         ({"baselines": ("median", "median")}, ValueError, "baselines"),
         ({"baselines": (None,)}, ValueError, "baselines"),
         ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2**20 + 1}, ValueError, r"at most 1048576\. Received: batch_size=1048577"),
         ({"batch_size": 2.0}, TypeError, "batch_size"),
         ({"max_images": 0}, ValueError, "max_images"),
         ({"max_images": "all"}, TypeError, "max_images"),

@@ -126,6 +126,7 @@ def test_index_out_of_range():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 2**20 + 1}, r"at most 1048576\. Received: batch_size=1048577"),
     ({"batch_size": 2.5}, "batch_size"),
     ({"shuffle": "yes"}, "shuffle"),
     ({"workers": 0}, "workers"),
@@ -150,6 +151,7 @@ def _pairs(**kwargs):
     ({"clip": (1.0, 0.0)}, ValueError, r"clip=\(1.0, 0.0\)"),
     ({"clip": 5}, ValueError, "clip=5"),
     ({"batch_size": 0}, ValueError, "batch_size=0"),
+    ({"batch_size": 2**20 + 1}, ValueError, r"at most 1048576\. Received: batch_size=1048577"),
     ({"shuffle": "no"}, TypeError, "shuffle='no'"),
     ({"drop_remainder": 1}, TypeError, "drop_remainder=1"),
     ({"entropy": -3}, ValueError, "entropy=-3"),

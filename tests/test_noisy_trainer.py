@@ -258,6 +258,7 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"clip": (1.0, 0.0)}, "clip", ValueError),
         ({"epochs": 0}, "epochs", ValueError),
         ({"batch_size": 0}, "batch_size", ValueError),
+        ({"batch_size": 2**20 + 1}, r"at most 1048576\. Received: batch_size=1048577", ValueError),
         ({"batch_size": 2.5}, "batch_size", TypeError),
         ({"validation_split": 1.0}, "validation_split", ValueError),
         ({"validation_split": "0.1"}, "validation_split", TypeError),

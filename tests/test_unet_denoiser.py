@@ -202,6 +202,7 @@ def test_verbose_tiling_shows_progress(capsys):
     ("kwargs", "error", "match"),
     [
         ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2**20 + 1}, ValueError, r"at most 1048576\. Received: batch_size=1048577"),
         ({"batch_size": 1.5}, TypeError, "batch_size"),
         ({"tile_size": 0}, ValueError, "tile_size"),
         ({"tile_size": 17}, ValueError, "tile_size"),
@@ -249,10 +250,13 @@ def test_one_free_side(image_shape):
 
 
 @pytest.mark.parametrize("colours", [3, 4])
-def test_gray_model_refuses_a_colour_image(colours):
-    # Read as a batch, it would be denoised as 20 images 24 pixels high and `colours` wide.
-    with pytest.raises(ValueError, match=rf"ambiguous .* shape \(20, 24, {colours}\)"):
-        _any_size().denoise(_images((20, 24, colours)))
+@pytest.mark.parametrize("fixed_height", [False, True])
+def test_gray_model_refuses_a_colour_image(colours, fixed_height):
+    # Read as a batch, it would be denoised as 20 images 16 pixels high and `colours` wide,
+    # which a model of free width takes whatever its height.
+    model = UNetDenoiser((16, None, 1), filters=(4,)) if fixed_height else _any_size()
+    with pytest.raises(ValueError, match=rf"ambiguous .* shape \(20, 16, {colours}\)"):
+        model.denoise(_images((20, 16, colours)))
 
 
 def test_gray_model_takes_narrow_images_as_rank_4():
