@@ -83,7 +83,11 @@ def test_falls_back_to_keras_where_the_depthwise_form_does_not_apply(operation_t
     assert "Conv2D" in kinds
 
 
-@pytest.mark.parametrize("options", [{"strides": 2}, {"filters": 6}], ids=["strided", "wide"])
+@pytest.mark.parametrize(
+    "options",
+    [{"strides": 2}, {"filters": 6}, {"filters": 3, "groups": 3}],
+    ids=["strided", "wide", "grouped"],
+)
 def test_fallbacks_match_keras(options):
     shape = (2, 8, 8, 3)
     settings = {"filters": 1, "padding": "same", **options}

@@ -136,6 +136,21 @@ def test_bad_arguments(kwargs, match):
         GaussianNoise(0.5).dataset(_images(10), **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"batch_size": 2**20 + 1}, {"batch_size": 0}, {"shuffle": "yes"}, {"drop_remainder": 1}],
+)
+def test_a_refused_call_leaves_the_noise_generator_as_it_was(kwargs):
+    # Checked before the stream's seed is drawn: a corrected call then gives the stream
+    # that the same seed gives without the mistake.
+    noise = GaussianNoise(0.5, seed=0)
+    with pytest.raises((TypeError, ValueError), match=next(iter(kwargs))):
+        noise.dataset(_images(10), **{"batch_size": 4, **kwargs})
+    noisy, _ = noise.dataset(_images(10), batch_size=4)[0]
+    expected, _ = GaussianNoise(0.5, seed=0).dataset(_images(10), batch_size=4)[0]
+    np.testing.assert_array_equal(noisy, expected)
+
+
 def _pairs(**kwargs):
     arguments = dict(images=_images(10), noise_factor=0.5, clip=(0.0, 1.0), batch_size=4,
                      shuffle=False, drop_remainder=False, entropy=0)

@@ -93,7 +93,9 @@ def test_tiles_come_from_the_right_places():
             np.testing.assert_array_equal(tile, expected)
 
 
-def test_verbose_shows_a_progress_bar(capsys):
-    images = np.zeros((1, 32, 32, 1), "float32")
+def test_verbose_shows_a_progress_bar_over_every_tile_of_every_image(capsys):
+    # 4 x 4 windows of 12 pixels advancing by 8 cover each 32 x 32 image.
+    images = np.zeros((2, 32, 32, 1), "float32")
     predict_tiled(lambda tiles: tiles, images, tile_size=8, overlap=2, verbose=True)
-    assert "tile" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "32/32" in output and "tile" in output
