@@ -1,0 +1,85 @@
+"""The argument checks shared by the whole package, tested directly."""
+
+import numpy as np
+import pytest
+
+from keras_denoise import _validation
+
+
+def test_short_repr_shortens_long_values_and_describes_arrays():
+    text = _validation._short_repr(list(range(100)))
+    assert len(text) == 80 and text.endswith("...") and text.startswith("[0, 1, 2")
+    assert _validation._short_repr((1, 2)) == "(1, 2)"
+    array = np.zeros((3, 4), np.float32)
+    assert _validation._short_repr(array) == "array(shape=(3, 4), dtype=float32)"
+
+
+def test_messages_echo_a_short_value():
+    # A huge argument is named, not printed in full.
+    with pytest.raises(TypeError, match=r"Received: filters=\[\[0, 0, .*\.\.\.$"):
+        _validation.check_filters([[0] * 1000], "filters")
+    with pytest.raises(TypeError, match=r"Received: seed=array\(shape=\(1000,\), dtype=int64\)$"):
+        _validation.check_seed(np.arange(1000), "seed")
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [
+        (
+            "16",
+            TypeError,
+            r"`filters` must be a sequence of positive integers\. Received: filters='16'",
+        ),
+        (b"\x10", TypeError, r"`filters` must be a sequence of positive integers"),
+        ((8,) * 9, ValueError, r"`filters` must hold between 1 and 8 integers"),
+        ((), ValueError, r"`filters` must hold between 1 and 8 integers"),
+        ((8, 2.0), TypeError, r"`filters` must hold integers between 1 and 4096"),
+        ((8, True), TypeError, r"`filters` must hold integers between 1 and 4096"),
+        ((8, 0), ValueError, r"`filters` must hold integers between 1 and 4096"),
+        ((8, 4097), ValueError, r"`filters` must hold integers between 1 and 4096"),
+    ],
+)
+def test_check_filters_refuses(value, error, match):
+    with pytest.raises(error, match=match):
+        _validation.check_filters(value, "filters")
+
+
+def test_check_filters_takes_up_to_eight_stages_of_numpy_integers():
+    assert _validation.check_filters([np.int64(4)] * 8, "filters") == (4,) * 8
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ((16, 16, 65), r"between 1 and 64 channels\. Received: image_shape=\(16, 16, 65\)"),
+        ((16, 16, 0), r"between 1 and 64 channels"),
+        ((3, 16, 1), r"height and width between 4 and 8192"),
+        ((16, 8193, 1), r"height and width between 4 and 8192"),
+    ],
+)
+def test_check_image_shape_bounds(value, match):
+    with pytest.raises(ValueError, match=match):
+        _validation.check_image_shape(value)
+
+
+def test_check_image_shape_takes_the_bounds_themselves():
+    assert _validation.check_image_shape((4, 8192, 64)) == (4, 8192, 64)
+
+
+@pytest.mark.parametrize(
+    "policy", [None, "float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"]
+)
+def test_check_model_dtype_takes_every_floating_policy(policy):
+    result = _validation.check_model_dtype(policy)
+    assert result.variable_dtype in ("float16", "bfloat16", "float32", "float64")
+
+
+@pytest.mark.parametrize("dtype", ["int16", "uint16", "int64"])
+def test_integer_images_other_than_uint8_get_a_hint(dtype):
+    with pytest.raises(TypeError, match=r"dtype .*; convert it with `images\.astype\('float32'\)"):
+        _validation.as_float_images(np.zeros((4, 4), dtype))
+
+
+def test_boolean_images_get_no_integer_hint():
+    with pytest.raises(TypeError, match=r"with dtype bool$"):
+        _validation.as_float_images(np.zeros((4, 4), bool))
