@@ -114,6 +114,30 @@ def test_bad_clip_value(clip):
         GaussianNoise(0.5, clip=clip)
 
 
+@pytest.mark.parametrize("clip", ["01", b"01", 5, [0.0]])
+def test_clip_that_is_not_a_pair(clip):
+    # A string of two characters is not a pair of bounds, whatever its length.
+    with pytest.raises(ValueError, match=r"`clip` must be a pair \(low, high\) or None"):
+        GaussianNoise(0.5, clip=clip)
+
+
+def test_clip_takes_numpy_and_integer_bounds_and_keeps_python_floats():
+    noise = GaussianNoise(0.5, clip=(np.float32(0.25), np.int64(1)), seed=0)
+    assert noise.clip == (0.25, 1.0)
+    assert all(type(bound) is float for bound in noise.get_config()["clip"])
+    assert repr(noise) == "GaussianNoise(noise_factor=0.5, clip=(0.25, 1.0), seed=0)"
+    noisy = noise(np.full((2, 8, 8), 0.5, "float32"))
+    assert noisy.min() >= 0.25 and noisy.max() <= 1.0
+
+
+def test_streams_of_different_seeds_are_seeded_apart():
+    # Each stream's seed is drawn from the whole 63-bit range: 300 noise seeds give 300
+    # different streams, where a narrow range would repeat some.
+    images = np.zeros((2, 4, 4), "float32")
+    entropies = {GaussianNoise(0.5, seed=seed).dataset(images).entropy for seed in range(300)}
+    assert len(entropies) == 300
+
+
 @pytest.mark.parametrize("clip", [("a", "b"), (False, True), (0.0, np.True_), (None, 1.0)])
 def test_bad_clip_type(clip):
     with pytest.raises(TypeError, match=r"`clip` must hold two numbers"):
