@@ -151,6 +151,14 @@ def test_a_refused_call_leaves_the_noise_generator_as_it_was(kwargs):
     np.testing.assert_array_equal(noisy, expected)
 
 
+def test_streams_of_different_seeds_are_seeded_apart():
+    # Each stream's seed is drawn from the whole 63-bit range: 300 noise seeds give 300
+    # different streams, where a narrow range would repeat some.
+    images = np.zeros((2, 4, 4), "float32")
+    entropies = {GaussianNoise(0.5, seed=seed).dataset(images).entropy for seed in range(300)}
+    assert len(entropies) == 300
+
+
 def _pairs(**kwargs):
     arguments = dict(images=_images(10), noise_factor=0.5, clip=(0.0, 1.0), batch_size=4,
                      shuffle=False, drop_remainder=False, entropy=0)
