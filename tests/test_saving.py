@@ -1,5 +1,8 @@
+import functools
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import keras
@@ -23,6 +26,16 @@ def _rewrite_config(source, target, edit):
             if item.filename == "config.json":
                 data = json.dumps(edit(json.loads(data))).encode()
             archive_out.writestr(item, data)
+
+
+class _NotAKerasModel:
+    """A model of another framework: it has a `save` method, but is no `keras.Model`."""
+
+    def save(self, filepath):
+        raise AssertionError("save_model called the `save` of a model it should refuse")
+
+    def __repr__(self):
+        return "<not a Keras model>"
 
 
 @pytest.fixture
@@ -63,14 +76,16 @@ def test_atomic_path_cleans_up_after_an_interrupt(tmp_path):
     assert os.listdir(tmp_path) == ["data.txt"]
 
 
-def test_atomic_path_gives_default_permissions(tmp_path):
-    umask = os.umask(0o022)
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_path_gives_default_permissions(tmp_path, umask, mode):
+    # The permissions `open` would give a new file under the user's umask.
+    previous = os.umask(umask)
     try:
         with atomic_path(tmp_path / "out.txt") as tmp:
             open(tmp, "w").close()
     finally:
-        os.umask(umask)
-    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
+        os.umask(previous)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == mode
 
 
 def test_failed_save_leaves_previous_model_intact(saved, monkeypatch):
@@ -100,6 +115,7 @@ def test_save_refuses_to_overwrite_when_asked(saved):
         ({"overwrite": "no"}, TypeError, "overwrite='no'"),
         ({"overwrite": 0}, TypeError, "overwrite=0"),
         ({"model": "model"}, TypeError, "model='model'"),
+        ({"model": _NotAKerasModel()}, TypeError, "model=<not a Keras model>"),
         ({"filepath": 3}, TypeError, "filepath=3"),
     ],
 )
@@ -134,10 +150,20 @@ def test_save_onto_a_folder_names_the_path(tmp_path):
     assert os.listdir(tmp_path) == ["model.keras"]
 
 
-@pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.zip", "model", "model.KERAS"])
-def test_save_requires_keras_extension(tmp_path, name):
-    with pytest.raises(ValueError, match="filepath"):
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [
+        ("model.h5", "Legacy HDF5"),
+        ("model.HDF5", "Legacy HDF5"),
+        ("model.zip", "`filepath` must end with `.keras`"),
+        ("model", "`filepath` must end with `.keras`"),
+        ("model.KERAS", r"`filepath` must end with `.keras` \(lower case\)"),
+    ],
+)
+def test_save_requires_keras_extension(tmp_path, name, match):
+    with pytest.raises(ValueError, match=match):
         save_model(_small(), tmp_path / name)
+    assert os.listdir(tmp_path) == []
 
 
 # --- Safe loading ----------------------------------------------------------------------------
@@ -211,6 +237,19 @@ def test_missing_file(tmp_path):
         load_model(tmp_path / "absent.keras")
 
 
+def test_a_folder_is_not_a_model_file(tmp_path):
+    (tmp_path / "model.keras").mkdir()
+    with pytest.raises(FileNotFoundError, match="`filepath` does not exist or is not a file"):
+        load_model(tmp_path / "model.keras")
+
+
+def test_an_upper_case_extension_is_refused_on_loading(saved):
+    upper = saved.with_name("model.KERAS")
+    saved.rename(upper)
+    with pytest.raises(ValueError, match=r"must end with `.keras` \(lower case\)"):
+        load_model(upper)
+
+
 @pytest.mark.parametrize("compile", ["no", 1, None])
 def test_load_rejects_a_non_bool_compile(saved, compile):
     with pytest.raises(TypeError, match=f"compile={compile!r}"):
@@ -226,6 +265,15 @@ def test_damaged_config_is_refused(tmp_path, config):
         load_model(path)
 
 
+def test_config_of_exactly_the_size_limit_loads(saved, monkeypatch):
+    from keras_denoise import _saving
+
+    with zipfile.ZipFile(saved) as archive:
+        size = archive.getinfo("config.json").file_size
+    monkeypatch.setattr(_saving, "MAX_CONFIG_BYTES", size)
+    assert isinstance(load_model(saved), ConvAutoencoder)
+
+
 def test_oversized_config_is_refused_before_reading(tmp_path, monkeypatch):
     from keras_denoise import _saving
 
@@ -237,7 +285,7 @@ def test_oversized_config_is_refused_before_reading(tmp_path, monkeypatch):
         load_model(path)
 
 
-@pytest.mark.parametrize("name", ["weights.h5", "weights.hdf5"])
+@pytest.mark.parametrize("name", ["weights.h5", "weights.hdf5", "weights.H5"])
 def test_legacy_h5_is_refused(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"\x89HDF\r\n\x1a\n")
@@ -248,7 +296,7 @@ def test_legacy_h5_is_refused(tmp_path, name):
 def test_non_zip_is_refused(tmp_path):
     path = tmp_path / "model.keras"
     path.write_text("not a zip file")
-    with pytest.raises(ValueError, match="zip"):
+    with pytest.raises(ValueError, match=r"`filepath` is not a `.keras` \(zip\) archive"):
         load_model(path)
 
 
@@ -298,6 +346,14 @@ def test_keras_safe_mode_backs_up_the_check(tmp_path, monkeypatch):
          r"config\.config\.activation is a '__lambda__'"),
         ({"module": ["os"], "class_name": "system", "config": {}}, r"module \['os'\]"),
         ({"module": 3, "class_name": "Dense", "config": {}}, "module 3"),
+        # A package whose name merely starts like an allowed one.
+        ({"class_name": "Payload", "registered_name": "keras_evil>Payload", "config": {}},
+         r"custom object 'keras_evil>Payload'"),
+        ({"class_name": "Payload", "registered_name": "keras>Payload", "config": {}},
+         r"custom object 'keras>Payload'"),
+        # Lists count towards the depth as dicts do.
+        ({"config": {"layers": functools.reduce(lambda inner, _: [inner], range(70), {})}},
+         r"config\.config\.layers(\[0\]){63}.* is nested more than 64 levels deep"),
     ],
 )  # fmt: skip
 def test_check_config_safe_refuses_bare_lambdas_and_non_string_modules(config, match):
@@ -366,6 +422,22 @@ def test_check_config_safe_accepts_real_configs():
 
 def test_load_model_is_exported():
     assert keras_denoise.load_model is load_model
+
+
+def test_load_model_finds_classes_that_were_never_imported(tmp_path):
+    # `import keras_denoise` loads its classes lazily; `load_model` must register them itself.
+    path = tmp_path / "unet.keras"
+    model = keras_denoise.UNetDenoiser(image_shape=(None, None, 1), filters=(4, 8))
+    model.compile()  # the default optimizer, ConvMuon, is a keras-denoise class too
+    model.save(path)
+    code = (
+        "import keras_denoise\n"
+        f"model = keras_denoise.load_model({str(path)!r})\n"
+        "print(type(model).__name__, type(model.optimizer).__name__)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["UNetDenoiser", "ConvMuon"]
 
 
 def test_load_model_registers_every_keras_denoise_class():
