@@ -151,6 +151,22 @@ def test_host_and_device_batches_give_the_same_result():
     np.testing.assert_allclose(host_state["total"], device_state["total"], rtol=1e-6)
 
 
+def test_a_none_in_the_batches_reaches_the_step_as_none(pad):
+    # Keras passes batches such as `(x, None)` (a generator of unlabelled images) as they are.
+    def step(state, data):
+        images, labels = data
+        assert labels is None
+        return toy_step(state, (images,))
+
+    data = batches([4] * 3 + [2])
+    function = _jax_fused_steps.fused_step_function(step, 3)
+    iterator = iter([(*batch, None) for batch in data])
+    state = {"total": np.float32(0.0)}
+    for _ in range(2):  # three batches fused, then the last one alone
+        state = function(state, iterator)[1]
+    np.testing.assert_allclose(state["total"], step_by_step(data)[1]["total"], rtol=1e-6)
+
+
 def test_fuses_only_the_first_batch_signature():
     traced = []
 
@@ -160,13 +176,81 @@ def test_fuses_only_the_first_batch_signature():
 
     function = _jax_fused_steps.fused_step_function(counting_step, 2)
     state = {"total": np.float32(0.0)}
-    for sizes in ([4, 4], [4, 4], [5, 5], [5, 5]):
+    for sizes in ([4, 4], [4, 4], [5, 5], [5, 5], [5]):
         state = function(state, iter(batches(sizes)))[1]
     # One trace of the scan body for (4, 3), one of the single step for (5, 3) (run twice
-    # per execution but compiled once); no fused program for the second signature.
+    # per execution but compiled once, and reused by the lone batch of the last execution);
+    # no fused program for the second signature.
     assert traced == [(4, 3), (5, 3)]
-    expected = step_by_step(batches([4, 4]) + batches([4, 4]) + batches([5, 5]) * 2)[1]
+    expected = step_by_step(
+        batches([4, 4]) + batches([4, 4]) + batches([5, 5]) * 2 + batches([5])
+    )[1]
     np.testing.assert_allclose(state["total"], expected["total"], rtol=1e-6)
+
+
+def test_batches_of_another_dtype_are_never_stacked_together():
+    # Stacking a uint8 batch with float32 ones would hand the step float32 pixels of 0-255.
+    def scaling_step(state, data):
+        (images,) = data
+        if images.dtype == np.uint8:
+            images = images / 255.0
+        return toy_step(state, (images,))
+
+    floats = batches([4] * 3)
+    as_bytes = [(np.round(images * 255).astype("uint8"),) for (images,) in floats]
+    data = floats[:2] + [as_bytes[2]] + floats[:1] + as_bytes[:1]
+    function = _jax_fused_steps.fused_step_function(scaling_step, 2)
+    iterator = iter(data)
+    state = {"total": np.float32(0.0)}
+    for _ in range(3):  # two float32 batches fused, then uint8 and float32, then uint8
+        state = function(state, iterator)[1]
+    expected = {"total": np.float32(0.0)}
+    for batch in data:
+        expected = scaling_step(expected, batch)[1]
+    np.testing.assert_allclose(state["total"], expected["total"], rtol=1e-6)
+
+
+def test_precompiling_when_every_batch_is_full(pad, monkeypatch):
+    # Padded, with no other batch size, no single step is left to precompile.
+    monkeypatch.setattr(_jax_fused_steps, "PRECOMPILE", True)
+    data = batches([4] * 6)
+    function = _jax_fused_steps.fused_step_function(toy_step, 3, other_batch_sizes=())
+    iterator = iter(data)
+    state = {"total": np.float32(0.0)}
+    for _ in range(2):
+        state = function(state, iterator)[1]
+    np.testing.assert_allclose(state["total"], step_by_step(data)[1]["total"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("failure", ["compiling", "calling"])
+def test_a_failed_precompilation_falls_back_to_the_single_step(failure, monkeypatch):
+    # Whatever goes wrong with a step compiled in the background, the step is compiled
+    # again in the foreground, where a real error would show.
+    import jax
+
+    monkeypatch.setattr(_jax_fused_steps, "PRECOMPILE", True)
+
+    refused = []
+
+    def refuse(*args):
+        refused.append(args)
+        raise TypeError("not the arguments it was compiled for")
+
+    def compile_badly(lowered, *args, **kwargs):
+        if failure == "compiling":
+            raise RuntimeError("XLA ran out of memory")
+        return refuse
+
+    monkeypatch.setattr(jax.stages.Lowered, "compile", compile_badly)
+    data = batches([4] * 3 + [2])
+    function = _jax_fused_steps.fused_step_function(toy_step, 3, other_batch_sizes=(2,))
+    state = {"total": np.float32(0.0)}
+    for _ in range(2):  # two epochs: a failed precompiled step is dropped, not tried again
+        iterator = iter(data)
+        for _ in range(2):
+            state = function(state, iterator)[1]
+    assert len(refused) == (1 if failure == "calling" else 0)
+    np.testing.assert_allclose(state["total"], step_by_step(data * 2)[1]["total"], rtol=1e-6)
 
 
 @pytest.fixture(scope="module")
