@@ -152,6 +152,7 @@ def test_demo_writes_its_files(tmp_path):
         assert (out / name).stat().st_size > 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["heldout_images"] == 64
+    assert metrics["train_images"] == 57  # 90 % of 64, the rest validates
     assert metrics["psnr_denoised"] > 0
     # The noisy PSNR is that of the first 64 sample test digits noised with the reported seed.
     _, test = keras_denoise.datasets.load_sample_digits()
@@ -174,6 +175,11 @@ def test_train_on_a_folder_then_denoise_and_evaluate(tmp_path, digits_folder):
     metrics = json.loads((tmp_path / "out" / "squares.metrics.json").read_text())
     assert metrics["train_images"] == 9 and metrics["heldout_images"] == 3
     assert {"final_loss", "final_val_loss", "psnr_noisy", "psnr_denoised"} <= set(metrics)
+    # The final losses are the second epoch's, as its progress line gave them.
+    last_epoch = [line for line in stdout.splitlines() if " - loss: " in line][-1]
+    for name in ("loss", "val_loss"):
+        printed = float(re.search(rf" - {name}: ([0-9.]+)", last_epoch)[1])
+        assert metrics[f"final_{name}"] == pytest.approx(printed, abs=5e-5)
     # Scored on the last quarter of the images (in name order), which training held out.
     heldout = keras_denoise.datasets.load_images(digits_folder)[9:]
     noisy = keras_denoise.GaussianNoise(metrics["noise_factor"], seed=1)(heldout)
@@ -287,10 +293,11 @@ def test_train_resizes_or_cuts_folder_images(tmp_path, digits_folder, flags, ima
     assert metrics["train_images"] + metrics["heldout_images"] == images
 
 
-@pytest.mark.parametrize("key", ["images", "x"])
-def test_train_on_an_npz_of_one_array(tmp_path, rng, key):
-    data = tmp_path / "data.npz"
-    np.savez(data, **{key: rng.integers(0, 256, (10, 16, 16), dtype=np.uint8)})
+@pytest.mark.parametrize(("key", "name"), [("images", "data.npz"), ("x", "DATA.NPZ")])
+def test_train_on_an_npz_of_one_array(tmp_path, rng, key, name):
+    data = tmp_path / name
+    with open(data, "wb") as handle:  # `np.savez` would add `.npz` to a name in capitals
+        np.savez(handle, **{key: rng.integers(0, 256, (10, 16, 16), dtype=np.uint8)})
     argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "4",
             "--latent-dim", "4", "--validation-split", "0.2", "--out", str(tmp_path / "m.keras")]
     assert main(argv) == 0
@@ -409,6 +416,22 @@ def test_resume_ignores_the_options_of_a_backup_without_a_checkpoint(tmp_path):
         _resume_settings(args, str(backup))
 
 
+def test_resume_refuses_a_backup_with_an_option_this_run_lacks(tmp_path):
+    # A backup written with an option this version no longer has is of another run too.
+    backup = tmp_path / "m.keras.backup"
+    args = _build_parser().parse_args(
+        ["train", "--data", "sample", "--resume", "--out", "m.keras"]
+    )
+    settings = _resume_settings(args, str(backup))
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"")
+    (backup / _RESUME_SETTINGS).write_text(json.dumps(settings))
+    assert _resume_settings(args, str(backup)) == settings
+    (backup / _RESUME_SETTINGS).write_text(json.dumps({**settings, "retired_option": 1}))
+    with pytest.raises(ValueError, match=r"\(--retired-option 1 there, None now\)"):
+        _resume_settings(args, str(backup))
+
+
 @pytest.mark.slow
 def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, rng):
     data = write_tiny_npz(tmp_path / "data.npz", rng)
@@ -495,6 +518,24 @@ def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
         assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-6)
 
 
+def test_evaluate_reads_a_folder_at_the_models_size_and_channels(tmp_path, rng, conv_path):
+    # Grey and colour photos of 20x24 pixels, for a model of 16x16 grey images.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write_png(folder / "a.png", rng.integers(0, 256, (20, 24), dtype=np.uint8))
+    for name in ("b.png", "c.png"):
+        write_png(folder / name, rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
+    scores = tmp_path / "scores.json"
+    argv = ["evaluate", str(conv_path), "--data", str(folder), "--noise-factors", "0.5",
+            "--baselines", "none", "--json", str(scores)]  # fmt: skip
+    assert main(argv) == 0
+    images = keras_denoise.datasets.load_images(folder, size=(16, 16), channels=1)
+    expected = keras_denoise.evaluate(load_model(conv_path), images, noise_factors=(0.5,),
+                                      baselines=(), verbose=False)  # fmt: skip
+    for row, expected_row in zip(strict_json(scores), expected, strict=True):
+        assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-9)
+
+
 def test_missing_file_is_one_line_in_a_real_process(tmp_path, conv_path):
     code, stdout, stderr = run_cli("denoise", conv_path, tmp_path / "nowhere.png")
     assert code == 1
@@ -522,7 +563,7 @@ def test_version(capsys):
     [
         ([], "required"),
         (["demo", "--epochs", "0"], "epochs"),
-        (["demo", "--epochs", "many"], "many"),
+        (["demo", "--epochs", "many"], "`epochs` must be an integer. Received: epochs='many'"),
         (["demo", "--noise-factor", "-1"], "noise_factor"),
         (["demo", "--noise-factor", "1e308"], "at most 1000000.0"),
         (["demo", "--dtype-policy", "float8"], "float8"),
@@ -540,7 +581,9 @@ def test_version(capsys):
         (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--filters"],
          "--filters"),
         (["denoise", "model.keras"], "required"),
-        (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,x"], "'x'"),
+        (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,x"],
+         "`noise_factors` must be a number. Received: noise_factors='x'"),
+        (["denoise", "model.keras", "image.png", "--overlap", "-1"], "overlap=-1"),
         (["evaluate", "model.keras", "--data", "sample", "--figure", "ev.txt"], "ev.txt"),
     ],
 )  # fmt: skip
@@ -549,6 +592,34 @@ def test_bad_arguments_exit_2(capsys, argv, fragment):
         main(argv)
     assert caught.value.code == 2
     assert_one_line_error(capsys.readouterr().err, fragment)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["evaluate", "m.keras", "--data", "sample", "--baselines", " median, tv ,"],
+         {"baselines": ("median", "tv")}),
+        (["evaluate", "m.keras", "--data", "sample", "--baselines", "none"], {"baselines": ()}),
+        (["evaluate", "m.keras", "--data", "sample", "--figure", "Scores.PNG"],
+         {"figure": "Scores.PNG"}),
+        (["denoise", "m.keras", "image.png", "--overlap", "0"], {"overlap": 0}),
+        (["train", "--data", "sample", "--out", "m.keras", "--validation-split", "0"],
+         {"validation_split": 0.0}),
+    ],
+)  # fmt: skip
+def test_options_are_read_as_users_write_them(argv, expected):
+    args = _build_parser().parse_args(argv)
+    assert {name: getattr(args, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(("isatty", "verbose"), [(True, 1), (False, 2)])
+def test_progress_is_a_live_bar_in_a_terminal_and_one_line_per_epoch_in_a_pipe(
+    monkeypatch, isatty, verbose
+):
+    from keras_denoise import _cli
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: isatty)
+    assert _cli._verbosity() == verbose
 
 
 def test_unreadable_image(capsys, tmp_path, conv_path):
@@ -577,10 +648,14 @@ def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
          "--tile-size"),
         (["denoise", "{conv}", "{image}", "-o", "{tmp}/out", "--overlap", "4"],
          "--overlap"),
-        (["denoise", "{conv}", "{tmp}/notes.txt"], "notes.txt"),
+        (["denoise", "{conv}", "{tmp}/notes.txt"], "notes.txt is not a PNG, JPEG or .npy file"),
+        (["denoise", "{conv}", "{tmp}/folder.png"], "no such file: "),
+        (["denoise", "{conv}", "{image}", "{tmp}/other/image.png", "-o", "{tmp}/out"],
+         "would both be written to"),
         (["denoise", "{conv}", "{image}", "-o", "{tmp}"], "overwrite"),
         (["denoise", "{tmp}/missing.keras", "{image}"], "missing.keras"),
         (["denoise", "{image}.keras", "{image}"], "zip"),
+        (["denoise", "{plain}", "{image}"], "plain.keras is not a keras-denoise model"),
         (["train", "--data", "{tmp}/nothing", "--out", "{tmp}/m.keras"], "nothing"),
         (["train", "--data", "sample", "--model", "unet", "--latent-dim", "4",
           "--out", "{tmp}/m.keras"], "--latent-dim"),
@@ -601,9 +676,14 @@ def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
 def test_failures_exit_1(capsys, tmp_path, conv_path, argv, fragment):
     image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "other").mkdir()
+    write_png(tmp_path / "other" / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "image.png.keras").write_bytes(b"not a zip")
     np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
-    names = {"conv": conv_path, "image": image, "tmp": tmp_path}
+    plain = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Identity()])
+    plain.save(tmp_path / "plain.keras")
+    names = {"conv": conv_path, "image": image, "tmp": tmp_path, "plain": tmp_path / "plain.keras"}
     assert main([arg.format(**names) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, fragment)
 
@@ -647,6 +727,28 @@ def test_output_paths_are_checked_before_any_work(
     assert main([arg.format(conv=conv_path, tmp=tmp_path) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, *fragments)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--model", "unet", "--filters", *["4"] * 9], "between 1 and 8"),
+        (["--model", "unet", "--filters", "8", "16", "--convolutions", "2", "2", "2"],
+         "one count per level"),
+        (["--model", "unet", "--convolutions", "3", "2"], "of `filters` (4)"),  # the default
+        (["--model", "unet", "--latent-dim", "4"], "--latent-dim applies"),
+    ],
+)  # fmt: skip
+def test_model_options_are_checked_before_the_data_is_read(
+    monkeypatch, capsys, tmp_path, flags, fragment
+):
+    def too_late(*args, **kwargs):
+        raise AssertionError("the model's options should have been checked first")
+
+    monkeypatch.setattr("keras_denoise._cli._load_data", too_late)
+    assert main(["train", "--data", "sample", "--out", str(tmp_path / "m.keras"), *flags]) == 1
+    assert_one_line_error(capsys.readouterr().err, fragment)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -800,6 +902,17 @@ def test_denoise_npy_keeps_layout_and_dtype(capsys, tmp_path, conv_path, shape, 
         assert_denoised(result, expected, array, atol=1e-5)
 
 
+def test_denoise_an_rgba_npy_image_gives_the_models_channels(tmp_path, conv_path):
+    rgba = np.random.default_rng(0).random((16, 16, 4), dtype=np.float32)
+    np.save(tmp_path / "in.npy", rgba)
+    argv = ["denoise", str(conv_path), str(tmp_path / "in.npy"), "-o", str(tmp_path / "o")]
+    assert main(argv) == 0
+    # One RGBA image, not 16 images of 16x4 pixels: alpha dropped, then luma.
+    grey = (rgba[..., :3] @ LUMA)[..., None]
+    expected = model_denoise(conv_path, grey[None])[0]
+    assert_denoised(np.load(tmp_path / "o" / "in.npy"), expected, grey, atol=1e-5)
+
+
 @pytest.mark.parametrize("tile_size", [None, 16])
 def test_overlap_reaches_the_model_with_or_without_tile_size(
     monkeypatch, tmp_path, unet_path, tile_size
@@ -831,9 +944,11 @@ def test_overlap_reaches_the_model_with_or_without_tile_size(
         (1, 3, lambda images: np.repeat(images, 3, axis=-1)),
         (2, 3, lambda images: np.repeat(images[..., :1], 3, axis=-1)),
         (4, 3, lambda images: images[..., :3]),
+        (4, 4, lambda images: images),
+        (2, 2, lambda images: images),
     ],
     ids=["rgb-to-grey", "rgba-to-grey", "grey-alpha-to-grey", "grey-to-rgb",
-         "grey-alpha-to-rgb", "rgba-to-rgb"],
+         "grey-alpha-to-rgb", "rgba-to-rgb", "rgba-kept", "grey-alpha-kept"],
 )
 def test_inputs_take_the_models_channels_by_luma_alpha_dropped(received, channels, expected):
     # The model's own output hardly depends on its input before much training, so the
