@@ -260,12 +260,15 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"batch_size": 0}, "batch_size", ValueError),
         ({"batch_size": 2**20 + 1}, r"at most 1048576\. Received: batch_size=1048577", ValueError),
         ({"batch_size": 2.5}, "batch_size", TypeError),
-        ({"validation_split": 1.0}, "validation_split", ValueError),
+        ({"validation_split": 1.0}, r"in \[0, 1\)\. Received: validation_split=1\.0", ValueError),
         ({"validation_split": "0.1"}, "validation_split", TypeError),
-        ({"validation_split": 0.95}, "validation_split", ValueError),
+        ({"validation_split": True}, "validation_split=True", TypeError),
+        ({"validation_split": 0.95}, "leaves no training", ValueError),
         ({"seed": -1}, "seed", ValueError),
         ({"shuffle": 1}, "shuffle", TypeError),
         ({"steps_per_execution": 0}, "steps_per_execution", ValueError),
+        ({"steps_per_execution": 2**16 + 1},
+         r"at most 65536\. Received: steps_per_execution=65537", ValueError),
         ({"jit_compile": "yes"}, "jit_compile", ValueError),
         ({"jit_compile": 1}, r"jit_compile=1", TypeError),
         ({"jit_compile": None}, r"jit_compile=None", TypeError),
@@ -350,6 +353,7 @@ def test_callbacks_one_callback_or_a_tuple(wrap):
         (np.zeros((4, 16), "float32"), ValueError),
         (np.zeros((0, 16, 16), "uint8"), ValueError),
         (np.zeros((16, 16), "uint8"), ValueError),  # one image, not a batch
+        (np.zeros((2, 4, 16, 16, 1), "uint8"), ValueError),  # a batch of batches
         (np.zeros((4, 16, 16), "int32"), TypeError),
     ],
 )
@@ -397,6 +401,16 @@ def test_trainer_outputs_float32_for_a_half_precision_denoiser():
 def test_model_must_be_a_keras_model():
     with pytest.raises(TypeError, match="model"):
         fit_denoising("model", _images(8))
+
+
+def test_trainer_config_holds_the_checked_values_as_python_numbers():
+    trainer = NoisyTrainer(_model(), np.float32(0.25), clip=(np.int64(0), 1), seed=np.int64(3))
+    config = trainer.get_config()
+    assert [(config[name], type(config[name])) for name in ("noise_factor", "seed")] == [
+        (0.25, float), (3, int)
+    ]
+    assert config["clip"] == (0.0, 1.0) and {type(bound) for bound in config["clip"]} == {float}
+    assert (trainer.noise_factor, trainer.clip, trainer.seed) == (0.25, (0.0, 1.0), 3)
 
 
 def test_trainer_names_its_denoiser_argument():
