@@ -120,6 +120,14 @@ def conv_path(tmp_path):
     return path
 
 
+@pytest.fixture(scope="module")
+def plain_path(tmp_path_factory):
+    """A plain Keras model file (no `denoise`), saved once for the module."""
+    path = tmp_path_factory.mktemp("plain") / "plain.keras"
+    keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Identity()]).save(path)
+    return path
+
+
 @pytest.fixture
 def unet_path(tmp_path):
     """An untrained, small UNetDenoiser for RGB images of any size."""
@@ -674,7 +682,7 @@ def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
          "gaussian"),
     ],
 )  # fmt: skip
-def test_failures_exit_1(capsys, tmp_path, conv_path, argv, fragment):
+def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment):
     image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "folder.png").mkdir()
@@ -682,9 +690,7 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, argv, fragment):
     write_png(tmp_path / "other" / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "image.png.keras").write_bytes(b"not a zip")
     np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
-    plain = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Identity()])
-    plain.save(tmp_path / "plain.keras")
-    names = {"conv": conv_path, "image": image, "tmp": tmp_path, "plain": tmp_path / "plain.keras"}
+    names = {"conv": conv_path, "image": image, "tmp": tmp_path, "plain": plain_path}
     assert main([arg.format(**names) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, fragment)
 
