@@ -3,6 +3,8 @@ import importlib.util
 import os
 import pathlib
 import re
+import struct
+import zlib
 
 import keras
 import numpy as np
@@ -103,9 +105,12 @@ def test_sample_digits_are_the_recorded_mnist_digits(mnist_path):
             np.testing.assert_array_equal(sample[f"y_{split}"], mnist[f"y_{split}"][indices])
 
 
-def test_return_labels_must_be_bool():
+def test_return_labels_must_be_bool(tmp_path):
     with pytest.raises(TypeError, match="return_labels"):
         load_sample_digits(return_labels=1)
+    path = _mnist_like(tmp_path / "digits.npz")
+    with pytest.raises(TypeError, match="return_labels"):
+        load_mnist(path, return_labels="yes")
 
 
 # --- load_mnist ------------------------------------------------------------------------------
@@ -161,7 +166,11 @@ def _mnist_like(path, **overrides):
         ({"y_test": np.zeros(2, np.float32)}, "y_test"),
         ({"x_train": np.full((4, 28, 28), 2.0, np.float32)}, "x_train"),
         ({"x_test": np.full((2, 28, 28), -0.25, np.float32)}, r"x_test.*\[-0\.25, -0\.25\]"),
-        ({"x_test": np.array([None] * 2, dtype=object)}, "allow_pickle"),
+        # An object array fails only when it is read: still named as the archive's fault.
+        (
+            {"x_test": np.array([None] * 2, dtype=object)},
+            r"^Could not read '.*bad\.npz' as an `\.npz` archive: .*allow_pickle",
+        ),
     ],
 )
 def test_load_mnist_rejects_bad_archives(tmp_path, overrides, match):
@@ -190,6 +199,9 @@ def test_load_mnist_rejects_files_that_are_not_npz(tmp_path):
 def test_load_mnist_missing_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         load_mnist(tmp_path / "missing.npz")
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"not a file\. Received: path=.*folder\.npz"):
+        load_mnist(tmp_path / "folder.npz")
 
 
 def test_load_mnist_path_type():
@@ -409,11 +421,12 @@ def test_load_images_missing_file_in_list(tmp_path):
         ({"stride": (2, 2)}, "stride"),
         ({"channels": 2}, "channels=2"),
         ({"channels": 0}, "channels=0"),
-        ({"size": (8,)}, "size=(8,)"),
-        ({"size": (0, 8)}, "size=(0, 8)"),
-        ({"size": [8, -1]}, "size=[8, -1]"),
-        ({"patch_size": (8, 8193)}, "patch_size=(8, 8193)"),
-        ({"patch_size": (8, 8), "stride": (0, 0)}, "stride=(0, 0)"),
+        ({"size": (8,)}, "a pair (height, width) or None. Received: size=(8,)"),
+        ({"size": (8, 8, 8)}, "a pair (height, width) or None. Received: size=(8, 8, 8)"),
+        ({"size": (0, 8)}, "between 1 and 8192. Received: size=(0, 8)"),
+        ({"size": [8, -1]}, "between 1 and 8192. Received: size=[8, -1]"),
+        ({"patch_size": (8, 8193)}, "between 1 and 8192. Received: patch_size=(8, 8193)"),
+        ({"patch_size": (8, 8), "stride": (0, 0)}, "between 1 and 8192. Received: stride=(0, 0)"),
     ],
 )
 def test_load_images_bad_options(tmp_path, options, match):
@@ -445,6 +458,35 @@ def test_load_images_bad_option_types(tmp_path, options, match):
 def test_load_images_bad_path_type(path):
     with pytest.raises(TypeError, match=r"`path` must be a folder, a file or a list of files"):
         load_images(path)
+
+
+def test_a_path_that_is_not_a_path_is_named(tmp_path):
+    image = _save(tmp_path / "a.png", _pixels((4, 4)))
+    with pytest.raises(TypeError, match=r"^`path` must be a path\. Received: path=3$"):
+        load_images([image, 3])
+    with pytest.raises(TypeError, match=r"^`path` must be a path\. Received: path=3$"):
+        read_image(3)
+    with pytest.raises(TypeError, match=r"^`path` must be a path\. Received: path=3$"):
+        write_image(3, np.zeros((4, 4)))
+
+
+def test_options_are_checked_and_reported_as_python_integers(tmp_path):
+    _save(tmp_path / "a.png", _pixels((8, 8)))
+    size = (np.int64(4), np.int64(6))
+    _check_images(load_images(tmp_path, size=size), (1, 4, 6, 1))
+    expected = "Received: size=(4, 6), patch_size=(2, 2)"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_images(tmp_path, size=size, patch_size=[2, 2])
+
+
+def test_load_images_folder_takes_upper_case_extensions(tmp_path):
+    first, second = _pixels((8, 8)), _pixels((8, 8), 1)
+    _save(tmp_path / "A.PNG", first)
+    np.save(tmp_path / "b.tmp", second)
+    os.replace(tmp_path / "b.tmp.npy", tmp_path / "B.Npy")
+    images = load_images(tmp_path)
+    expected = np.stack([first, second])[..., None] / np.float32(255)
+    np.testing.assert_allclose(images, expected, atol=1e-6)
 
 
 # --- load_images: .npy files -----------------------------------------------------------------
@@ -550,7 +592,11 @@ def test_load_images_bad_npy_in_a_folder(tmp_path, name):
 
 @pytest.mark.parametrize(
     ("content", "match"),
-    [(b"", "readable `.npy`"), (b"plain text", "readable `.npy`"), (None, "`.npz` archive")],
+    [
+        (b"", r"readable `\.npy` file\. Received: path=.*broken\.npy' \(it is empty\)$"),
+        (b"plain text", r"readable `\.npy` file\. Received: path=.*broken\.npy'"),
+        (None, r"`\.npz` archive.*path=.*broken\.npy"),
+    ],
 )
 def test_read_image_unreadable_npy(tmp_path, content, match):
     path = tmp_path / "broken.npy"
@@ -559,7 +605,33 @@ def test_read_image_unreadable_npy(tmp_path, content, match):
             np.savez(handle, image=np.zeros((4, 4)))
     else:
         path.write_bytes(content)
-    with pytest.raises(ValueError, match=f"{re.escape(match)}.*path=.*broken\\.npy"):
+    with pytest.raises(ValueError, match=match):
+        read_image(path)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_read_image_npy_of_every_float_dtype(tmp_path, dtype):
+    pixels = np.linspace(0.0, 1.0, 48).reshape(4, 4, 3).astype(dtype)
+    np.save(tmp_path / "image.npy", pixels)
+    image = read_image(tmp_path / "image.npy")
+    assert image.dtype == np.float32
+    np.testing.assert_array_equal(image, pixels.astype(np.float32))
+
+
+def _png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_read_image_decompression_bomb_is_named(tmp_path):
+    # A tiny PNG whose header claims 20000x20000 pixels: Pillow refuses it on opening.
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"")) + _png_chunk(b"IEND", b"")
+    )
+    expected = r"^Could not read the image file '.*bomb\.png': .*decompression bomb"
+    with pytest.raises(ValueError, match=expected):
         read_image(path)
 
 
