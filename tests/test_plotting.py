@@ -1,10 +1,12 @@
 import os
+import re
 import warnings
 
 import keras
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from keras_denoise import ConvAutoencoder, plotting
 
@@ -94,6 +96,8 @@ def test_show_images_reduces_ncols_to_the_number_of_images(rng):
 def test_show_images_titles(rng):
     figure = plotting.show_images(_images(rng, 3, "gray", "float32"), titles=["a", "b", "c"])
     assert [ax.get_title() for ax in figure.axes] == ["a", "b", "c"]
+    small = FontProperties(size="small").get_size_in_points()
+    assert [ax.title.get_fontsize() for ax in figure.axes] == [small] * 3
 
 
 def test_show_images_rejects_wrong_number_of_titles(rng):
@@ -101,7 +105,7 @@ def test_show_images_rejects_wrong_number_of_titles(rng):
         plotting.show_images(_images(rng, 3, "gray", "float32"), titles=["a"])
 
 
-@pytest.mark.parametrize("titles", ["abc", 5])
+@pytest.mark.parametrize("titles", ["abc", b"abc", 5])
 def test_show_images_rejects_titles_that_are_not_a_sequence(rng, titles):
     with pytest.raises(TypeError, match=f"titles={titles!r}"):
         plotting.show_images(_images(rng, 3, "gray", "float32"), titles=titles)
@@ -207,7 +211,24 @@ def test_plot_history_one_axes_per_metric():
     assert [ax.get_title() for ax in figure.axes] == ["loss", "psnr"]
     for ax in figure.axes:
         assert [line.get_label() for line in ax.lines] == ["training", "validation"]
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+            "training",
+            "validation",
+        ]
         np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", ax.get_title())
+
+
+def test_plot_history_marks_whole_epochs_only():
+    ax = plotting.plot_history({"loss": [0.3, 0.2]}).axes[0]
+    ax.figure.canvas.draw()
+    ticks = [tick for tick in ax.get_xticks() if 1 <= tick <= 2]
+    assert ticks == [1.0, 2.0]
+
+
+def test_plot_history_names_metrics_that_are_not_strings():
+    figure = plotting.plot_history({"loss": [0.3, 0.2], 7: [1.0, 2.0]})
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "7"]
 
 
 def test_plot_history_metric_with_validation_only():
@@ -266,6 +287,14 @@ def test_plot_latent_with_classes_draws_a_legend(tiny_model, rng):
     assert ax.get_xlabel() == f"PC 1 ({100 * ratios[0]:.1f}% of variance)"
     assert ax.get_ylabel() == f"PC 2 ({100 * ratios[1]:.1f}% of variance)"
     assert ratios[0] > ratios[1]
+    assert ax.get_title() == "latent space (PCA)"
+
+
+def test_plot_latent_draws_a_legend_for_up_to_ten_classes(tiny_model, rng):
+    images = _images(rng, 20, "gray", "float32")
+    figure = plotting.plot_latent(tiny_model, images, labels=np.arange(20) % 10)
+    assert len(figure.axes) == 1  # no colour bar
+    assert len(figure.axes[0].get_legend().get_texts()) == 10
 
 
 def test_plot_latent_with_continuous_labels_draws_a_colour_bar(tiny_model, rng):
@@ -334,15 +363,33 @@ def test_plot_latent_with_one_latent_dimension(rng):
     assert figure.axes[0].get_xlabel() == "PC 1 (100.0% of variance)"
 
 
-def test_plot_latent_rejects_wrong_number_of_labels(tiny_model, rng):
-    with pytest.raises(ValueError, match="labels"):
-        plotting.plot_latent(tiny_model, _images(rng, 4, "gray", "float32"), labels=[0, 1])
+@pytest.mark.parametrize("labels", [[0, 1], [[0], [1], [0], [1]]])
+def test_plot_latent_rejects_labels_of_the_wrong_shape(tiny_model, rng, labels):
+    expected = r"shape \(4,\)\. Received: labels with shape \(" + str(len(labels))
+    with pytest.raises(ValueError, match=expected):
+        plotting.plot_latent(tiny_model, _images(rng, 4, "gray", "float32"), labels=labels)
 
 
-@pytest.mark.parametrize("model", [None, 3])
+class _NotCallableEncode:
+    encode = 3
+
+    def __repr__(self):
+        return "NotCallableEncode()"
+
+
+@pytest.mark.parametrize("model", [None, 3, _NotCallableEncode()])
 def test_plot_latent_needs_a_model_with_encode(rng, model):
     with pytest.raises(TypeError, match=f"model={model!r}"):
         plotting.plot_latent(model, _images(rng, 4, "gray", "float32"))
+
+
+def test_plot_latent_needs_one_latent_vector_per_image(rng):
+    class FlatEncoder:
+        def encode(self, images, batch_size):
+            return np.arange(len(images), dtype=np.float32)
+
+    with pytest.raises(ValueError, match=r"one latent vector per image.*shape \(4,\)"):
+        plotting.plot_latent(FlatEncoder(), _images(rng, 4, "gray", "float32"))
 
 
 def test_plot_latent_needs_two_images(tiny_model, rng):
@@ -357,7 +404,7 @@ def test_plot_latent_needs_two_images(tiny_model, rng):
 def test_plot_evaluation_one_line_per_method(metric, label):
     ax = plotting.plot_evaluation(ROWS, metric=metric).axes[0]
     assert [line.get_label() for line in ax.lines] == ["noisy", "autoencoder"]
-    assert ax.get_ylabel() == label
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("noise factor", label)
     assert ax.get_title() == f"{metric.upper()} against noise factor"
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0.1, 0.3, 0.5])
     expected = [
@@ -370,9 +417,10 @@ def test_plot_evaluation_one_line_per_method(metric, label):
     assert ax.get_legend() is not None
 
 
-def test_plot_evaluation_rejects_unknown_metric():
-    with pytest.raises(ValueError, match="metric"):
-        plotting.plot_evaluation(ROWS, metric="mse")
+@pytest.mark.parametrize("metric", ["mse", ["psnr"]])
+def test_plot_evaluation_rejects_unknown_metric(metric):
+    with pytest.raises(ValueError, match=re.escape(f"Received: metric={metric!r}")):
+        plotting.plot_evaluation(ROWS, metric=metric)
 
 
 def test_plot_evaluation_rejects_missing_keys():
@@ -417,6 +465,7 @@ def test_plot_anomaly_scores_draws_histograms_and_roc(rng):
     assert roc_ax.get_title() == f"ROC curve ({curve.get_label()})"
     assert chance.get_label() == "chance"
     np.testing.assert_array_equal(chance.get_xydata(), [[0, 0], [1, 1]])
+    assert roc_ax.get_xlim() == (0, 1) and roc_ax.get_ylim() == (0, 1.02)
 
 
 def test_plot_anomaly_scores_without_threshold():

@@ -348,8 +348,8 @@ def plot_latent(
     Raises:
         TypeError: if `model` has no `encode` method.
         ValueError: if fewer than two images are given, `labels` has the
-            wrong length, the images do not fit the model, or `path` has an
-            unsupported extension.
+            wrong shape, the images do not fit the model, `model.encode` does
+            not return a 2-D array, or `path` has an unsupported extension.
 
     Example:
 
@@ -370,7 +370,13 @@ def plot_latent(
         )
         raise TypeError(message)
     latents = np.asarray(model.encode(images, batch_size=batch_size), dtype=np.float64)
-    if latents.ndim != 2 or len(latents) < 2:
+    if latents.ndim != 2:
+        message = (
+            "`model.encode` must return one latent vector per image, an array "
+            f"(N, latent_dim). Received: latents with shape {latents.shape}"
+        )
+        raise ValueError(message)
+    if len(latents) < 2:
         message = (
             "`images` must hold at least two images to project. "
             f"Received: latents with shape {latents.shape}"
