@@ -1,4 +1,5 @@
 import functools
+import json
 import re
 
 import keras
@@ -82,6 +83,14 @@ def test_padding_reaches_only_the_next_multiple(height, width, padded):
     assert layer.compute_output_shape((None, None, width, 3)) == (None, None, padded[1], 3)
     np.testing.assert_array_equal(out[:, :height, :width], images)
     assert not out[:, height:].any() and not out[:, :, width:].any()
+
+
+@pytest.mark.parametrize("multiple", [0, 2**8 + 1, 8.0])
+def test_padding_layer_checks_its_multiple(multiple):
+    # The layer is registered for loading: a config from a file must not make it pad anyhow.
+    with pytest.raises((TypeError, ValueError), match=f"Received: multiple={multiple!r}"):
+        _unet_denoiser._PadToMultiple(multiple)
+    assert _unet_denoiser._PadToMultiple(2**8).multiple == 2**8
 
 
 @given(image_shape=image_shapes(min_side=1, max_side=24))
@@ -227,6 +236,14 @@ def test_fixed_size_model_refuses_tiling(image_shape):
         model.denoise(np.zeros((1, 16, 16)), tile_size=8)
 
 
+def test_fixed_size_model_denoises_a_large_image_whole():
+    # Over 1024 x 1024 pixels, an any-size model would tile; a fixed-size one cannot.
+    model = UNetDenoiser((1032, 1024, 1), filters=(2,), convolutions=1)
+    image = _images((1032, 1024))
+    whole = model.predict(image[None, ..., None], verbose=0)[0, ..., 0]
+    np.testing.assert_array_equal(model.denoise(image), whole)
+
+
 @pytest.mark.parametrize("shape", [(2, 16, 16, 3), (2, 16, 16, 2), (2, 16, 16, 16, 1), (16,)])
 def test_denoise_rejects_wrong_channels_or_rank(shape):
     with pytest.raises(ValueError, match="images"):
@@ -283,6 +300,7 @@ def test_gray_model_takes_narrow_images_as_rank_4():
         ({"convolutions": 0}, ValueError, r"positive integer. Received: convolutions=0$"),
         ({"convolutions": (2, 2)}, ValueError, r"one count per level of `filters` \(4\)"),
         ({"convolutions": (2, 2, 2, 17)}, ValueError, "between 1 and 16"),
+        ({"convolutions": 17}, ValueError, r"at most 16\. Received: convolutions=17$"),
         ({"convolutions": (2, 2, 2, 2.0)}, TypeError, "convolutions"),
         ({"convolutions": "2"}, TypeError, "convolutions"),
         ({"convolutions": True}, TypeError, "convolutions"),
@@ -501,6 +519,17 @@ def test_conv_weight_count_is_exact_and_bounded():
     # Each value is allowed, the total (7.3e9 weights, 27 GiB) is refused before building.
     with pytest.raises(ValueError, match=r"more than 2\*\*28.*filters=\(4096, 4096\)"):
         UNetDenoiser(filters=(4096, 4096), convolutions=16)
+    # Just beyond the limit (2.75e8 weights, 1.03 * 2**28) is refused too.
+    assert _unet_denoiser._conv_weights(1, (1800, 1800), (3, 3), True) > 2**28
+    with pytest.raises(ValueError, match=r"need 275450400 weights, more than 2\*\*28"):
+        UNetDenoiser(filters=(1800, 1800))
+
+
+def test_image_shape_is_kept_as_python_integers():
+    model = UNetDenoiser([np.int64(16), None, np.uint8(3)], filters=(4, 8))
+    assert model.image_shape == (16, None, 3)
+    assert [type(side) for side in model.image_shape] == [int, type(None), int]
+    assert json.loads(json.dumps(model.get_config()))["image_shape"] == [16, None, 3]
 
 
 def test_models_built_from_its_layers_save_and_clone(tmp_path):
