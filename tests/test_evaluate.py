@@ -1,4 +1,5 @@
 import builtins
+import types
 
 import numpy as np
 import pytest
@@ -194,6 +195,7 @@ def test_images_that_do_not_fit_the_model(rng):
     "kwargs, error, match",
     [
         ({"model": object()}, TypeError, "model"),
+        ({"model": types.SimpleNamespace(denoise=3)}, TypeError, r"model=namespace\(denoise=3\)"),
         ({"clean_images": np.zeros((16, 16))}, ValueError, "clean_images"),
         ({"clean_images": np.zeros((2, 16, 16), dtype=np.int64)}, TypeError, "clean_images"),
         ({"clean_images": np.full((2, 16, 16), np.nan)}, ValueError, "clean_images"),
@@ -201,7 +203,7 @@ def test_images_that_do_not_fit_the_model(rng):
         ({"clean_images": np.full((2, 16, 16), -0.5)}, ValueError,
          r"clean_images.*\[0, 1\].*\[-0\.5, -0\.5\]"),
         ({"noise_factors": 0.5}, TypeError, "noise_factors"),
-        ({"noise_factors": "0.5"}, TypeError, "noise_factors"),
+        ({"noise_factors": "0.5"}, TypeError, r"a sequence of .*Received: noise_factors='0\.5'"),
         ({"noise_factors": ()}, ValueError, "noise_factors"),
         ({"noise_factors": (0.1, -0.5)}, ValueError, r"noise_factors=\(0.1, -0.5\)"),
         ({"noise_factors": (float("nan"),)}, ValueError, r"noise_factors=\(nan,\)"),
@@ -258,9 +260,11 @@ def test_format_table_tells_close_noise_levels_apart():
         {"noise_factor": value, "method": "noisy", "psnr": 40.0, "ssim": 0.99}
         for value in (0.001, 0.004, 0.005, 0.015, 0.1, 1 / 3, 12.34567)
     ]
-    labels = [line.split()[0] for line in format_table(rows).splitlines()[1:]]
+    lines = format_table(rows).splitlines()
+    labels = [line.split()[0] for line in lines[1:]]
     # Up to six decimals, however many digits come before them.
     assert labels == ["0.001", "0.004", "0.005", "0.015", "0.10", "0.333333", "12.34567"]
+    assert len({len(line) for line in lines}) == 1  # the column widens to the longest label
 
 
 def test_format_table_widens_for_long_method_names():
@@ -276,17 +280,18 @@ def test_format_table_widens_for_long_method_names():
 
 
 @pytest.mark.parametrize(
-    "rows",
+    ("rows", "match"),
     [
-        [],
-        "rows",
-        None,
-        [{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0}],
-        [1.0],
-        [{"noise_factor": 0.5, "method": "noisy", "psnr": None, "ssim": 0.5}],
-        [{"noise_factor": "low", "method": "noisy", "psnr": 9.0, "ssim": 0.5}],
+        ([], "non-empty list"),
+        ("rows", "non-empty list"),
+        (b"rows", "non-empty list"),
+        (None, "non-empty list"),
+        ([{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0}], "mapping with keys"),
+        ([1.0], "mapping with keys"),
+        ([{"noise_factor": 0.5, "method": "noisy", "psnr": None, "ssim": 0.5}], "numbers"),
+        ([{"noise_factor": "low", "method": "noisy", "psnr": 9.0, "ssim": 0.5}], "numbers"),
     ],
 )
-def test_format_table_rejects_bad_rows(rows):
-    with pytest.raises(ValueError, match="rows"):
+def test_format_table_rejects_bad_rows(rows, match):
+    with pytest.raises(ValueError, match=match):
         format_table(rows)
