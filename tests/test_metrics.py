@@ -1,4 +1,5 @@
 import builtins
+import re
 
 import keras
 import numpy as np
@@ -40,6 +41,17 @@ def test_psnr_matches_hand_computation():
     expected = np.array([10 * np.log10(16), 10 * np.log10(4)])
     np.testing.assert_allclose(psnr(clean, estimate, reduction="none"), expected)
     assert psnr(clean, estimate) == pytest.approx(expected.mean())
+
+
+def test_ssim_data_range_reaches_scikit_image(rng):
+    clean, estimate = rng.random((2, 16, 16)), rng.random((2, 16, 16))
+    expected = structural_similarity(
+        clean[0], estimate[0], win_size=11, gaussian_weights=True, sigma=1.5,
+        use_sample_covariance=False, data_range=4.0,
+    )
+    value = ssim(clean[:1], estimate[:1], data_range=4.0)
+    assert value == pytest.approx(expected, rel=1e-6)
+    assert value != pytest.approx(ssim(clean[:1], estimate[:1]), rel=1e-3)
 
 
 def test_psnr_data_range_scales_the_peak():
@@ -174,9 +186,12 @@ def test_ssim_handles_images_smaller_than_the_window(side, rng):
 
 
 @pytest.mark.parametrize("metric", [psnr, ssim])
-def test_shape_mismatch_is_rejected(metric):
-    with pytest.raises(ValueError, match="estimate"):
-        metric(np.zeros((2, 16, 16)), np.zeros((2, 16, 15)))
+@pytest.mark.parametrize("shape", [(2, 16, 15), (2, 8, 32), (2, 16, 16, 1)])
+def test_shape_mismatch_is_rejected(metric, shape):
+    # Even with as many pixels: the images would be compared in another layout.
+    expected = re.escape(f"clean with shape (2, 16, 16), estimate with shape {shape}")
+    with pytest.raises(ValueError, match=expected):
+        metric(np.zeros((2, 16, 16)), np.zeros(shape))
 
 
 @pytest.mark.parametrize("metric", [psnr, ssim])
