@@ -51,6 +51,7 @@ def test_default_is_the_reference_architecture():
     assert [tuple(layer.output.shape) for layer in model.layers] == REFERENCE_SHAPES
     assert model.input_shape == model.output_shape == (None, 28, 28, 1)
     assert model.encoder.output_shape == (None, 128)
+    assert (model.encoder.name, model.decoder.name) == ("encoder", "decoder")
     assert model.decoder.input_shape == (None, 128)
 
 
@@ -216,7 +217,7 @@ def test_batch_size_has_a_maximum(method):
         ({"latent_dim": -3}, ValueError, "latent_dim"),
         ({"latent_dim": 2.0}, TypeError, "latent_dim"),
         ({"latent_dim": True}, TypeError, "latent_dim"),
-        ({"latent_dim": 10**6}, ValueError, "latent_dim"),
+        ({"latent_dim": 10**6}, ValueError, r"at most 65536\. Received: latent_dim=1000000$"),
         ({"image_shape": (3, 28, 1)}, ValueError, "image_shape"),
         ({"image_shape": (28, 28)}, ValueError, "image_shape"),
         ({"image_shape": (28, 28, 0)}, ValueError, "image_shape"),
@@ -229,6 +230,7 @@ def test_batch_size_has_a_maximum(method):
         ({"decoder_filters": (32, 16)}, ValueError, "decoder_filters"),
         ({"decoder_filters": (32, 32, 10**6)}, ValueError, "decoder_filters"),
         ({"kernel_size": 0}, ValueError, "kernel_size"),
+        ({"kernel_size": 16}, ValueError, r"at most 15\. Received: kernel_size=16$"),
         ({"activation": "not_an_activation"}, ValueError, "activation"),
         ({"latent_activation": 3}, TypeError, "latent_activation"),
         ({"output_activation": "nope"}, ValueError, "output_activation"),
@@ -314,6 +316,18 @@ def test_mixed_precision_outputs_float32_when_padded(policy):
     images = np.random.default_rng(0).random((2, 15, 13, 1)).astype("float32")
     assert keras.backend.standardize_dtype(model(images).dtype) == "float32"
     assert model.get_layer("crop").compute_dtype == "float32"
+    # The output layer itself computes in float32, as the mixed-precision guide advises.
+    assert model.get_layer("output_conv").compute_dtype == "float32"
+    assert model.get_layer("latent").compute_dtype == policy.removeprefix("mixed_")
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_encode_and_decode_give_float32(policy):
+    # The latent layer computes in half precision; the NumPy results are float32 all the same.
+    model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=4, dtype=policy)
+    latents = model.encode(np.random.default_rng(0).random((3, 8, 8)))
+    assert latents.dtype == np.float32 and latents.shape == (3, 4)
+    assert model.decode(latents).dtype == np.float32
 
 
 def test_config_round_trip_holds_primitives_only():
