@@ -721,9 +721,7 @@ def test_figure_suffixes_are_those_of_plotting():
 def test_output_paths_are_checked_before_any_work(
     monkeypatch, capsys, tmp_path, conv_path, argv, fragments
 ):
-    def too_late(*args, **kwargs):
-        raise AssertionError("the output path should have been checked first")
-
+    too_late = _fails_if_called("the output path should have been checked first")
     monkeypatch.setattr("keras_denoise._cli._load_data", too_late)
     monkeypatch.setattr(keras_denoise, "load_model", too_late)
     write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
@@ -734,6 +732,15 @@ def test_output_paths_are_checked_before_any_work(
     assert main([arg.format(conv=conv_path, tmp=tmp_path) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, *fragments)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def _fails_if_called(reason):
+    """A stand-in for a step that must not be reached, failing the test with `reason`."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError(reason)
+
+    return fail
 
 
 @pytest.mark.parametrize(
@@ -749,9 +756,7 @@ def test_output_paths_are_checked_before_any_work(
 def test_model_options_are_checked_before_the_data_is_read(
     monkeypatch, capsys, tmp_path, flags, fragment
 ):
-    def too_late(*args, **kwargs):
-        raise AssertionError("the model's options should have been checked first")
-
+    too_late = _fails_if_called("the model's options should have been checked first")
     monkeypatch.setattr("keras_denoise._cli._load_data", too_late)
     assert main(["train", "--data", "sample", "--out", str(tmp_path / "m.keras"), *flags]) == 1
     assert_one_line_error(capsys.readouterr().err, fragment)
