@@ -43,12 +43,15 @@ def test_psnr_matches_hand_computation():
     assert psnr(clean, estimate) == pytest.approx(expected.mean())
 
 
+def _paper_ssim(clean, estimate, *, data_range=1.0, **options):
+    """scikit-image's SSIM with Wang et al.'s settings (Gaussian window, sigma 1.5)."""
+    return structural_similarity(clean, estimate, gaussian_weights=True, sigma=1.5,
+                                 use_sample_covariance=False, data_range=data_range, **options)
+
+
 def test_ssim_data_range_reaches_scikit_image(rng):
     clean, estimate = rng.random((2, 16, 16)), rng.random((2, 16, 16))
-    expected = structural_similarity(
-        clean[0], estimate[0], win_size=11, gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, data_range=4.0,
-    )
+    expected = _paper_ssim(clean[0], estimate[0], data_range=4.0)
     value = ssim(clean[:1], estimate[:1], data_range=4.0)
     assert value == pytest.approx(expected, rel=1e-6)
     assert value != pytest.approx(ssim(clean[:1], estimate[:1]), rel=1e-3)
@@ -83,15 +86,7 @@ def test_psnr_keeps_float64_precision(rng):
 @pytest.mark.parametrize("shape", [(16, 16), (16, 16, 3)])
 def test_ssim_matches_scikit_image_for_one_image(rng, shape):
     clean, estimate = _pair(rng, shape, "float64")
-    expected = structural_similarity(
-        clean,
-        estimate,
-        gaussian_weights=True,
-        sigma=1.5,
-        use_sample_covariance=False,
-        data_range=1.0,
-        channel_axis=-1 if len(shape) == 3 else None,
-    )
+    expected = _paper_ssim(clean, estimate, channel_axis=-1 if len(shape) == 3 else None)
     assert ssim(clean[None], estimate[None]) == pytest.approx(expected, rel=1e-6)
 
 
@@ -177,9 +172,7 @@ def test_ssim_handles_images_smaller_than_the_window(side, rng):
     assert ssim(clean, clean) == pytest.approx(1.0)
     # The widest odd window that fits the smaller side.
     expected = [
-        structural_similarity(reference, image, win_size=side - 1 + side % 2,
-                              gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                              data_range=1.0)
+        _paper_ssim(reference, image, win_size=side - 1 + side % 2)
         for reference, image in zip(clean, estimate, strict=True)
     ]
     np.testing.assert_allclose(values, expected, rtol=1e-9)
