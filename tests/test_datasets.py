@@ -462,11 +462,12 @@ def test_load_images_bad_path_type(path):
 
 def test_a_path_that_is_not_a_path_is_named(tmp_path):
     image = _save(tmp_path / "a.png", _pixels((4, 4)))
-    with pytest.raises(TypeError, match=r"^`path` must be a path\. Received: path=3$"):
+    expected = r"^`path` must be a path\. Received: path=3$"
+    with pytest.raises(TypeError, match=expected):
         load_images([image, 3])
-    with pytest.raises(TypeError, match=r"^`path` must be a path\. Received: path=3$"):
+    with pytest.raises(TypeError, match=expected):
         read_image(3)
-    with pytest.raises(TypeError, match=r"^`path` must be a path\. Received: path=3$"):
+    with pytest.raises(TypeError, match=expected):
         write_image(3, np.zeros((4, 4)))
 
 
