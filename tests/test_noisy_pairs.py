@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -47,10 +49,18 @@ def test_no_shuffle_keeps_order():
 
 def test_fresh_noise_each_epoch_and_stable_within_an_epoch():
     stream = GaussianNoise(0.5, seed=0).dataset(_images(), batch_size=16, shuffle=False)
+    assert stream.epoch == 0
     first = stream[0][0]
     np.testing.assert_array_equal(first, stream[0][0])
     stream.on_epoch_end()
+    assert stream.epoch == 1
     assert not np.array_equal(first, stream[0][0])
+
+
+def test_default_batch_size_is_64():
+    stream = GaussianNoise(0.5, seed=0).dataset(_images(130, (4, 4)))
+    assert (stream.batch_size, len(stream)) == (64, 3)
+    assert [len(stream[index][0]) for index in range(3)] == [64, 64, 2]
 
 
 def test_each_batch_of_an_epoch_draws_its_own_noise():
@@ -118,10 +128,13 @@ def test_negative_indices_count_from_the_end():
             np.testing.assert_array_equal(got, expected)
 
 
-def test_index_out_of_range():
+@pytest.mark.parametrize("index", [3, -4, 1.5, "0", True])
+def test_index_out_of_range_or_not_an_integer(index):
     stream = GaussianNoise(0.5).dataset(_images(10), batch_size=4)
-    with pytest.raises(IndexError, match="index"):
-        stream[3]
+    received = re.escape(repr(index))
+    message = rf"`index` must be an integer in \[-3, 3\)\. Received: index={received}$"
+    with pytest.raises(IndexError, match=message):
+        stream[index]
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -130,6 +143,9 @@ def test_index_out_of_range():
     ({"batch_size": 2.5}, "batch_size"),
     ({"shuffle": "yes"}, "shuffle"),
     ({"workers": 0}, "workers"),
+    ({"workers": 257}, r"at most 256\. Received: workers=257$"),
+    ({"use_multiprocessing": "yes"}, r"True or False\. Received: use_multiprocessing='yes'$"),
+    ({"max_queue_size": 0}, r"positive integer\. Received: max_queue_size=0$"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
@@ -177,7 +193,8 @@ def _pairs(**kwargs):
     ({"batch_size": 2**20 + 1}, ValueError, r"at most 1048576\. Received: batch_size=1048577"),
     ({"shuffle": "no"}, TypeError, "shuffle='no'"),
     ({"drop_remainder": 1}, TypeError, "drop_remainder=1"),
-    ({"entropy": -3}, ValueError, "entropy=-3"),
+    ({"images": [[[[0.5]]]]}, ValueError, r"images=\[\[\[\[0\.5\]\]\]\]$"),
+    ({"entropy": -1}, ValueError, r"must be >= 0\. Received: entropy=-1$"),
     ({"entropy": 1.5}, TypeError, "entropy=1.5"),
 ])
 def test_direct_construction_checks_its_arguments(kwargs, error, match):
@@ -202,7 +219,11 @@ def test_the_dataset_method_hands_its_worker_options_to_keras(use_multiprocessin
 
 
 def test_single_image_is_rejected():
-    with pytest.raises(ValueError, match="images"):
+    message = (
+        r"`images` must have between 3 and 4 dimensions\. "
+        r"Received: images with shape \(16, 16\)"
+    )
+    with pytest.raises(ValueError, match=message):
         GaussianNoise(0.5).dataset(np.zeros((16, 16)))
 
 

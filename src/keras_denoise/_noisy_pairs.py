@@ -107,7 +107,10 @@ class NoisyPairs(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if not _validation.is_int(index) or not -len(self) <= index < len(self):
-            message = f"`index` must be in [0, {len(self)}). Received: index={index!r}"
+            message = (
+                f"`index` must be an integer in [{-len(self)}, {len(self)}). "
+                f"Received: index={index!r}"
+            )
             raise IndexError(message)
         index = int(index) % len(self)
         start, stop = index * self.batch_size, (index + 1) * self.batch_size
