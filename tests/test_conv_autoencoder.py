@@ -176,7 +176,7 @@ def test_decode_rejects_bad_latents(latents, error, match):
         _small().decode(latents)
 
 
-@pytest.mark.parametrize("batch_size", [1, 3, 64])
+@pytest.mark.parametrize("batch_size", [1, 3, 64, None])
 @pytest.mark.parametrize("method", ["denoise", "encode", "decode"])
 def test_methods_predict_in_batches_of_batch_size(method, batch_size):
     model, sizes = _small(), []
@@ -191,9 +191,10 @@ def test_methods_predict_in_batches_of_batch_size(method, batch_size):
     shape = (5, model.latent_dim) if method == "decode" else (5, 16, 16, 1)
     inputs = np.random.default_rng(0).random(shape, dtype=np.float32)
     expected = np.asarray(predict(inputs, verbose=0))
-    result = getattr(model, method)(inputs, batch_size=batch_size)
+    options = {} if batch_size is None else {"batch_size": batch_size}  # None: the default, 64
+    result = getattr(model, method)(inputs, **options)
     np.testing.assert_allclose(result, expected, atol=1e-6)
-    assert sizes == [batch_size]
+    assert sizes == [batch_size or 64]
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 1.5])

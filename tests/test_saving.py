@@ -104,9 +104,15 @@ def test_failed_save_leaves_previous_model_intact(saved, monkeypatch):
     assert isinstance(load_model(saved), ConvAutoencoder)
 
 
-def test_save_refuses_to_overwrite_when_asked(saved):
-    with pytest.raises(FileExistsError, match="overwrite"):
-        save_model(_small(), saved, overwrite=False)
+@pytest.mark.parametrize("method", [False, True])
+def test_save_refuses_to_overwrite_when_asked(saved, method):
+    before = saved.read_bytes()
+    model = _small()
+    save = model.save if method else functools.partial(save_model, model)
+    message = r"`filepath` already exists and `overwrite` is False\. Received: filepath="
+    with pytest.raises(FileExistsError, match=message):
+        save(saved, overwrite=False)
+    assert saved.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -179,7 +179,7 @@ def test_large_images_are_tiled_automatically(monkeypatch):
     assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == model.receptive_radius == 13
 
 
-@pytest.mark.parametrize("batch_size", [1, 3])
+@pytest.mark.parametrize("batch_size", [1, 3, None])
 def test_denoise_runs_batches_of_batch_size_tiled_and_untiled(batch_size):
     model, calls = UNetDenoiser((None, None, 1), filters=(4, 8)), []  # not the cached model
     predict, predict_on_batch = model.predict, model.predict_on_batch
@@ -194,11 +194,12 @@ def test_denoise_runs_batches_of_batch_size_tiled_and_untiled(batch_size):
 
     model.predict, model.predict_on_batch = recording_predict, recording_predict_on_batch
     images = _images((2, 40, 40))
-    model.denoise(images, batch_size=batch_size)
-    assert calls == [("predict", batch_size)]
+    options = {} if batch_size is None else {"batch_size": batch_size}  # None: the default, 8
+    model.denoise(images, **options)
+    assert calls == [("predict", batch_size or 8)]
     calls.clear()
-    model.denoise(images, tile_size=16, overlap=4, batch_size=batch_size)  # 2 x 4 tiles
-    expected = {1: [1] * 8, 3: [3, 3, 2]}[batch_size]
+    model.denoise(images, tile_size=16, overlap=4, **options)  # 2 x 4 tiles
+    expected = {1: [1] * 8, 3: [3, 3, 2], None: [8]}[batch_size]
     assert calls == [("tiles", size) for size in expected]
 
 
@@ -244,14 +245,30 @@ def test_fixed_size_model_denoises_a_large_image_whole():
     np.testing.assert_array_equal(model.denoise(image), whole)
 
 
-@pytest.mark.parametrize("shape", [(2, 16, 16, 3), (2, 16, 16, 2), (2, 16, 16, 16, 1), (16,)])
-def test_denoise_rejects_wrong_channels_or_rank(shape):
-    with pytest.raises(ValueError, match="images"):
+@pytest.mark.parametrize("shape", [(2, 16, 16, 3), (2, 16, 16, 2)])
+def test_denoise_rejects_wrong_channels(shape):
+    message = (
+        r"`images` do not fit this model, which takes images of shape "
+        r"\(N, height, width, channels\) with 1 channel\(s\)\. "
+        rf"Received: images with shape {re.escape(str(shape))}$"
+    )
+    with pytest.raises(ValueError, match=message):
+        _any_size().denoise(np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 16, 16, 1), (16,)])
+def test_denoise_rejects_wrong_rank(shape):
+    message = r"`images` must have between 2 and 4 dimensions\. Received: images with shape"
+    with pytest.raises(ValueError, match=message):
         _any_size().denoise(np.zeros(shape, "float32"))
 
 
 def test_fixed_size_model_rejects_other_sizes():
-    with pytest.raises(ValueError, match="images"):
+    message = (
+        r"which takes images of shape \(16, 16, 1\) with 1 channel\(s\)\. "
+        r"Received: images with shape \(2, 12, 16\)$"
+    )
+    with pytest.raises(ValueError, match=message):
         UNetDenoiser((16, 16, 1), filters=(4,)).denoise(np.zeros((2, 12, 16)))
 
 
