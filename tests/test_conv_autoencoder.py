@@ -225,6 +225,8 @@ def test_batch_size_has_a_maximum(method):
         ({"image_shape": (28.0, 28, 1)}, TypeError, "image_shape"),
         ({"image_shape": (100000, 28, 1)}, ValueError, "image_shape"),
         ({"image_shape": "28x28"}, ValueError, "image_shape"),
+        ({"image_shape": (28, 28, 1, 1)}, ValueError,
+         r"must be a tuple \(height, width, channels\)\. Received: image_shape=\(28, 28, 1, 1\)$"),
         ({"encoder_filters": (16, 0, 32)}, ValueError, "encoder_filters"),
         ({"encoder_filters": 16}, TypeError, "encoder_filters"),
         ({"encoder_filters": ()}, ValueError, "encoder_filters"),
@@ -247,6 +249,9 @@ def test_batch_size_has_a_maximum(method):
         ({"image_shape": (1025, 1025, 1), "latent_dim": 1024, "encoder_filters": (1, 1),
           "decoder_filters": (1, 1)}, ValueError, r"513x513x1 features x 1024 latent units"),
         ({"dtype": "int32"}, ValueError, "Received: dtype='int32'"),
+        ({"dtype": "float33"}, ValueError,
+         r"floating-point dtype policy, such as 'float32' or 'mixed_bfloat16'\. "
+         r"Received: dtype='float33'$"),
         ({"dtype": "int8_from_float32"}, ValueError, "floating-point dtype policy"),
         ({"trainable": "no"}, TypeError, "Received: trainable='no'"),
         ({"trainable": 0}, TypeError, "trainable"),
@@ -255,6 +260,17 @@ def test_batch_size_has_a_maximum(method):
 def test_bad_hyperparameters_raise_before_building(kwargs, error, match):
     with pytest.raises(error, match=match):
         ConvAutoencoder(**kwargs)
+
+
+def test_default_dtype_is_the_global_policy():
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=2)
+    finally:
+        keras.config.set_dtype_policy(before)
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("latent").compute_dtype == "bfloat16"
 
 
 def test_misspelled_keywords_are_refused():

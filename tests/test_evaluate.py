@@ -200,6 +200,8 @@ def test_images_that_do_not_fit_the_model(rng):
         ({"clean_images": np.zeros((2, 16, 16), dtype=np.int64)}, TypeError, "clean_images"),
         ({"clean_images": np.full((2, 16, 16), np.nan)}, ValueError, "clean_images"),
         ({"clean_images": np.full((2, 16, 16), 2.0)}, ValueError, "clean_images"),
+        ({"clean_images": np.full((2, 16, 16), 1.01)}, ValueError,
+         r"clean_images.*\[0, 1\].*\[1\.01, 1\.01\]"),
         ({"clean_images": np.full((2, 16, 16), -0.5)}, ValueError,
          r"clean_images.*\[0, 1\].*\[-0\.5, -0\.5\]"),
         ({"noise_factors": 0.5}, TypeError, "noise_factors"),

@@ -74,6 +74,7 @@ def test_zero_noise_factor_returns_clean_copy(rng):
 def test_uint8_images_are_scaled_to_unit_range():
     images = np.full((2, 16, 16), 255, dtype=np.uint8)
     noisy, clean = GaussianNoise(0.0).pairs(images)
+    assert noisy.dtype == clean.dtype == np.float32
     np.testing.assert_array_equal(clean, np.ones((2, 16, 16), "float32"))
     np.testing.assert_array_equal(noisy, clean)
 
@@ -98,6 +99,12 @@ def test_get_config_and_repr():
 def test_bad_noise_factor_value(noise_factor):
     with pytest.raises(ValueError, match="noise_factor"):
         GaussianNoise(noise_factor)
+
+
+@pytest.mark.parametrize("noise_factor", [0, 0.0, 1e6, np.float32(0.5), np.int64(2)])
+def test_noise_factor_bounds_are_accepted(noise_factor):
+    noise = GaussianNoise(noise_factor)
+    assert type(noise.noise_factor) is float and noise.noise_factor == float(noise_factor)
 
 
 @pytest.mark.parametrize("noise_factor", ["0.5", None, True, [0.5]])

@@ -11,6 +11,10 @@ import pytest
 from keras_denoise import ConvAutoencoder, load_model
 from keras_denoise.metrics import PSNR, psnr
 
+_TF_ONLY = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="only TensorFlow traces unknown sizes"
+)
+
 
 def _result(metric):
     return float(keras.ops.convert_to_numpy(keras.ops.cast(metric.result(), "float32")))
@@ -203,3 +207,19 @@ def test_runs_on_the_jax_backend():
     )
     computed, expected = map(float, result.stdout.split())
     assert computed == pytest.approx(expected, rel=1e-4)
+
+
+@_TF_ONLY
+def test_sizes_unknown_while_tracing_are_not_a_mismatch():
+    # A fully convolutional model's output sizes can be unknown in a traced step.
+    import tensorflow as tf
+
+    metric = PSNR()
+    known, unknown = tf.TensorSpec((None, 8, 8, 1)), tf.TensorSpec((None, None, None, 1))
+
+    @tf.function(input_signature=[known, unknown])
+    def update(y_true, y_pred):
+        metric.update_state(y_true, y_pred)
+
+    update(np.zeros((2, 8, 8, 1), "float32"), np.full((2, 8, 8, 1), 0.1, "float32"))
+    assert _result(metric) == pytest.approx(20.0, abs=1e-4)

@@ -1,5 +1,7 @@
 """The argument checks shared by the whole package, tested directly."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -83,3 +85,27 @@ def test_integer_images_other_than_uint8_get_a_hint(dtype):
 def test_boolean_images_get_no_integer_hint():
     with pytest.raises(TypeError, match=r"with dtype bool$"):
         _validation.as_float_images(np.zeros((4, 4), bool))
+
+
+@pytest.mark.parametrize(
+    "images", ["abc", b"abc", [[0.1, 0.2], [0.3]], [np.zeros(2), np.zeros(3)]]
+)
+def test_images_that_are_not_numeric_arrays(images):
+    received = re.escape(_validation._short_repr(images))
+    message = rf"^`images` must be a numeric array\. Received: images={received}$"
+    with pytest.raises(TypeError, match=message):
+        _validation.as_float_images(images)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_uint8_images_are_scaled_in_the_dtype_asked_for(dtype):
+    result = _validation.as_float_images(np.array([[0, 51, 255]], np.uint8), dtype=dtype)
+    assert result.dtype == dtype
+    np.testing.assert_array_equal(result, np.array([[0, 51, 255]], dtype) / np.asarray(255, dtype))
+
+
+def test_a_seed_of_none_is_refused_unless_allowed():
+    assert _validation.check_seed(None, allow_none=True) is None
+    message = r"`seed` must be an integer between 0 and 2\*\*32 - 1\. Received: seed=None$"
+    with pytest.raises(TypeError, match=message):
+        _validation.check_seed(None)
