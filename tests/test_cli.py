@@ -28,6 +28,7 @@ from keras_denoise._cli import (
     _match_channels,
     _resume_settings,
     _strict_json,
+    _write_json,
     main,
 )
 from keras_denoise._unet_denoiser import UNetDenoiser
@@ -477,6 +478,66 @@ def test_help_gives_the_models_defaults(capsys):
     assert f"`--model conv` (default: {conv['latent_dim'].default})" in text
 
 
+# Each command's defaults, with the words its help gives them in.
+_DEFAULTS = {
+    "demo": (["demo"], {
+        "out": ("keras-denoise-demo", "output folder (default: ./keras-denoise-demo)"),
+        "epochs": (25, "training epochs (default: 25)"),
+    }),
+    "train": (["train", "--data", "sample", "--out", "m.keras"], {
+        "model": ("conv", "(default: conv)"),
+        "epochs": (10, "training epochs (default: 10)"),
+        "validation_split": (0.1, "held out for validation (default: 0.1)"),
+        "resume": (False, None),
+        "latent_dim": (None, None),
+        "size": (None, None),
+    }),
+    "denoise": (["denoise", "m.keras", "image.png"], {
+        "output": ("denoised", "output folder (default: ./denoised)"),
+        "batch_size": (None, "(default: the model's)"),
+        "tile_size": (None, "tiles only above 1024x1024 pixels)"),
+        "overlap": (None, "(default: the model's receptive radius"),
+    }),
+    "evaluate": (["evaluate", "m.keras", "--data", "sample"], {
+        "noise_factors": ((0.1, 0.3, 0.5), "noise levels (default: 0.1,0.3,0.5)"),
+        "baselines": (None, "(default: all four)"),
+        "max_images": (None, "(default: all)"),
+        "seed": (0, "seed of the noise, 0 to 2**32 - 1 (default: 0)"),
+    }),
+}
+_TRAINING_DEFAULTS = {
+    "noise_factor": (0.5, "standard deviation of the noise (default: 0.5)"),
+    "batch_size": (64, "images per step (default: 64)"),
+    "seed": (0, "0 to 2**31 - 1 (default: 0)"),
+    "learning_rate_schedule": ("cosine", "(default: cosine)"),
+    "dtype_policy": ("float32", "(default: float32)"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(_DEFAULTS))
+def test_every_default_is_the_one_its_help_gives(capsys, command):
+    argv, defaults = _DEFAULTS[command]
+    if command in ("demo", "train"):
+        defaults = {**_TRAINING_DEFAULTS, **defaults}
+    args = _build_parser().parse_args(argv)
+    assert {name: getattr(args, name) for name in defaults} == {
+        name: value for name, (value, _) in defaults.items()
+    }
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for _, words in defaults.values():
+        assert words is None or words in text, words
+
+
+def test_json_files_are_indented_strict_and_end_with_a_newline(tmp_path):
+    path = tmp_path / "scores.json"
+    _write_json(str(path), {"psnr": [np.float32(2.5), float("inf")], "count": np.int64(3)})
+    assert path.read_text(encoding="utf-8") == (
+        '{\n  "psnr": [\n    2.5,\n    null\n  ],\n  "count": 3\n}\n'
+    )
+
+
 def test_help_says_which_runs_can_be_resumed(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["train", "--help"])
@@ -593,6 +654,24 @@ def test_version(capsys):
         (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,x"],
          "`noise_factors` must be a number. Received: noise_factors='x'"),
         (["denoise", "model.keras", "image.png", "--overlap", "-1"], "overlap=-1"),
+        (["denoise", "model.keras", "image.png", "--tile-size", "0"],
+         "`tile_size` must be a positive integer. Received: tile_size=0"),
+        (["train", "--data", "sample", "--out", "m.keras", "--latent-dim", "65537"],
+         "`latent_dim` must be at most 65536. Received: latent_dim=65537"),
+        (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--filters", "8",
+          "4097"], "`filters` must be at most 4096. Received: filters=4097"),
+        (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--convolutions",
+          "17"], "`convolutions` must be at most 16. Received: convolutions=17"),
+        (["train", "--data", "sample", "--out", "m.keras", "--validation-split", "-0.1"],
+         "Received: validation_split=-0.1"),
+        (["train", "--data", "sample", "--out", "m.keras", "--seed", "2147483648"],
+         "between 0 and 2**31 - 1. Received: seed=2147483648"),
+        (["train", "--data", "x", "--out", "m.keras", "--size", "8193", "8"],
+         "`size` must be at most 8192. Received: size=8193"),
+        (["train", "--data", "x", "--out", "m.keras", "--patch-size", "8", "8193"],
+         "`patch_size` must be at most 8192. Received: patch_size=8193"),
+        (["evaluate", "model.keras", "--data", "sample", "--seed", "4294967296"],
+         "between 0 and 2**32 - 1. Received: seed=4294967296"),
         (["evaluate", "model.keras", "--data", "sample", "--figure", "ev.txt"], "ev.txt"),
     ],
 )  # fmt: skip
@@ -612,6 +691,8 @@ def test_bad_arguments_exit_2(capsys, argv, fragment):
         (["evaluate", "m.keras", "--data", "sample", "--figure", "Scores.PNG"],
          {"figure": "Scores.PNG"}),
         (["denoise", "m.keras", "image.png", "--overlap", "0"], {"overlap": 0}),
+        (["evaluate", "m.keras", "--data", "sample", "--seed", "4294967295"],
+         {"seed": 2**32 - 1}),
         (["train", "--data", "sample", "--out", "m.keras", "--validation-split", "0"],
          {"validation_split": 0.0}),
     ],
@@ -867,6 +948,19 @@ def test_file_errors_are_one_line(monkeypatch, capsys, tmp_path, error):
     argv = denoise_argv_raising(monkeypatch, tmp_path, error)
     assert main(argv) == 1
     assert_one_line_error(capsys.readouterr().err, str(error))
+
+
+@pytest.mark.parametrize(
+    ("error", "printed"),
+    [
+        (ValueError("a message\n    on two lines"), "a message on two lines"),
+        (OSError(), "OSError"),  # no message: the error's name
+    ],
+)
+def test_errors_print_as_one_line_of_words(monkeypatch, capsys, tmp_path, error, printed):
+    argv = denoise_argv_raising(monkeypatch, tmp_path, error)
+    assert main(argv) == 1
+    assert capsys.readouterr().err == f"keras-denoise: error: {printed}\n"
 
 
 def test_interruption_is_one_line_and_status_130(monkeypatch, capsys, tmp_path):
