@@ -97,6 +97,15 @@ def test_fallbacks_match_keras(options):
     np.testing.assert_allclose(as_numpy(layer(images)), as_numpy(reference(images)), atol=1e-5)
 
 
+def test_channels_first_matches_keras():
+    shape = (2, 3, 8, 8)
+    reference, layer = pair(shape, 1, padding="same", data_format="channels_first")
+    images = inputs_for(shape)
+    actual = as_numpy(layer(images))
+    assert actual.shape == (2, 1, 8, 8)
+    np.testing.assert_allclose(actual, as_numpy(reference(images)), atol=1e-5)
+
+
 def test_mixed_precision_matches_keras_within_the_dtype():
     shape = (2, 8, 8, 8)
     reference, layer = pair(shape, 1, padding="same", dtype="mixed_bfloat16")
