@@ -106,13 +106,13 @@ class NoisyPairs(keras.utils.PyDataset):
         return max(1, math.floor(count)) if self.drop_remainder else math.ceil(count)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        if not _validation.is_int(index) or not -len(self) <= index < len(self):
+        count = len(self)
+        if not _validation.is_int(index) or not -count <= index < count:
             message = (
-                f"`index` must be an integer in [{-len(self)}, {len(self)}). "
-                f"Received: index={index!r}"
+                f"`index` must be an integer in [{-count}, {count}). Received: index={index!r}"
             )
             raise IndexError(message)
-        index = int(index) % len(self)
+        index = int(index) % count
         start, stop = index * self.batch_size, (index + 1) * self.batch_size
         if self._order is None:
             clean = self.images[start:stop]
