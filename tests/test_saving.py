@@ -104,7 +104,7 @@ def test_failed_save_leaves_previous_model_intact(saved, monkeypatch):
     assert isinstance(load_model(saved), ConvAutoencoder)
 
 
-@pytest.mark.parametrize("method", [False, True])
+@pytest.mark.parametrize("method", [False, True], ids=["save_model", "Model.save"])
 def test_save_refuses_to_overwrite_when_asked(saved, method):
     before = saved.read_bytes()
     model = _small()

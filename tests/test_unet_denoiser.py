@@ -90,6 +90,9 @@ def test_padding_layer_checks_its_multiple(multiple):
     # The layer is registered for loading: a config from a file must not make it pad anyhow.
     with pytest.raises((TypeError, ValueError), match=f"Received: multiple={multiple!r}"):
         _unet_denoiser._PadToMultiple(multiple)
+
+
+def test_padding_layer_takes_the_largest_multiple():
     assert _unet_denoiser._PadToMultiple(2**8).multiple == 2**8
 
 
