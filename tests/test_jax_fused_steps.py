@@ -273,7 +273,8 @@ def test_fit_denoising_fused_equals_step_by_step(monkeypatch, pad, precompile, d
         monkeypatch.setattr(
             _jax_fused_steps,
             "fused_step_function",
-            lambda step, steps, **kwargs: calls.append(steps) or original(step, steps, **kwargs),
+            lambda step, steps, **kwargs: calls.append((steps, kwargs))
+            or original(step, steps, **kwargs),
         )
         keras.utils.set_random_seed(1)
         model = ConvAutoencoder(image_shape=(12, 12, 1), latent_dim=8)
@@ -292,7 +293,8 @@ def test_fit_denoising_fused_equals_step_by_step(monkeypatch, pad, precompile, d
 
     initial, fused_weights, fused_history, fused_calls = train(True)
     _, loop_weights, loop_history, loop_calls = train(False)
-    assert fused_calls == [3, 3]  # the training and the test function
+    # The training and the test function, each told the size of its short last batch.
+    assert fused_calls == [(3, {"other_batch_sizes": (16,)}), (3, {"other_batch_sizes": (28,)})]
     assert loop_calls == []
     # The model learns the digits (uniform noise would leave val_loss near ln 2).
     assert loop_history["val_loss"][0] < 0.65
@@ -302,6 +304,35 @@ def test_fit_denoising_fused_equals_step_by_step(monkeypatch, pad, precompile, d
     assert max(np.max(np.abs(a - b)) for a, b in zip(initial, loop_weights, strict=True)) > 0.05
     for fused, loop in zip(fused_weights, loop_weights, strict=True):
         np.testing.assert_allclose(fused, loop, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("settings", "fuses"),
+    [
+        ({}, True),
+        ({"steps_per_execution": 1}, False),
+        ({"jit_compile": False}, False),
+        ({"run_eagerly": True}, False),
+        ({"distribution": object()}, False),
+        ({"nnx": True}, False),
+        ({"accelerator": False}, False),
+    ],
+    ids=["accelerator", "one-step", "no-jit", "eager", "distribution", "nnx", "cpu"],
+)
+def test_steps_are_fused_only_when_every_condition_holds(settings, fuses, monkeypatch):
+    from keras_denoise._noisy_trainer import NoisyTrainer
+
+    settings = {"steps_per_execution": 4, "jit_compile": True, "run_eagerly": False,
+                "distribution": None, "nnx": False, "accelerator": True, **settings}
+    monkeypatch.setattr(_jax_fused_steps, "worth_fusing", lambda: settings["accelerator"])
+    monkeypatch.setattr(keras.distribution, "distribution", lambda: settings["distribution"])
+    monkeypatch.setattr(keras.config, "is_nnx_enabled", lambda: settings["nnx"])
+    trainer = NoisyTrainer(ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=8))
+    trainer.compile(optimizer="sgd", steps_per_execution=settings["steps_per_execution"],
+                    jit_compile=settings["jit_compile"])
+    # Set after compiling: `compile(run_eagerly=True)` would also turn `jit_compile` off.
+    trainer.run_eagerly = settings["run_eagerly"]
+    assert trainer._fuses_steps() is fuses
 
 
 def test_compiler_options_apply_on_a_gpu_only(monkeypatch):

@@ -124,6 +124,21 @@ def test_noise_layer_seed_sequence_and_clip_and_uint8():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(one(clean)), 1.0)
 
 
+@pytest.mark.parametrize("clip", [(0.0, 2.0), (0.25, 0.75)])
+def test_noise_layer_clips_to_both_bounds_given(clip):
+    layer = TrainingNoise(1.0, clip=clip, seed=0)
+    noisy = keras.ops.convert_to_numpy(layer(np.full((4, 16, 16, 1), 0.5, "float32"),
+                                             training=True))
+    assert (noisy.min(), noisy.max()) == clip  # about 7% of 1,024 draws pass each bound
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_noise_is_drawn_in_the_compute_dtype(policy):
+    layer = TrainingNoise(0.5, seed=0, dtype=policy)
+    noisy = layer(np.full((2, 8, 8, 1), 0.5, "float32"), training=True)
+    assert keras.backend.standardize_dtype(noisy.dtype) == policy.removeprefix("mixed_")
+
+
 def test_noise_layer_config_round_trip():
     layer = TrainingNoise(0.3, clip=(0.0, 2.0), seed=5)
     clone = TrainingNoise.from_config(layer.get_config())
@@ -221,6 +236,44 @@ def test_held_out_images_are_noised_with_the_seed(validation, steps):
     np.testing.assert_allclose(history.history["val_loss"][0], expected, rtol=1e-5)
 
 
+def test_validation_split_rounds_the_training_count_down():
+    # As in `keras.Model.fit`: int(10 * 0.75) = 7 training images, the last 3 held out.
+    images = _images(10)
+    model = _frozen_pixelwise_model()
+    _, history = _fit(images, model, epochs=1, batch_size=7, seed=5, validation_split=0.25)
+    assert int(model.optimizer.iterations) == 1
+    noisy, clean = GaussianNoise(0.5, seed=5).pairs(images[7:])
+    expected = model.evaluate(noisy[..., None], clean[..., None], verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"][0], expected, rtol=1e-5)
+
+
+class _RunningLosses(keras.callbacks.Callback):
+    """The running mean loss after each step, one list per epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append([])
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.epochs[-1].append(float(logs["loss"]))
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_every_epoch_has_an_order_of_its_own_under_a_global_seed(shuffle):
+    # Without noise and with frozen weights, the running loss follows the order of the
+    # images. (Keras's own pipeline on TensorFlow repeated the first epoch's order.)
+    keras.utils.set_random_seed(0)
+    recorder = _RunningLosses()
+    _fit(_images(32), _frozen_pixelwise_model(), epochs=3, batch_size=4, noise_factor=0.0,
+         seed=None, shuffle=shuffle, steps_per_execution=1, callbacks=recorder)
+    first, second, third = recorder.epochs
+    assert len(first) == 8
+    assert (first != second and second != third and first != third) is shuffle
+    assert first[-1] == pytest.approx(third[-1], rel=1e-6)  # the same images every epoch
+
+
 def test_initial_epoch():
     _, history = _fit(epochs=3, initial_epoch=2)
     assert history.epoch == [2]
@@ -257,6 +310,9 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"noise_factor": 1e39}, r"at most 1000000\.0\. Received: noise_factor=1e\+39", ValueError),
         ({"clip": (1.0, 0.0)}, "clip", ValueError),
         ({"epochs": 0}, "epochs", ValueError),
+        # (Were the bound missing, training would run one epoch, not 2**20 + 1.)
+        ({"epochs": 2**20 + 1, "initial_epoch": 2**20},
+         r"at most 1048576\. Received: epochs=1048577", ValueError),
         ({"batch_size": 0}, "batch_size", ValueError),
         ({"batch_size": 2**20 + 1}, r"at most 1048576\. Received: batch_size=1048577", ValueError),
         ({"batch_size": 2.5}, "batch_size", TypeError),
@@ -264,6 +320,7 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"validation_split": "0.1"}, "validation_split", TypeError),
         ({"validation_split": True}, "validation_split=True", TypeError),
         ({"validation_split": 0.95}, "leaves no training", ValueError),
+        ({"validation_split": 1e-17}, "no training or no validation images", ValueError),
         ({"seed": -1}, "seed", ValueError),
         ({"shuffle": 1}, "shuffle", TypeError),
         ({"steps_per_execution": 0}, "steps_per_execution", ValueError),
@@ -273,6 +330,9 @@ def test_backup_and_restore_resumes(tmp_path):
         ({"jit_compile": 1}, r"jit_compile=1", TypeError),
         ({"jit_compile": None}, r"jit_compile=None", TypeError),
         ({"dtype_policy": "float13"}, "dtype_policy", ValueError),
+        # A config Keras cannot deserialize (it raises TypeError).
+        ({"dtype_policy": {"class_name": "DTypePolicy", "config": {"name": 3}}},
+         "dtype_policy", ValueError),
         ({"learning_rate_schedule": "linear"}, "learning_rate_schedule", ValueError),
         ({"initial_epoch": 1}, "initial_epoch", ValueError),
         ({"initial_epoch": 1.0}, "initial_epoch", TypeError),
@@ -288,6 +348,8 @@ def test_backup_and_restore_resumes(tmp_path):
          ValueError),
         ({"callbacks": "abc"}, r"callbacks='abc'", TypeError),
         ({"callbacks": [keras.callbacks.History(), 3]}, "callbacks", TypeError),
+        ({"callbacks": list(range(100))}, r"Received: callbacks=\[0, 1, 2, [^]]*\.\.\.$",
+         TypeError),
     ],
 )
 def test_bad_arguments_raise_naming_them(kwargs, name, error):
@@ -385,6 +447,19 @@ def test_trainer_defaults_to_16_steps_per_execution_and_is_named_after_the_model
     assert recorder.name == f"{model.name}_noisy_trainer"  # callbacks see the trainer
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute only")
+def test_a_mirrored_strategy_of_one_replica_keeps_the_multi_step_loop():
+    # Only several replicas need one step per execution (the multi-step loop fails there).
+    import tensorflow as tf
+
+    from keras_denoise._noisy_trainer import _check_steps_per_execution
+
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        model = _model()
+    assert _check_steps_per_execution(None, model) == 16
+    assert _check_steps_per_execution(4, model) == 4
+
+
 def test_trainer_outputs_float32_for_a_half_precision_denoiser():
     # fit_denoising's policy reaches every layer of a user's model, the output layer included;
     # the trainer still hands float32 predictions to the loss.
@@ -396,6 +471,23 @@ def test_trainer_outputs_float32_for_a_half_precision_denoiser():
     for training in (True, False):
         output = trainer(images, training=training)
         assert keras.backend.standardize_dtype(output.dtype) == "float32"
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_targets_stay_float32_under_a_global_mixed_policy(policy):
+    # The loss compares float32 predictions with targets scaled in float32, not rounded to
+    # the noise layer's compute dtype (77 / 255 is 0.30078 in bfloat16).
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        trainer = NoisyTrainer(_model(), seed=0)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert trainer.noise.compute_dtype == policy.removeprefix("mixed_")
+    clean = np.full((2, 16, 16, 1), 77, "uint8")
+    for targets in (trainer._targets(clean, None), trainer._targets(clean * 0, clean)):
+        assert keras.backend.standardize_dtype(targets.dtype) == "float32"
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(targets), 77 / 255, rtol=1e-6)
 
 
 def test_model_must_be_a_keras_model():
@@ -579,13 +671,21 @@ def _orders(dataset, order, epochs):
 
 @pytest.mark.skipif(not ON_TENSORFLOW, reason="the tf.data pipeline of the TensorFlow backend")
 def test_tensorflow_batches_reshuffle_every_epoch_without_autotuning():
+    import tensorflow as tf
+
     from keras_denoise._noisy_trainer import _EpochOrder, _tensorflow_batches
 
     images = np.arange(50, dtype="float32").reshape(50, 1, 1, 1)
     order = _EpochOrder(seed=0)
     dataset = _tensorflow_batches(images, 8, order=order)
     # Autotuning off: its thread made every new epoch's iterator wait up to a minute.
-    assert dataset.options().autotune.enabled is False
+    options = dataset.options()
+    assert options.autotune.enabled is False
+    assert options.experimental_optimization.apply_default_optimizations is False
+    # Several workers split the batches (the pipeline reads no files to split).
+    assert options.experimental_distribute.auto_shard_policy == (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
     orders = _orders(dataset, order, [0, 1])
     for epoch_order in orders:
         np.testing.assert_array_equal(np.sort(epoch_order), np.arange(50))

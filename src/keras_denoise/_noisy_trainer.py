@@ -82,11 +82,12 @@ class TrainingNoise(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def scale(self, images: Any) -> Any:
-        """`images` in the compute dtype, uint8 divided by 255."""
+    def scale(self, images: Any, dtype: str | None = None) -> Any:
+        """`images` in `dtype` (by default the compute dtype), uint8 divided by 255."""
+        dtype = self.compute_dtype if dtype is None else dtype
         if keras.backend.standardize_dtype(images.dtype) == "uint8":
-            return keras.ops.cast(images, self.compute_dtype) / 255.0
-        return keras.ops.cast(images, self.compute_dtype)
+            return keras.ops.cast(images, dtype) / 255.0
+        return keras.ops.cast(images, dtype)
 
     def call(self, images: Any, training: bool = False) -> Any:
         images = self.scale(images)
@@ -202,8 +203,12 @@ class NoisyTrainer(keras.Model):
         return keras.ops.cast(denoised, "float32")
 
     def _targets(self, x: Any, y: Any) -> Any:
-        """The clean images as float32 in [0, 1]: `y`, or the input itself if `y` is None."""
-        return keras.ops.cast(self.noise.scale(x if y is None else y), "float32")
+        """The clean images as float32 in [0, 1]: `y`, or the input itself if `y` is None.
+
+        Scaled in float32 whatever the noise layer's compute dtype (under a global
+        mixed policy, bfloat16 would round 77 / 255 to 0.3027).
+        """
+        return self.noise.scale(x if y is None else y, "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return super().compute_loss(
