@@ -45,8 +45,9 @@ def test_axis_spans_partition_the_axis_with_enough_context(length, step_units, o
 
 @pytest.mark.parametrize("shape", [(1, 50, 50, 1), (2, 37, 61, 3), (1, 9, 70, 2), (3, 5, 5, 1)])
 @pytest.mark.parametrize(("tile_size", "radius"), [(8, 3), (16, 5), (12, 0)])
-def test_tiles_reproduce_a_model_whose_radius_fits_the_overlap(shape, tile_size, radius):
-    images = np.random.default_rng(0).random(shape).astype("float32")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tiles_reproduce_a_model_whose_radius_fits_the_overlap(shape, tile_size, radius, dtype):
+    images = np.random.default_rng(0).random(shape).astype(dtype)
     tiled = predict_tiled(
         lambda tiles: _box_sum(tiles, radius), images, tile_size=tile_size, overlap=radius,
         batch_size=3,

@@ -9,7 +9,7 @@ from hypothesis import given
 from strategies import image_shapes
 
 import keras_denoise
-from keras_denoise import GaussianNoise, _tiling, _unet_denoiser
+from keras_denoise import GaussianNoise, _tiling, _unet_denoiser, _validation
 from keras_denoise._saving import check_config_safe
 from keras_denoise._unet_denoiser import UNetDenoiser
 from keras_denoise.metrics import psnr
@@ -180,6 +180,24 @@ def test_large_images_are_tiled_automatically(monkeypatch):
     untiled = model.predict(images[..., None], verbose=0)[..., 0]
     np.testing.assert_allclose(model.denoise(images), untiled, atol=1e-4)
     assert calls[0]["tile_size"] == 16 and calls[0]["overlap"] == model.receptive_radius == 13
+
+
+@pytest.mark.parametrize("tile_size", [None, 8])
+# JAX without x64 computes a float64 model in float32, and says so.
+@pytest.mark.filterwarnings("ignore:Explicitly requested dtype float64:UserWarning")
+def test_denoise_returns_float32_from_a_float64_model(tile_size):
+    model = UNetDenoiser(filters=(4, 8), dtype="float64")
+    images = _images((2, 16, 16))
+    if keras.backend.backend() != "jax":  # JAX computes float64 in float32 without x64
+        assert model.predict(images[..., None], verbose=0).dtype == np.float64
+    assert model.denoise(images, tile_size=tile_size).dtype == np.float32
+
+
+def test_automatic_tiling_uses_the_documented_sizes():
+    # `denoise`'s docstring: images over 1024 x 1024 pixels are tiled with tile_size=512,
+    # which must be a multiple of any model's `size_multiple` (at most 2**MAX_STAGES).
+    assert (_unet_denoiser.AUTO_TILE_PIXELS, _unet_denoiser.AUTO_TILE_SIZE) == (1024**2, 512)
+    assert _unet_denoiser.AUTO_TILE_SIZE % 2**_validation.MAX_STAGES == 0
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, None])
