@@ -82,12 +82,11 @@ class TrainingNoise(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def scale(self, images: Any, dtype: str | None = None) -> Any:
-        """`images` in `dtype` (by default the compute dtype), uint8 divided by 255."""
-        dtype = self.compute_dtype if dtype is None else dtype
+    def scale(self, images: Any) -> Any:
+        """`images` in the compute dtype, uint8 divided by 255."""
         if keras.backend.standardize_dtype(images.dtype) == "uint8":
-            return keras.ops.cast(images, dtype) / 255.0
-        return keras.ops.cast(images, dtype)
+            return keras.ops.cast(images, self.compute_dtype) / 255.0
+        return keras.ops.cast(images, self.compute_dtype)
 
     def call(self, images: Any, training: bool = False) -> Any:
         images = self.scale(images)
@@ -208,7 +207,7 @@ class NoisyTrainer(keras.Model):
         Scaled in float32 whatever the noise layer's compute dtype (under a global
         mixed policy, bfloat16 would round 77 / 255 to 0.3027).
         """
-        return self.noise.scale(x if y is None else y, "float32")
+        return _validation.cast_pixels(x if y is None else y, "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return super().compute_loss(
