@@ -188,7 +188,7 @@ def test_large_images_are_tiled_automatically(monkeypatch):
 def test_denoise_returns_float32_from_a_float64_model(tile_size):
     model = UNetDenoiser(filters=(4, 8), dtype="float64")
     images = _images((2, 16, 16))
-    if keras.backend.backend() != "jax":  # JAX computes float64 in float32 without x64
+    if keras.backend.backend() != "jax":
         assert model.predict(images[..., None], verbose=0).dtype == np.float64
     assert model.denoise(images, tile_size=tile_size).dtype == np.float32
 
