@@ -94,6 +94,8 @@ def as_8_bit(images):
 def assert_denoised(written, expected, source, atol):
     """`written` is `expected` within `atol`, and a copy of `source` would not be."""
     assert written.shape == expected.shape and written.dtype == expected.dtype
+    if written.dtype == np.uint8:  # rounded to 8 bits, as `as_8_bit` does, not truncated
+        assert np.mean(written != expected) < 0.05, "the 8-bit pixels are not rounded"
     written, expected = written.astype(np.float64), expected.astype(np.float64)
     np.testing.assert_allclose(written, expected, rtol=0, atol=atol)
     source = np.broadcast_to(np.asarray(source, np.float64), expected.shape)
@@ -315,6 +317,28 @@ def test_train_on_an_npz_of_one_array(tmp_path, rng, key, name):
     assert metrics["train_images"] == 8 and metrics["heldout_images"] == 2
 
 
+def test_train_without_held_out_images_into_a_new_folder(tmp_path, digits_folder):
+    # No test split and no validation split: nothing to score, and no error for it.
+    model = tmp_path / "new" / "sub" / "m.keras"  # folders made without --resume too
+    argv = ["train", "--data", str(digits_folder), "--epochs", "1", "--batch-size", "4",
+            "--latent-dim", "4", "--validation-split", "0", "--out", str(model)]  # fmt: skip
+    assert main(argv) == 0
+    assert model.is_file()
+    metrics = strict_json(tmp_path / "new" / "sub" / "m.metrics.json")
+    assert metrics["train_images"] == 12 and "final_loss" in metrics
+    assert not {"final_val_loss", "heldout_images", "psnr_noisy", "psnr_denoised"} & set(metrics)
+
+
+def test_train_on_an_npz_of_x_train_only_holds_out_its_validation_split(tmp_path, rng):
+    data = tmp_path / "data.npz"
+    np.savez(data, x_train=rng.integers(0, 256, (12, 16, 16), dtype=np.uint8))
+    argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "3", "--latent-dim",
+            "4", "--validation-split", "0.25", "--out", str(tmp_path / "m.keras")]  # fmt: skip
+    assert main(argv) == 0
+    metrics = strict_json(tmp_path / "m.metrics.json")
+    assert metrics["train_images"] == 9 and metrics["heldout_images"] == 3
+
+
 def test_train_unet_options(tmp_path, digits_folder):
     model = tmp_path / "unet.keras"
     argv = ["train", "--data", str(digits_folder), "--model", "unet", "--filters", "8", "16",
@@ -323,6 +347,7 @@ def test_train_unet_options(tmp_path, digits_folder):
     assert main(argv) == 0
     loaded = load_model(model)
     assert (loaded.filters, loaded.convolutions, loaded.activation) == ((8, 16), (2, 2), "relu")
+    assert tuple(loaded.image_shape) == (None, None, 1)  # any size, not only the training one
     metrics = json.loads((tmp_path / "unet.metrics.json").read_text())
     assert metrics["filters"] == [8, 16] and metrics["convolutions"] == [2, 2]
     assert metrics["activation"] == "relu" and "latent_dim" not in metrics
@@ -442,6 +467,29 @@ def test_resume_refuses_a_backup_with_an_option_this_run_lacks(tmp_path):
         _resume_settings(args, str(backup))
 
 
+def test_resume_settings_leave_out_what_does_not_change_the_run(tmp_path):
+    # --debug changes what an error prints, not what is trained: a run may resume with it.
+    backup = tmp_path / "m.keras.backup"
+    argv = ["train", "--data", "sample", "--resume", "--out", "m.keras"]
+    settings = _resume_settings(_build_parser().parse_args(argv), str(backup))
+    assert not {"command", "run", "debug", "resume", "out"} & set(settings)
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"")
+    (backup / _RESUME_SETTINGS).write_text(json.dumps(settings))
+    assert _resume_settings(_build_parser().parse_args([*argv, "--debug"]), str(backup)) == settings
+
+
+@pytest.mark.parametrize("saved", ["[1, 2]", '"options"', "null"])
+def test_resume_refuses_options_that_are_not_a_json_object(tmp_path, saved):
+    backup = tmp_path / "m.keras.backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"")
+    (backup / _RESUME_SETTINGS).write_text(saved)
+    args = _build_parser().parse_args(["train", "--data", "sample", "--resume", "--out", "m.keras"])
+    with pytest.raises(ValueError, match=r"keras_denoise_train\.json; delete the folder"):
+        _resume_settings(args, str(backup))
+
+
 @pytest.mark.slow
 def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, rng):
     data = write_tiny_npz(tmp_path / "data.npz", rng)
@@ -453,12 +501,16 @@ def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, r
         patch.setattr(keras.callbacks.BackupAndRestore, "on_train_end", lambda self, logs: None)
         assert main(argv) == 0
     trained = load_model(model).get_weights()
-    model.unlink()
-    (tmp_path / "m.metrics.json").unlink()
+    for path in (model, tmp_path / "m.metrics.json", tmp_path / "m.loss.png"):
+        path.unlink()
     capsys.readouterr()
     assert main(argv) == 0
     stdout, stderr = capsys.readouterr()
     assert "Epoch 1/1" not in stdout and "none was left to train" in stderr
+    # No loss plot, and none claimed: the files written are the model and its metrics.
+    assert not (tmp_path / "m.loss.png").exists()
+    (wrote,) = [line for line in stdout.splitlines() if line.startswith("Wrote ")]
+    assert wrote == f"Wrote {model}, {tmp_path / 'm.metrics.json'}"
     restored = load_model(model).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(trained, restored, strict=True))
     metrics = strict_json(tmp_path / "m.metrics.json")
@@ -606,6 +658,23 @@ def test_evaluate_reads_a_folder_at_the_models_size_and_channels(tmp_path, rng, 
         assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-9)
 
 
+def test_evaluate_cuts_folder_images_into_patches_of_the_models_size(tmp_path, rng, conv_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        write_png(folder / name, rng.integers(0, 256, (32, 48), dtype=np.uint8))
+    scores = tmp_path / "scores.json"
+    argv = ["evaluate", str(conv_path), "--data", str(folder), "--patch-size", "16", "16",
+            "--noise-factors", "0.5", "--baselines", "none", "--json", str(scores)]  # fmt: skip
+    assert main(argv) == 0
+    patches = keras_denoise.datasets.load_images(folder, patch_size=(16, 16), channels=1)
+    assert len(patches) == 12  # 2 images of 2x3 patches, not resized first
+    expected = keras_denoise.evaluate(load_model(conv_path), patches, noise_factors=(0.5,),
+                                      baselines=(), verbose=False)  # fmt: skip
+    for row, expected_row in zip(strict_json(scores), expected, strict=True):
+        assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-9)
+
+
 def test_missing_file_is_one_line_in_a_real_process(tmp_path, conv_path):
     code, stdout, stderr = run_cli("denoise", conv_path, tmp_path / "nowhere.png")
     assert code == 1
@@ -653,6 +722,8 @@ def test_version(capsys):
         (["denoise", "model.keras"], "required"),
         (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,x"],
          "`noise_factors` must be a number. Received: noise_factors='x'"),
+        (["evaluate", "model.keras", "--data", "sample", "--noise-factors", "0.1,,0.5"],
+         "Received: noise_factors=''"),
         (["denoise", "model.keras", "image.png", "--overlap", "-1"], "overlap=-1"),
         (["denoise", "model.keras", "image.png", "--tile-size", "0"],
          "`tile_size` must be a positive integer. Received: tile_size=0"),
@@ -720,14 +791,15 @@ def test_unreadable_image(capsys, tmp_path, conv_path):
 
 
 @pytest.mark.parametrize("suffix", ["png", "npy"])
-def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix):
+@pytest.mark.parametrize("shape", [(20, 24), (16, 24), (20, 16)])  # one side right is not enough
+def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix, shape):
     path = tmp_path / f"big.{suffix}"
     if suffix == "png":
-        write_png(path, np.zeros((20, 24), np.uint8))
+        write_png(path, np.zeros(shape, np.uint8))
     else:
-        np.save(path, np.zeros((20, 24), np.float32))
+        np.save(path, np.zeros(shape, np.float32))
     assert main(["denoise", str(conv_path), str(path), "-o", str(tmp_path / "out")]) == 1
-    assert_one_line_error(capsys.readouterr().err, "20x24", "16x16")
+    assert_one_line_error(capsys.readouterr().err, "x".join(map(str, shape)), "16x16")
     assert not (tmp_path / "out" / path.name).exists()
 
 
@@ -774,6 +846,18 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment
     names = {"conv": conv_path, "image": image, "tmp": tmp_path, "plain": plain_path}
     assert main([arg.format(**names) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, fragment)
+
+
+@pytest.mark.parametrize("output", [".", "./", "sub/.."])
+def test_denoise_refuses_to_overwrite_its_input_named_another_way(
+    monkeypatch, capsys, tmp_path, conv_path, output
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    write_png(tmp_path / "image.png", np.full((16, 16), 7, np.uint8))
+    assert main(["denoise", str(conv_path), "image.png", "-o", output]) == 1
+    assert_one_line_error(capsys.readouterr().err, "would overwrite its input")
+    assert (np.asarray(Image.open(tmp_path / "image.png")) == 7).all()
 
 
 def test_figure_suffixes_are_those_of_plotting():
@@ -886,6 +970,16 @@ def test_data_that_is_not_an_npz_archive(capsys, tmp_path, write, fragment):
     write(data)
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "m.keras")]) == 1
     assert_one_line_error(capsys.readouterr().err, "data.npz", fragment)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "keys"), [({}, "[]"), ({"y_train": np.zeros(4, np.uint8)}, "['y_train']")]
+)
+def test_npz_without_images_names_the_keys_it_holds(capsys, tmp_path, arrays, keys):
+    data = tmp_path / "data.npz"
+    np.savez(data, **arrays)  # an empty archive is only an end record: still an archive
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "m.keras")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "`x_train`", f"Received keys: {keys}")
 
 
 def truncated_npy(path):

@@ -288,13 +288,14 @@ def test_load_images_16_bit_png(tmp_path):
 
 def test_read_image_32_bit_integers_within_16_bits(tmp_path):
     pixels = np.arange(64, dtype=np.int32).reshape(8, 8) * 1000
+    pixels[-1, -1] = 65535  # the largest 16-bit value, read as 1
     Image.fromarray(pixels).save(tmp_path / "deep.tif")
     assert Image.open(tmp_path / "deep.tif").mode == "I"
     np.testing.assert_allclose(read_image(tmp_path / "deep.tif")[..., 0], pixels / 65535.0,
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("offset", [-1, 3000])
+@pytest.mark.parametrize("offset", [-1, 2536, 3000])  # 2536: a largest pixel of 65536
 def test_read_image_refuses_32_bit_integers_beyond_16_bits(tmp_path, offset):
     # They used to be clipped to [0, 1] without a word.
     pixels = np.arange(64, dtype=np.int32).reshape(8, 8) * 1000 + offset
@@ -311,10 +312,35 @@ def test_read_image_refuses_floating_point_pixels(tmp_path):
         read_image(tmp_path / "float.tif")
 
 
-def test_read_image_refuses_images_wider_than_the_limit(tmp_path):
-    Image.new("L", (8193, 1)).save(tmp_path / "wide.png")
-    with pytest.raises(ValueError, match=r"wide\.png' is 8193x1 pixels, larger than 8192"):
-        read_image(tmp_path / "wide.png")
+@pytest.mark.parametrize("size", [(8193, 1), (1, 8193)])
+def test_read_image_refuses_images_wider_or_taller_than_the_limit(tmp_path, size):
+    Image.new("L", size).save(tmp_path / "big.png")
+    with pytest.raises(ValueError, match=rf"big\.png' is {size[0]}x{size[1]} pixels, larger than"):
+        read_image(tmp_path / "big.png")
+
+
+@pytest.mark.parametrize("shape", [(1, 8192), (8192, 1)])
+@pytest.mark.parametrize("suffix", ["png", "npy"])
+def test_read_image_takes_images_of_the_largest_side(tmp_path, shape, suffix):
+    pixels = np.full(shape, 51, np.uint8)
+    path = tmp_path / f"long.{suffix}"
+    if suffix == "npy":
+        np.save(path, pixels)
+    else:
+        _save(path, pixels)
+    image = read_image(path)
+    assert image.shape == (*shape, 1)
+    np.testing.assert_allclose(image, 0.2, atol=1e-6)
+
+
+@pytest.mark.parametrize(("mode", "name"), [("LA", "grey.png"), ("PA", "grey.tif")])
+def test_grey_images_with_alpha_keep_one_channel(tmp_path, mode, name):
+    gray = _pixels((8, 8))
+    alpha = Image.fromarray(np.full((8, 8), 100, np.uint8))
+    picture = Image.merge("LA", [Image.fromarray(gray), alpha])
+    picture.convert(mode).save(tmp_path / name)  # PNG cannot hold "PA"; TIFF can
+    assert Image.open(tmp_path / name).mode == mode
+    np.testing.assert_allclose(read_image(tmp_path / name), gray[..., None] / 255.0, atol=1e-6)
 
 
 def test_gray_palette_images_keep_one_channel(tmp_path):
