@@ -164,6 +164,11 @@ def test_verbose_shows_a_progress_bar(rng, capsys):
     assert "4/4" in capsys.readouterr().out
 
 
+def test_not_verbose_prints_nothing(rng, capsys):
+    _quick(rng.random((2, 16, 16)), noise_factors=(0.1, 0.2), baselines=("median",), verbose=False)
+    assert capsys.readouterr() == ("", "")
+
+
 def test_baselines_beat_the_noisy_input_on_digits(mnist_path):
     with np.load(mnist_path, allow_pickle=False) as data:
         digits = data["x_test"][:20]
