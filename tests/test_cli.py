@@ -305,7 +305,9 @@ def test_train_resizes_or_cuts_folder_images(tmp_path, digits_folder, flags, ima
     assert metrics["train_images"] + metrics["heldout_images"] == images
 
 
-@pytest.mark.parametrize(("key", "name"), [("images", "data.npz"), ("x", "DATA.NPZ")])
+@pytest.mark.parametrize(
+    ("key", "name"), [("images", "data.npz"), ("x", "DATA.NPZ"), ("x_train", "data.npz")]
+)  # `x_train` without `x_test`: held out by the validation split, as the others
 def test_train_on_an_npz_of_one_array(tmp_path, rng, key, name):
     data = tmp_path / name
     with open(data, "wb") as handle:  # `np.savez` would add `.npz` to a name in capitals
@@ -327,16 +329,6 @@ def test_train_without_held_out_images_into_a_new_folder(tmp_path, digits_folder
     metrics = strict_json(tmp_path / "new" / "sub" / "m.metrics.json")
     assert metrics["train_images"] == 12 and "final_loss" in metrics
     assert not {"final_val_loss", "heldout_images", "psnr_noisy", "psnr_denoised"} & set(metrics)
-
-
-def test_train_on_an_npz_of_x_train_only_holds_out_its_validation_split(tmp_path, rng):
-    data = tmp_path / "data.npz"
-    np.savez(data, x_train=rng.integers(0, 256, (12, 16, 16), dtype=np.uint8))
-    argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "3", "--latent-dim",
-            "4", "--validation-split", "0.25", "--out", str(tmp_path / "m.keras")]  # fmt: skip
-    assert main(argv) == 0
-    metrics = strict_json(tmp_path / "m.metrics.json")
-    assert metrics["train_images"] == 9 and metrics["heldout_images"] == 3
 
 
 def test_train_unet_options(tmp_path, digits_folder):
@@ -451,6 +443,13 @@ def test_resume_ignores_the_options_of_a_backup_without_a_checkpoint(tmp_path):
         _resume_settings(args, str(backup))
 
 
+def write_backup(backup, options):
+    """A --resume backup folder with a checkpoint (something to resume) and `options` text."""
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"")
+    (backup / _RESUME_SETTINGS).write_text(options)
+
+
 def test_resume_refuses_a_backup_with_an_option_this_run_lacks(tmp_path):
     # A backup written with an option this version no longer has is of another run too.
     backup = tmp_path / "m.keras.backup"
@@ -458,9 +457,7 @@ def test_resume_refuses_a_backup_with_an_option_this_run_lacks(tmp_path):
         ["train", "--data", "sample", "--resume", "--out", "m.keras"]
     )
     settings = _resume_settings(args, str(backup))
-    backup.mkdir()
-    (backup / "latest.weights.h5").write_bytes(b"")
-    (backup / _RESUME_SETTINGS).write_text(json.dumps(settings))
+    write_backup(backup, json.dumps(settings))
     assert _resume_settings(args, str(backup)) == settings
     (backup / _RESUME_SETTINGS).write_text(json.dumps({**settings, "retired_option": 1}))
     with pytest.raises(ValueError, match=r"\(--retired-option 1 there, None now\)"):
@@ -473,18 +470,14 @@ def test_resume_settings_leave_out_what_does_not_change_the_run(tmp_path):
     argv = ["train", "--data", "sample", "--resume", "--out", "m.keras"]
     settings = _resume_settings(_build_parser().parse_args(argv), str(backup))
     assert not {"command", "run", "debug", "resume", "out"} & set(settings)
-    backup.mkdir()
-    (backup / "latest.weights.h5").write_bytes(b"")
-    (backup / _RESUME_SETTINGS).write_text(json.dumps(settings))
+    write_backup(backup, json.dumps(settings))
     assert _resume_settings(_build_parser().parse_args([*argv, "--debug"]), str(backup)) == settings
 
 
 @pytest.mark.parametrize("saved", ["[1, 2]", '"options"', "null"])
 def test_resume_refuses_options_that_are_not_a_json_object(tmp_path, saved):
     backup = tmp_path / "m.keras.backup"
-    backup.mkdir()
-    (backup / "latest.weights.h5").write_bytes(b"")
-    (backup / _RESUME_SETTINGS).write_text(saved)
+    write_backup(backup, saved)
     args = _build_parser().parse_args(["train", "--data", "sample", "--resume", "--out", "m.keras"])
     with pytest.raises(ValueError, match=r"keras_denoise_train\.json; delete the folder"):
         _resume_settings(args, str(backup))
@@ -640,36 +633,28 @@ def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
         assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-6)
 
 
-def test_evaluate_reads_a_folder_at_the_models_size_and_channels(tmp_path, rng, conv_path):
-    # Grey and colour photos of 20x24 pixels, for a model of 16x16 grey images.
+@pytest.mark.parametrize(
+    ("flags", "read", "count"),
+    [([], {"size": (16, 16)}, 3), (["--patch-size", "16", "16"], {"patch_size": (16, 16)}, 18)],
+    ids=["resized", "patches"],
+)
+def test_evaluate_reads_a_folder_at_the_models_size_and_channels(
+    tmp_path, rng, conv_path, flags, read, count
+):
+    # Grey and colour photos of 32x48 pixels, for a model of 16x16 grey images: resized to its
+    # size, or with --patch-size cut into 2x3 patches each (not resized first).
     folder = tmp_path / "photos"
     folder.mkdir()
-    write_png(folder / "a.png", rng.integers(0, 256, (20, 24), dtype=np.uint8))
+    write_png(folder / "a.png", rng.integers(0, 256, (32, 48), dtype=np.uint8))
     for name in ("b.png", "c.png"):
-        write_png(folder / name, rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
+        write_png(folder / name, rng.integers(0, 256, (32, 48, 3), dtype=np.uint8))
     scores = tmp_path / "scores.json"
-    argv = ["evaluate", str(conv_path), "--data", str(folder), "--noise-factors", "0.5",
+    argv = ["evaluate", str(conv_path), "--data", str(folder), *flags, "--noise-factors", "0.5",
             "--baselines", "none", "--json", str(scores)]  # fmt: skip
     assert main(argv) == 0
-    images = keras_denoise.datasets.load_images(folder, size=(16, 16), channels=1)
+    images = keras_denoise.datasets.load_images(folder, channels=1, **read)
+    assert len(images) == count
     expected = keras_denoise.evaluate(load_model(conv_path), images, noise_factors=(0.5,),
-                                      baselines=(), verbose=False)  # fmt: skip
-    for row, expected_row in zip(strict_json(scores), expected, strict=True):
-        assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-9)
-
-
-def test_evaluate_cuts_folder_images_into_patches_of_the_models_size(tmp_path, rng, conv_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("a.png", "b.png"):
-        write_png(folder / name, rng.integers(0, 256, (32, 48), dtype=np.uint8))
-    scores = tmp_path / "scores.json"
-    argv = ["evaluate", str(conv_path), "--data", str(folder), "--patch-size", "16", "16",
-            "--noise-factors", "0.5", "--baselines", "none", "--json", str(scores)]  # fmt: skip
-    assert main(argv) == 0
-    patches = keras_denoise.datasets.load_images(folder, patch_size=(16, 16), channels=1)
-    assert len(patches) == 12  # 2 images of 2x3 patches, not resized first
-    expected = keras_denoise.evaluate(load_model(conv_path), patches, noise_factors=(0.5,),
                                       baselines=(), verbose=False)  # fmt: skip
     for row, expected_row in zip(strict_json(scores), expected, strict=True):
         assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-9)
