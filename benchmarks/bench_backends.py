@@ -9,6 +9,9 @@ Usage:
 
     python benchmarks/bench_backends.py [--images 6000] [--epochs 2]
         [--backends tensorflow jax torch] [--mnist ../shared/data/mnist.npz]
+
+A backend that is not installed gets a row saying so; one whose run fails, a
+row with the last line of its error, and the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ import subprocess
 import sys
 import time
 
+from keras_denoise._cli import _positive_int
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def _measure(mnist: str, images: int, epochs: int) -> dict:
@@ -36,6 +42,9 @@ def _measure(mnist: str, images: int, epochs: int) -> dict:
 
     with np.load(mnist, allow_pickle=False) as data:
         train = data["x_train"][:images]
+    if len(train) < images:
+        message = f"--images is more than the {len(train)} of {mnist}. Received: --images={images}"
+        raise ValueError(message)
     epoch_times = []
 
     class Timer(keras.callbacks.Callback):
@@ -53,25 +62,32 @@ def _measure(mnist: str, images: int, epochs: int) -> dict:
     steady = epoch_times[1:]
     return {
         "backend": keras.backend.backend(),
+        "epoch_seconds": epoch_times,
         "first_epoch_s": epoch_times[0],
         "samples_per_s": len(train) * len(steady) / sum(steady),
         "final_loss": history.history["loss"][-1],
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; return the exit status: 1 if a backend's run failed, else 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=6000, help="training images")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs, the first not timed")
-    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
+    parser.add_argument("--images", type=_positive_int("images"), default=6000,
+                        help="training images (the first N of x_train)")
+    parser.add_argument("--epochs", type=_positive_int("epochs"), default=2,
+                        help="epochs, the first not timed")
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.epochs < 2:
-        parser.error("--epochs must be at least 2: the first epoch is not timed")
+        parser.error(f"--epochs must be at least 2: the first epoch is not timed. "
+                     f"Received: --epochs={args.epochs}")
+    if not os.path.isfile(args.mnist):
+        parser.error(f"--mnist: no such file: {args.mnist!r}")
     if args.worker:
         print(json.dumps(_measure(args.mnist, args.images, args.epochs)))
-        return
+        return 0
 
     versions = {}
     for name in ("keras", *args.backends):
@@ -85,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.images} images, batch 64, {args.epochs} epochs (first not timed)")
     print("| backend | samples/s | first epoch (s) | final loss |")
     print("|---|---:|---:|---:|")
+    failed = False
     for backend in args.backends:
         if backend not in versions:
             print(f"| {backend} | not installed | | |")
@@ -96,12 +113,15 @@ def main(argv: list[str] | None = None) -> None:
             capture_output=True, text=True, env=env,
         )
         if process.returncode != 0:
-            print(f"| {backend} | failed: {process.stderr.strip().splitlines()[-1]} | | |")
+            last = (process.stderr.strip().splitlines() or [f"exit status {process.returncode}"])
+            print(f"| {backend} | failed: {last[-1]} | | |")
+            failed = True
             continue
         result = json.loads(process.stdout.strip().splitlines()[-1])
         print(f"| {backend} | {result['samples_per_s']:.0f} | {result['first_epoch_s']:.1f} "
               f"| {result['final_loss']:.4f} |")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,7 +21,15 @@ import time
 import numpy as np
 from bench_training import versions  # this folder is on sys.path when run as a script
 
-from keras_denoise._cli import _noise_factors, _positive_int
+from keras_denoise import _validation
+from keras_denoise._cli import (
+    _baselines,
+    _check_output_file,
+    _checked,
+    _figure_path,
+    _noise_factors,
+    _positive_int,
+)
 
 
 class _Predictor:
@@ -45,8 +53,12 @@ def _model_argument(text: str) -> tuple[str, str]:
 
 def _check_arguments(parser, args):
     """Refuse, before any scoring, what would otherwise fail (or drop a model) after it."""
-    from keras_denoise._cli import _check_output_file
+    from keras_denoise._evaluate import _check_baselines
 
+    try:
+        _check_baselines(args.baselines)
+    except ValueError as error:
+        parser.error(f"--baselines: {error}")
     labels = [label for label, _ in args.models]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
@@ -56,8 +68,6 @@ def _check_arguments(parser, args):
     for label, path in args.models:
         if not os.path.isfile(path):
             parser.error(f"models: no such file: {path!r}. Received: {label}={path}")
-    if not os.path.isfile(args.data):
-        parser.error(f"--data: no such file: {args.data!r}")
     for option in ("json", "figure"):
         path = getattr(args, option)
         if path is not None:
@@ -65,6 +75,26 @@ def _check_arguments(parser, args):
                 _check_output_file(path, f"--{option}")
             except OSError as error:
                 parser.error(str(error))
+
+
+def _load_test_images(parser, path: str, max_images: int | None) -> np.ndarray:
+    """The `x_test` images of the `.npz` at `path` (the first `max_images`), checked."""
+    if not os.path.isfile(path):
+        parser.error(f"--data: no such file: {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "x_test" not in data.files:
+                parser.error(f"--data: {path!r} holds no `x_test` (it holds {data.files}); "
+                             "give an .npz in the layout of keras.datasets.mnist")
+            clean = data["x_test"]
+    except (OSError, ValueError) as error:  # not an .npz, or pickled objects
+        parser.error(f"--data: {path!r} is not an .npz of images: {error}")
+    clean = clean if max_images is None else clean[:max_images]
+    try:  # what evaluate would refuse only after the models are loaded
+        _validation.as_float_images(clean, "x_test", min_ndim=3, max_ndim=4, check_range=True)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--data: {error}")
+    return clean
 
 
 def _load_models(parser, models):
@@ -90,15 +120,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--data", required=True, help="MNIST .npz in Keras layout (x_test)")
     parser.add_argument("--noise-factors", default="0.1,0.3,0.5,0.7", type=_noise_factors,
                         help="comma-separated noise levels, each from 0 to 1e6")
-    parser.add_argument("--baselines", default="median,tv,nl_means,wavelet",
-                        help="comma-separated scikit-image baselines, or 'none'")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    parser.add_argument("--baselines", default=("median", "tv", "nl_means", "wavelet"),
+                        type=_baselines,
+                        help="comma-separated scikit-image baselines among median, tv, nl_means "
+                             "and wavelet, or 'none' (default: all four)")
+    parser.add_argument("--seed", type=_checked(int, _validation.check_seed, "seed"), default=0,
+                        help="seed of the noise, 0 to 2**32 - 1")
     parser.add_argument("--max-images", type=_positive_int("max_images"), default=None,
                         help="score only the first N test digits (default: all 10,000)")
     parser.add_argument("--json", help="write the rows and the setup to this JSON file")
-    parser.add_argument("--figure", help="plot PSNR against the noise level to this file")
+    parser.add_argument("--figure", type=_figure_path,
+                        help="plot PSNR against the noise level to this file (.png, .pdf, .svg)")
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
+    clean = _load_test_images(parser, args.data, args.max_images)
 
     import keras
 
@@ -108,11 +143,7 @@ def main(argv=None) -> dict:
 
     models = _load_models(parser, args.models)
     noise_factors = args.noise_factors
-    baselines = () if args.baselines == "none" else tuple(args.baselines.split(","))
-    with np.load(args.data) as data:
-        clean = data["x_test"]
-    if args.max_images is not None:
-        clean = clean[: args.max_images]
+    baselines = args.baselines
     options = {"noise_factors": noise_factors, "seed": args.seed, "verbose": False}
 
     # One run for the noisy input and the baselines, then one per model without them: every run

@@ -7,7 +7,9 @@ did for the `keras_denoise` recipe) should fail here, not on the next full run.
 
 import json
 import math
+import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -16,17 +18,23 @@ import pytest
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def _run(script, *arguments, returncode=0, env=None):
+    """Run `benchmarks/{script}.py` with `arguments`, check its exit status, return the result."""
+    command = [sys.executable, str(BENCHMARKS / f"{script}.py"), *arguments]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert completed.returncode == returncode, completed.stderr[-3000:]
+    return completed
+
+
 @pytest.mark.slow
 def test_training_benchmark_runs_all_three_recipes(mnist_path, tmp_path):
     # The README's quick check, on fewer digits and one more epoch (a median of three): every
     # recipe trains, is timed and is scored.
     out = tmp_path / "results.json"
-    command = [
-        sys.executable, str(BENCHMARKS / "bench_training.py"), "--data", str(mnist_path),
-        "--train-subset", "300", "--epochs", "3", "--which", "all", "--json", str(out),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    completed = _run(
+        "bench_training", "--data", str(mnist_path), "--train-subset", "300", "--epochs", "3",
+        "--which", "all", "--json", str(out),
+    )
     assert "speed ratio" in completed.stdout
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"reference", "keras_denoise", "unet"}
@@ -54,13 +62,11 @@ def test_training_benchmark_optimizer_option_replaces_the_unet_default(
     mnist_path, tmp_path, option, expected
 ):
     out = tmp_path / "results.json"
-    command = [
-        sys.executable, str(BENCHMARKS / "bench_training.py"), "--data", str(mnist_path),
-        "--train-subset", "200", "--epochs", "1", "--which", "unet", "--optimizer", option,
-        "--learning-rate", "1e-3", "--unet-options", '{"filters": [4, 8]}', "--json", str(out),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    _run(
+        "bench_training", "--data", str(mnist_path), "--train-subset", "200", "--epochs", "1",
+        "--which", "unet", "--optimizer", option, "--learning-rate", "1e-3", "--unet-options",
+        '{"filters": [4, 8]}', "--json", str(out),
+    )
     result = json.loads(out.read_text())["results"]["unet"]
     assert result["optimizer"] == expected
     assert result["learning_rate"] == pytest.approx(1e-3)
@@ -101,16 +107,21 @@ def test_training_report_gives_keras_denoise_over_the_reference(bench_training, 
 
 
 def test_tiling_benchmark_reports_throughput_and_matches_untiled(tmp_path):
+    # The default model's check tiles are 128 + 2 * 73 = 274 pixels, 280 on its grid of 8: a
+    # check image 298 high (281 wide) is the least that spans two along each side.
     out = tmp_path / "tiling.json"
-    command = [
-        sys.executable, str(BENCHMARKS / "bench_tiling.py"), "--size", "512", "--tile-size", "128",
-        "--check-size", "96", "--json", str(out),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    _run(
+        "bench_tiling", "--size", "512", "--tile-size", "128", "--check-size", "298", "--json",
+        str(out),
+    )
     result = json.loads(out.read_text())
     assert result["image"] == "512x512x1"
-    assert result["megapixels_per_s"] > 0
+    assert result["seconds"] > 0
+    assert result["megapixels_per_s"] == pytest.approx(512 * 512 / 1e6 / result["seconds"],
+                                                       rel=0.01)
+    assert result["overlap"] == 73
+    assert result["check_image"] == "298x281x1"
+    assert result["check_tiles"] == [2, 2]
     assert result["max_abs_diff_tiled_vs_untiled"] <= 1e-4
     assert result["unet_options"] == {}
 
@@ -120,29 +131,38 @@ def test_tiling_benchmark_takes_unet_options(tmp_path):
 
     options = {"filters": [8, 16], "convolutions": 2, "activation": "relu"}
     out = tmp_path / "tiling.json"
-    command = [
-        sys.executable, str(BENCHMARKS / "bench_tiling.py"), "--size", "256", "--tile-size", "64",
-        "--check-size", "96", "--unet-options", json.dumps(options), "--json", str(out),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    _run(
+        "bench_tiling", "--size", "256", "--tile-size", "64", "--unet-options", json.dumps(options),
+        "--json", str(out),
+    )
     result = json.loads(out.read_text())
     model = UNetDenoiser(**options)
     assert result["unet_options"] == options
     assert result["parameters"] == model.count_params()
     assert result["overlap"] == model.receptive_radius == 9
+    # Without --check-size, the default 384 x 367 check image: windows of 128 + 2 * 9 = 146
+    # (148 on the grid of 4) advancing by 128 give three along each side.
+    assert result["check_image"] == "384x367x1"
+    assert result["check_tiles"] == [3, 3]
     assert result["max_abs_diff_tiled_vs_untiled"] <= 1e-4
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
-    [("[1]", "must be a JSON object"), ('{"image_shape": [8, 8, 1]}', "cannot set"),
-     ('{"filtrs": [8]}', "unexpected keyword arguments: filtrs")],
-)
-def test_tiling_benchmark_refuses_bad_unet_options(options, message):
-    command = [sys.executable, str(BENCHMARKS / "bench_tiling.py"), "--unet-options", options]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    ("arguments", "message"),
+    [(["--unet-options", "[1]"], "must be a JSON object"),
+     (["--unet-options", '{"image_shape": [8, 8, 1]}'], "cannot set"),
+     (["--unet-options", '{"filtrs": [8]}'], "unexpected keyword arguments: filtrs"),
+     (["--tile-size", "100"],
+      "--tile-size must be a multiple of 8, the model's size multiple. Received: --tile-size=100"),
+     # One short of the least check image that the default model tiles (see above).
+     (["--check-size", "297"], "--check-size must be at least 298 for this model and overlap"),
+     (["--check-size", "0"], "Received: check_size=0"),
+     # 1,033 x 1,016 pixels is 1,049,528, more than denoise takes whole.
+     (["--check-size", "1033"], "at most 1,048,576 pixels"),
+     (["--overlap", "460"], "give a smaller --overlap. Received: overlap=460")],
+)  # fmt: skip
+def test_tiling_benchmark_refuses_bad_options(arguments, message):
+    completed = _run("bench_tiling", *arguments, returncode=2)
     assert message in completed.stderr
 
 
@@ -154,13 +174,10 @@ def test_unet_screen_reparam_folds_into_the_library_unet(mnist_path, reparam):
     from keras_denoise import UNetDenoiser
 
     options = {"activation": "silu", "filters": [16, 16], "convolutions": 2}
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--data", str(mnist_path),
-        "--epochs", "1", "--train-subset", "128", "--reparam", reparam,
-        "--options", json.dumps(options),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    completed = _run(
+        "screen_unet", "--data", str(mnist_path), "--epochs", "1", "--train-subset", "128",
+        "--reparam", reparam, "--options", json.dumps(options),
+    )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     library = UNetDenoiser(**options).count_params()
     assert result["parameters_folded"] == library
@@ -170,11 +187,7 @@ def test_unet_screen_reparam_folds_into_the_library_unet(mnist_path, reparam):
 
 
 def test_unet_screen_refuses_reparam_with_residual_blocks():
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--reparam", "acb", "--residual",
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    completed = _run("screen_unet", "--reparam", "acb", "--residual", returncode=2)
     assert "--reparam takes no --residual" in completed.stderr
     assert "Received: --reparam=acb --residual" in completed.stderr
 
@@ -228,13 +241,10 @@ def test_unet_screen_groups_counts_the_grouped_parameters(mnist_path):
     from keras_denoise import UNetDenoiser
 
     options = {"activation": "silu", "filters": [16, 16], "convolutions": 2}
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--data", str(mnist_path),
-        "--epochs", "1", "--train-subset", "128", "--groups", "2",
-        "--options", json.dumps(options),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    completed = _run(
+        "screen_unet", "--data", str(mnist_path), "--epochs", "1", "--train-subset", "128",
+        "--groups", "2", "--options", json.dumps(options),
+    )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     # Grouped in halves: every 3x3 convolution but the first (it reads 3 channels), that is
     # four of 16 -> 16 channels and the decoder's 32 -> 16 one.
@@ -319,32 +329,22 @@ def test_unet_screen_dilation_dilates_the_inner_convolutions_of_encoder_and_deco
 
 
 def test_unet_screen_refuses_dilation_with_grouped_convolutions():
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--dilation", "2", "--groups", "2",
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    completed = _run("screen_unet", "--dilation", "2", "--groups", "2", returncode=2)
     assert "--dilation takes neither --reparam nor --groups" in completed.stderr
     assert "Received: --dilation=2 --reparam=none --groups=2" in completed.stderr
 
 
 def test_unet_screen_refuses_decoder_filters_of_the_wrong_length(mnist_path):
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--data", str(mnist_path),
-        "--decoder-filters", "[16]", "--options", json.dumps({"filters": [16, 16, 16]}),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    completed = _run(
+        "screen_unet", "--data", str(mnist_path), "--decoder-filters", "[16]", "--options",
+        json.dumps({"filters": [16, 16, 16]}), returncode=2,
+    )
     assert "one per level above the bottleneck (2 here)" in completed.stderr
     assert "Received: --decoder-filters='[16]'" in completed.stderr
 
 
 def test_unet_screen_refuses_passes_with_any_graph_experiment():
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--passes", "2", "--dilation", "2",
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    completed = _run("screen_unet", "--passes", "2", "--dilation", "2", returncode=2)
     assert ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
             "--padding, --long-skip, --encoder-convolutions, --reparam, --groups, "
             "--share-levels, --decoder-filters and --dilation take --passes 1 only"
@@ -353,32 +353,198 @@ def test_unet_screen_refuses_passes_with_any_graph_experiment():
 
 def test_unet_screen_refuses_filters_that_are_not_a_sequence():
     # `check_filters` raises TypeError here, which the script once let escape as a traceback.
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--residual",
-        "--options", json.dumps({"filters": 48}),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    completed = _run(
+        "screen_unet", "--residual", "--options", json.dumps({"filters": 48}), returncode=2,
+    )
     assert "`filters` must be a sequence of positive integers. Received: filters=48" in (
         completed.stderr)
     assert "Traceback" not in completed.stderr
 
 
 def test_unet_screen_refuses_groups_that_do_not_divide_the_widths():
-    command = [
-        sys.executable, str(BENCHMARKS / "screen_unet.py"), "--groups", "3",
-        "--options", json.dumps({"filters": [16, 16]}),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    completed = _run(
+        "screen_unet", "--groups", "3", "--options", json.dumps({"filters": [16, 16]}),
+        returncode=2,
+    )
     assert "Received: --groups=3, filters=[16, 16]" in completed.stderr
 
 
 def test_training_benchmark_refuses_muon_for_the_autoencoder_recipes():
-    command = [
-        sys.executable, str(BENCHMARKS / "bench_training.py"), "--optimizer", "muon",
-        "--which", "both",
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 2
+    completed = _run("bench_training", "--optimizer", "muon", "--which", "both", returncode=2)
     assert "Received: --optimizer=muon --which=both" in completed.stderr
+
+
+@pytest.fixture(scope="module")
+def noise_levels_files(tmp_path_factory):
+    """An `.npz` of 12 test images 16x16, and two saved models for `bench_noise_levels.py`.
+
+    `unet.keras` is a small untrained `UNetDenoiser`; `plain.keras` a plain Keras model
+    (no `denoise`) that maps `x` to `2x - 0.5`, half of it outside [0, 1] for the script
+    to clip.
+    """
+    import keras
+    import numpy as np
+
+    from keras_denoise import UNetDenoiser
+
+    folder = tmp_path_factory.mktemp("noise_levels")
+    images = np.random.default_rng(0).integers(0, 256, (12, 16, 16), dtype=np.uint8)
+    np.savez(folder / "data.npz", x_test=images)
+    UNetDenoiser(filters=(4, 8)).save(folder / "unet.keras")
+    inputs = keras.Input((None, None, 1))
+    plain = keras.Model(inputs, keras.layers.Rescaling(2.0, offset=-0.5)(inputs))
+    plain.save(folder / "plain.keras")
+    return folder
+
+
+class _Doubled:
+    """What `bench_noise_levels.py` must make of `plain.keras`: `2x - 0.5`, clipped."""
+
+    def denoise(self, images, batch_size=64):
+        import numpy as np
+
+        return np.clip(2.0 * images - 0.5, 0.0, 1.0)
+
+
+def test_noise_levels_benchmark_scores_models_and_baselines_on_the_same_noise(
+    noise_levels_files,
+):
+    import numpy as np
+
+    import keras_denoise
+
+    folder = noise_levels_files
+    out, figure = folder / "levels.json", folder / "levels.png"
+    completed = _run(
+        "bench_noise_levels", "--data", str(folder / "data.npz"), f"unet={folder / 'unet.keras'}",
+        f"plain={folder / 'plain.keras'}", "--noise-factors", "0,0.5", "--baselines", "median",
+        "--seed", "3", "--max-images", "10", "--json", str(out), "--figure", str(figure),
+    )
+    result = json.loads(out.read_text())
+    assert result["images"] == 10
+    assert result["seed"] == 3
+    assert result["models"] == {"unet": str(folder / "unet.keras"),
+                                "plain": str(folder / "plain.keras")}
+    assert set(result["seconds"]) == {"noisy and baselines", "unet", "plain"}
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    rows = result["rows"]
+    assert [(row["noise_factor"], row["method"]) for row in rows] == [
+        (level, method) for level in (0.0, 0.5) for method in ("noisy", "unet", "plain", "median")
+    ]
+    assert rows[0]["psnr"] is None  # the noisy input at level 0 is the clean image: infinite
+
+    # The same rows from `evaluate` in this process: every row of a level on the same noise.
+    with np.load(folder / "data.npz") as data:
+        clean = data["x_test"][:10]
+    options = {"noise_factors": (0.0, 0.5), "seed": 3, "verbose": False}
+    expected = keras_denoise.evaluate(None, clean, baselines=("median",), **options)
+    for label, model in (("unet", keras_denoise.load_model(folder / "unet.keras")),
+                         ("plain", _Doubled())):
+        rows_of_model = keras_denoise.evaluate(model, clean, baselines=(), **options)
+        expected += [{**row, "method": label} for row in rows_of_model if row["method"] == "model"]
+    order = {"noisy": 0, "unet": 1, "plain": 2, "median": 3}
+    expected.sort(key=lambda row: (row["noise_factor"], order[row["method"]]))
+    for row, want in zip(rows[1:], expected[1:], strict=True):
+        assert row["method"] == want["method"]
+        assert row["psnr"] == pytest.approx(want["psnr"], abs=1e-4), row
+        assert row["ssim"] == pytest.approx(want["ssim"], abs=1e-5), row
+    for method in ("noisy", "unet", "plain", "median"):
+        assert f"{method} " in completed.stdout  # the table
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["unet"], "models must be given as LABEL=PATH. Received: 'unet'"),
+     (["a={dir}/unet.keras", "a={dir}/plain.keras"],
+      "each LABEL must be unique (it names the rows); repeated: ['a']"),
+     (["a={dir}/none.keras"], "models: no such file: '{dir}/none.keras'"),
+     (["a={dir}/data.npz"], "models: a={dir}/data.npz cannot be loaded"),
+     (["--data", "{dir}/none.npz"], "--data: no such file: '{dir}/none.npz'"),
+     (["--data", "{dir}/unet.keras"], "--data: '{dir}/unet.keras' holds no `x_test`"),
+     (["--data", "{dir}/notes.txt"], "--data: '{dir}/notes.txt' is not an .npz of images"),
+     (["--data", "{dir}/bright.npz"], "--data: `x_test` must hold pixels in [0, 1]"),
+     (["--baselines", "median,medain"], "--baselines: `baselines` must hold distinct names"),
+     (["--seed", "-1"], "Received: seed=-1"),
+     (["--figure", "{dir}/levels.gif"], "the figure must end with one of .png, .pdf, .svg"),
+     (["--json", "{dir}/no/levels.json"], "the folder of `--json`")],
+)  # fmt: skip
+def test_noise_levels_benchmark_refuses_bad_arguments_before_scoring(
+    noise_levels_files, arguments, message
+):
+    import numpy as np
+
+    folder = noise_levels_files
+    (folder / "notes.txt").write_text("not an archive")
+    np.savez(folder / "bright.npz", x_test=np.full((2, 8, 8), 2.0))
+    defaults = ["--data", "{dir}/data.npz", "plain={dir}/plain.keras"]
+    arguments = [part.format(dir=folder) for part in (*defaults, *arguments)]
+    completed = _run("bench_noise_levels", *arguments, returncode=2)
+    assert message.format(dir=folder) in completed.stderr
+
+
+@pytest.fixture(scope="module")
+def backends_data(tmp_path_factory):
+    """128 digits 28x28 in the layout of MNIST's `x_train`, and an `.npz` without them."""
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("backends")
+    images = np.random.default_rng(0).integers(0, 256, (128, 28, 28), dtype=np.uint8)
+    np.savez(folder / "mnist.npz", x_train=images)
+    np.savez(folder / "test_only.npz", x_test=images)
+    return folder
+
+
+@pytest.mark.slow
+def test_backends_benchmark_times_a_backend_in_a_process_of_its_own(backends_data):
+    completed = _run(
+        "bench_backends", "--images", "128", "--epochs", "2", "--backends", "tensorflow", "--mnist",
+        str(backends_data / "mnist.npz"),
+    )
+    assert "128 images, batch 64, 2 epochs (first not timed)" in completed.stdout
+    row = re.search(r"^\| tensorflow \| (\d+) \| ([\d.]+) \| ([\d.]+) \|$", completed.stdout,
+                    flags=re.MULTILINE)
+    assert row is not None, completed.stdout
+    samples_per_s, first_epoch_s, final_loss = map(float, row.groups())
+    assert samples_per_s > 0 and first_epoch_s > 0
+    assert 0 < final_loss < 1  # binary cross-entropy of an autoencoder in training
+
+
+@pytest.mark.slow
+def test_backends_benchmark_worker_rates_the_epochs_after_the_first(backends_data):
+    # The process each backend runs in: its JSON line has every epoch's time.
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    completed = _run(
+        "bench_backends", "--worker", "--images", "128", "--epochs", "3", "--mnist",
+        str(backends_data / "mnist.npz"), env=env,
+    )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    seconds = result["epoch_seconds"]
+    assert len(seconds) == 3 and result["first_epoch_s"] == seconds[0]
+    assert result["samples_per_s"] == pytest.approx(128 * 2 / (seconds[1] + seconds[2]))
+    assert result["backend"] == "tensorflow"
+
+
+@pytest.mark.parametrize(
+    ("data", "images", "error"),
+    [("test_only.npz", "128", "KeyError: 'x_train is not a file in the archive'"),
+     ("mnist.npz", "129", "ValueError: --images is more than the 128 of")],
+)  # fmt: skip
+def test_backends_benchmark_reports_a_failed_run_and_exits_1(backends_data, data, images, error):
+    completed = _run(
+        "bench_backends", "--images", images, "--backends", "tensorflow", "--mnist",
+        str(backends_data / data), returncode=1,
+    )
+    assert f"| tensorflow | failed: {error}" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["--epochs", "1"],
+      "--epochs must be at least 2: the first epoch is not timed. Received: --epochs=1"),
+     (["--images", "0"], "Received: images=0"),
+     (["--backends", "numpy"], "invalid choice: 'numpy'"),
+     (["--mnist", "none.npz"], "--mnist: no such file: 'none.npz'")],
+)  # fmt: skip
+def test_backends_benchmark_refuses_bad_arguments(arguments, message):
+    completed = _run("bench_backends", *arguments, returncode=2)
+    assert message in completed.stderr
