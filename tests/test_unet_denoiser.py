@@ -130,14 +130,27 @@ def test_denoise_accepts_uint8():
     )
 
 
+def _tile_grid(model, images, tile_size, overlap=None):
+    """How many tiles `model.denoise(images, tile_size=..., overlap=...)` cuts along each side."""
+    overlap = model.receptive_radius if overlap is None else overlap
+    rows, columns = _tiling.tile_grid(*images.shape[1:3], tile_size=tile_size, overlap=overlap,
+                                      multiple=model.size_multiple)
+    return len(rows), len(columns)
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_tiled_equals_untiled(channels):
+    # The default model's windows are 64 + 2 x 73 pixels, 216 on its grid of 8: a smaller
+    # image would be one tile, and tiled would equal untiled whatever the tiling did.
     model = UNetDenoiser((None, None, channels))
-    images = _clipped_images((2, 200, 150, channels))
+    images = _clipped_images((2, 300, 230, channels))
+    assert _tile_grid(model, images, tile_size=64) == (3, 2)  # windows 64 apart
     tiled = model.denoise(images, tile_size=64, batch_size=5)
     np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
 
 
+# Windows of 20 + 2 x 33 pixels, 88 on the grid of 4: 4 x 2, 1 x 1, 1 x 4 and 1 x 1 tiles (the
+# two smallest check the padding and cropping of an image inside one window).
 @pytest.mark.parametrize("shape", [(1, 131, 97), (1, 67, 5), (2, 33, 129), (1, 7, 9)])
 def test_tiled_equals_untiled_for_odd_sizes(shape):
     model = _any_size(filters=(4, 8, 8))
@@ -149,7 +162,8 @@ def test_tiled_equals_untiled_for_odd_sizes(shape):
 
 def test_tiled_equals_untiled_with_deeper_blocks():
     model = UNetDenoiser(filters=(4, 8, 8), convolutions=(3, 1, 2))
-    images = _clipped_images((1, 71, 53))
+    images = _clipped_images((1, 71, 93))
+    assert _tile_grid(model, images, tile_size=20) == (2, 3)  # windows of 20 + 2 x 21 = 64
     tiled = model.denoise(images, tile_size=20)
     np.testing.assert_allclose(tiled, model.denoise(images), atol=1e-4)
 

@@ -539,10 +539,10 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         >>> import numpy as np
         >>> from keras_denoise import UNetDenoiser
         >>> model = UNetDenoiser(filters=(4, 8))
-        >>> images = np.random.default_rng(0).random((40, 30), dtype="float32")
-        >>> tiled = model.denoise(images, tile_size=16, overlap=13)
+        >>> images = np.random.default_rng(0).random((60, 50), dtype="float32")
+        >>> tiled = model.denoise(images, tile_size=16, overlap=13)  # 3 x 2 tiles
         >>> tiled.shape, bool(np.allclose(tiled, model.denoise(images), atol=1e-5))
-        ((40, 30), True)
+        ((60, 50), True)
         """
         batch, single, squeezed = self._prepare_images(images)
         batch_size = _validation.check_positive_int(
