@@ -78,7 +78,8 @@ def _check_arguments(parser, args):
 
 
 def _load_test_images(parser, path: str, max_images: int | None) -> np.ndarray:
-    """The `x_test` images of the `.npz` at `path` (the first `max_images`), checked."""
+    """The `x_test` images of the `.npz` at `path` (the first `max_images`), checked and
+    scaled to float32 in [0, 1], as `evaluate` takes them."""
     if not os.path.isfile(path):
         parser.error(f"--data: no such file: {path!r}")
     try:
@@ -91,10 +92,11 @@ def _load_test_images(parser, path: str, max_images: int | None) -> np.ndarray:
         parser.error(f"--data: {path!r} is not an .npz of images: {error}")
     clean = clean if max_images is None else clean[:max_images]
     try:  # what evaluate would refuse only after the models are loaded
-        _validation.as_float_images(clean, "x_test", min_ndim=3, max_ndim=4, check_range=True)
+        return _validation.as_float_images(
+            clean, "x_test", min_ndim=3, max_ndim=4, check_range=True
+        )
     except (TypeError, ValueError) as error:
         parser.error(f"--data: {error}")
-    return clean
 
 
 def _load_models(parser, models):

@@ -447,7 +447,7 @@ def noise_levels_files(tmp_path_factory):
 
     `unet.keras` is a small untrained `UNetDenoiser`; `plain.keras` a plain Keras model
     (no `denoise`) that maps `x` to `2x - 0.5`, half of it outside [0, 1] for the script
-    to clip.
+    to clip. `notes.txt` and `bright.npz` (pixels of 2.0) are data the script must refuse.
     """
     import keras
     import numpy as np
@@ -461,6 +461,8 @@ def noise_levels_files(tmp_path_factory):
     inputs = keras.Input((None, None, 1))
     plain = keras.Model(inputs, keras.layers.Rescaling(2.0, offset=-0.5)(inputs))
     plain.save(folder / "plain.keras")
+    (folder / "notes.txt").write_text("not an archive")
+    np.savez(folder / "bright.npz", x_test=np.full((2, 8, 8), 2.0))
     return folder
 
 
@@ -540,11 +542,7 @@ def test_noise_levels_benchmark_scores_models_and_baselines_on_the_same_noise(
 def test_noise_levels_benchmark_refuses_bad_arguments_before_scoring(
     bench_noise_levels, capsys, noise_levels_files, arguments, message
 ):
-    import numpy as np
-
     folder = noise_levels_files
-    (folder / "notes.txt").write_text("not an archive")
-    np.savez(folder / "bright.npz", x_test=np.full((2, 8, 8), 2.0))
     defaults = ["--data", "{dir}/data.npz", "plain={dir}/plain.keras"]
     arguments = [part.format(dir=folder) for part in (*defaults, *arguments)]
     assert message.format(dir=folder) in _refused(bench_noise_levels, arguments, capsys)
