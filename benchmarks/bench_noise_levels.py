@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import zipfile
 
 import numpy as np
 from bench_training import versions  # this folder is on sys.path when run as a script
@@ -88,7 +89,7 @@ def _load_test_images(parser, path: str, max_images: int | None) -> np.ndarray:
                 parser.error(f"--data: {path!r} holds no `x_test` (it holds {data.files}); "
                              "give an .npz in the layout of keras.datasets.mnist")
             clean = data["x_test"]
-    except (OSError, ValueError) as error:  # not an .npz, or pickled objects
+    except (OSError, ValueError, zipfile.BadZipFile) as error:  # not an .npz, or pickles
         parser.error(f"--data: {path!r} is not an .npz of images: {error}")
     clean = clean if max_images is None else clean[:max_images]
     try:  # what evaluate would refuse only after the models are loaded

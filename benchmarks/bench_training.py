@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 
@@ -151,16 +152,24 @@ def make_epoch_timer(label, epochs, take_turns=False):
     return EpochTimer()
 
 
-def load_mnist(path, subset):
+def load_mnist(path, train_subset, test_subset=0):
+    """MNIST's training and test digits at `path`, the first `train_subset` and `test_subset`
+    of each (0: all)."""
     with np.load(path, allow_pickle=False) as data:
         x_train, x_test = data["x_train"], data["x_test"]
-    if subset:
-        x_train = x_train[:subset]
+    if train_subset:
+        x_train = x_train[:train_subset]
+    if test_subset:
+        x_test = x_test[:test_subset]
     return x_train, x_test
 
 
 def quality(model, x_test):
-    """PSNR / SSIM on every test digit, noised with a fixed seed."""
+    """PSNR / SSIM on every digit of `x_test`, noised with a fixed seed.
+
+    The noise is drawn in the digits' order, so the first N digits get the same noise as in a
+    run on all of them: a `--test-subset` run scores a prefix of the full run's noisy digits.
+    """
     rng = np.random.default_rng(TEST_NOISE_SEED)
     clean = x_test.astype("float32")[..., None] / 255.0
     noisy = np.clip(clean + NOISE_FACTOR * rng.standard_normal(clean.shape, "float32"), 0, 1)
@@ -190,7 +199,7 @@ def run_one(which, args):
     """Train one recipe in this process and return its measurements."""
     import keras
 
-    x_train, x_test = load_mnist(args.data, args.train_subset)
+    x_train, x_test = load_mnist(args.data, args.train_subset, args.test_subset)
     keras.utils.set_random_seed(args.seed)
     timer = make_epoch_timer(which, args.epochs, take_turns=args.take_turns)
     callbacks = [timer]
@@ -307,6 +316,7 @@ def run_one(which, args):
         "fused_compiler_options": fused_compiler_options,
     }
     result["peak_rss_mib"] = peak_rss_mib()  # data preparation and training
+    result["test_images"] = len(x_test)
     result.update(quality(model, x_test))
     result["peak_rss_mib_with_evaluation"] = peak_rss_mib()
     if args.save_dir:
@@ -400,6 +410,10 @@ def check_args(parser, args):
         parser.error("--train-subset must be 0 (all the training images) or at least 2 (one "
                      "to train on, one for the validation split). Received: --train-subset="
                      f"{args.train_subset}")
+    if args.test_subset < 0:
+        parser.error("--test-subset must be 0 (all the test digits) or positive. Received: "
+                     f"--test-subset={args.test_subset}")
+    check_data(parser, args)
     if args.optimizer is not None and args.which != "unet":
         parser.error("--optimizer chooses the U-Net's optimizer: it takes --which unet. "
                      f"Received: --optimizer={args.optimizer} --which={args.which}")
@@ -419,6 +433,29 @@ def check_args(parser, args):
                          f"Received: --json={args.json!r}")
 
 
+def check_data(parser, args):
+    """`--data` holds MNIST in the layout of `keras.datasets.mnist`, with at least as many
+    digits as `--train-subset` and `--test-subset` take."""
+    path = args.data
+    if not os.path.isfile(path):
+        parser.error(f"--data: no such file: {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in ("x_train", "x_test") if key not in data.files]
+            if missing:
+                parser.error(f"--data: {path!r} holds no `{missing[0]}` (it holds "
+                             f"{data.files}); give an .npz in the layout of "
+                             "keras.datasets.mnist")
+            sizes = {key: len(data[key]) for key in ("x_train", "x_test")}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:  # not an .npz, or pickles
+        parser.error(f"--data: {path!r} is not an .npz of images: {error}")
+    for option, key in (("--train-subset", "x_train"), ("--test-subset", "x_test")):
+        subset = getattr(args, option[2:].replace("-", "_"))
+        if subset > sizes[key]:
+            parser.error(f"{option} must be at most {sizes[key]:,}, the digits in `{key}` of "
+                         f"--data. Received: {option}={subset}")
+
+
 def write_json(path, data):
     """Write `data` to `path` as strict JSON (null for a non-finite number), atomically."""
     try:
@@ -436,6 +473,9 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=35)
     parser.add_argument("--train-subset", type=int, default=0,
                         help="use only the first N training images (0: all 60,000)")
+    parser.add_argument("--test-subset", type=int, default=0,
+                        help="score on only the first N test digits (0: all 10,000), for "
+                             "quick checks: the issue's figures are on all of them")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
                         default="tensorflow")
     parser.add_argument("--which", choices=["both", "all", "reference", "keras_denoise", "unet"],
@@ -599,6 +639,7 @@ def report(results):
         ("peak RSS, +test (MiB)", "peak_rss_mib_with_evaluation", "{:.0f}"),
         ("final val loss", "final_val_loss", "{:.4f}"),
         ("final val BCE", "final_val_bce", "{:.4f}"),
+        ("test digits", "test_images", "{:,}"),
         ("test PSNR (dB)", "psnr_db", "{:.2f}"),
         ("test SSIM", "ssim", "{:.4f}"),
     ]

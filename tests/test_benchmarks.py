@@ -7,7 +7,6 @@ did for the `keras_denoise` recipe) should fail here, not on the next full run.
 
 import json
 import math
-import os
 import pathlib
 import re
 import subprocess
@@ -18,10 +17,10 @@ import pytest
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _run(script, *arguments, returncode=0, env=None):
+def _run(script, *arguments, returncode=0):
     """Run `benchmarks/{script}.py` with `arguments`, check its exit status, return the result."""
     command = [sys.executable, str(BENCHMARKS / f"{script}.py"), *arguments]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == returncode, completed.stderr[-3000:]
     return completed
 
@@ -29,13 +28,15 @@ def _run(script, *arguments, returncode=0, env=None):
 @pytest.mark.slow
 def test_training_benchmark_runs_all_three_recipes(mnist_path, tmp_path):
     # The README's quick check, on fewer digits and one more epoch (a median of three): every
-    # recipe trains, is timed and is scored.
+    # recipe trains, is timed and is scored. Scored on 500 test digits: on a CPU the default
+    # U-Net takes about 40 s to denoise all 10,000.
     out = tmp_path / "results.json"
     completed = _run(
         "bench_training", "--data", str(mnist_path), "--train-subset", "300", "--epochs", "3",
-        "--which", "all", "--json", str(out),
+        "--which", "all", "--test-subset", "500", "--json", str(out),
     )
     assert "speed ratio" in completed.stdout
+    assert re.search(r"^test digits +500 +500 +500$", completed.stdout, re.MULTILINE)
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"reference", "keras_denoise", "unet"}
     assert results["reference"]["parameters"] == results["keras_denoise"]["parameters"] == 440_865
@@ -44,6 +45,7 @@ def test_training_benchmark_runs_all_three_recipes(mnist_path, tmp_path):
     assert results["unet"]["optimizer"] == "ConvMuon"
     for name, result in results.items():
         assert result["train_samples"] == 270, name  # 90% of the subset; 10% validates
+        assert result["test_images"] == 500, name
         assert result["epochs_timed"] == 3, name
         assert len(result["epoch_seconds"]) == 3, name
         for key in ("samples_per_s_all_epochs", "final_val_loss", "psnr_db", "ssim",
@@ -63,7 +65,8 @@ def test_training_benchmark_interleaves_the_epochs_and_saves_the_models(mnist_pa
     out, models = tmp_path / "results.json", tmp_path / "models"
     completed = _run(
         "bench_training", "--data", str(mnist_path), "--train-subset", "200", "--epochs", "2",
-        "--which", "both", "--interleave", "--save-dir", str(models), "--json", str(out),
+        "--which", "both", "--interleave", "--save-dir", str(models), "--test-subset", "200",
+        "--json", str(out),
     )
     # Each child logs its epochs on the stderr it shares with the parent, in the turns given.
     epochs = [line.split(":")[0] for line in completed.stderr.splitlines()
@@ -85,17 +88,40 @@ def test_training_benchmark_interleaves_the_epochs_and_saves_the_models(mnist_pa
 @pytest.mark.slow
 @pytest.mark.parametrize(("option", "expected"), [("adam", "Adam"), ("muon", "ConvMuon")])
 def test_training_benchmark_optimizer_option_replaces_the_unet_default(
-    mnist_path, tmp_path, option, expected
+    bench_training, mnist_path, option, expected
 ):
-    out = tmp_path / "results.json"
-    _run(
-        "bench_training", "--data", str(mnist_path), "--train-subset", "200", "--epochs", "1",
-        "--which", "unet", "--optimizer", option, "--learning-rate", "1e-3", "--unet-options",
-        '{"filters": [4, 8]}', "--json", str(out),
-    )
-    result = json.loads(out.read_text())["results"]["unet"]
+    # The recipe as its child process runs it, here: the parent's part is checked above.
+    args = bench_training.parse_args([
+        "--data", str(mnist_path), "--train-subset", "200", "--epochs", "1", "--which", "unet",
+        "--optimizer", option, "--learning-rate", "1e-3", "--unet-options", '{"filters": [4, 8]}',
+        "--test-subset", "100", "--child", "unet",
+    ])  # fmt: skip
+    result = bench_training.run_one("unet", args)
     assert result["optimizer"] == expected
     assert result["learning_rate"] == pytest.approx(1e-3)
+    assert result["test_images"] == 100
+
+
+def test_training_benchmark_scores_every_test_digit_unless_told_otherwise(bench_training,
+                                                                          mnist_path):
+    import numpy as np
+
+    args = bench_training.parse_args(["--data", str(mnist_path)])
+    x_train, x_test = bench_training.load_mnist(args.data, args.train_subset, args.test_subset)
+    assert (len(x_train), len(x_test)) == (60_000, 10_000)
+    x_train, x_test = bench_training.load_mnist(args.data, 300, 500)
+    assert (len(x_train), len(x_test)) == (300, 500)
+
+    # A subset's noisy digits are the first of the whole test set's (same seed, same order).
+    class Recorder:
+        def predict(self, images, batch_size=None, verbose=0):
+            self.images = images
+            return images
+
+    whole, part = Recorder(), Recorder()
+    bench_training.quality(whole, x_test)
+    bench_training.quality(part, x_test[:120])
+    np.testing.assert_array_equal(part.images, whole.images[:120])
 
 
 def _recipe_result(samples_per_s, peak_rss_mib, epoch_seconds, epochs):
@@ -104,7 +130,8 @@ def _recipe_result(samples_per_s, peak_rss_mib, epoch_seconds, epochs):
     return {
         "parameters": 440_865, **dict(zip(rates, samples_per_s, strict=True)),
         "peak_rss_mib": peak_rss_mib, "peak_rss_mib_with_evaluation": peak_rss_mib + 100.0,
-        "final_val_loss": 0.1, "final_val_bce": 0.1, "psnr_db": 20.0, "ssim": 0.8,
+        "final_val_loss": 0.1, "final_val_bce": 0.1, "test_images": 10_000, "psnr_db": 20.0,
+        "ssim": 0.8,
         "train_samples": 900, "epochs": epochs, "epoch_seconds": epoch_seconds,
         "epoch_cpu_seconds": [2 * time for time in epoch_seconds],
         "epoch_steal_seconds": [None] * len(epoch_seconds),
@@ -128,6 +155,7 @@ def test_training_report_gives_keras_denoise_over_the_reference(bench_training, 
         "speed ratio, epoch by epoch (epochs 2-4 only, the ones both recipes timed: the "
         "reference timed 4, keras_denoise 3): 1.80 1.33 4.00 (median 1.80x)",
         "peak RSS ratio, training: 0.40",
+        "test digits                         10,000          10,000",
     ):
         assert line in lines
 
@@ -261,6 +289,11 @@ def screen_unet():
 @pytest.fixture(scope="module")
 def bench_training():
     return _script("bench_training")
+
+
+@pytest.fixture(scope="module")
+def bench_backends():
+    return _script("bench_backends")
 
 
 @pytest.mark.parametrize("groups", [2, 4])
@@ -436,9 +469,38 @@ def test_training_benchmark_scores_on_digits_noised_at_half_clipped(bench_traini
     assert scores == bench_training.quality(_Identity(), digits)  # its own fixed seed
 
 
-def test_training_benchmark_refuses_muon_for_the_autoencoder_recipes():
-    completed = _run("bench_training", "--optimizer", "muon", "--which", "both", returncode=2)
-    assert "Received: --optimizer=muon --which=both" in completed.stderr
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["--epochs", "0"], "--epochs must be a positive integer. Received: --epochs=0"),
+     (["--train-subset", "1"], "at least 2 (one to train on, one for the validation split). "
+                               "Received: --train-subset=1"),
+     (["--train-subset", "-5"], "Received: --train-subset=-5"),
+     (["--train-subset", "60001"], "--train-subset must be at most 60,000, the digits in "
+                                   "`x_train` of --data. Received: --train-subset=60001"),
+     (["--test-subset", "-1"], "--test-subset must be 0 (all the test digits) or positive. "
+                               "Received: --test-subset=-1"),
+     (["--test-subset", "10001"], "--test-subset must be at most 10,000, the digits in "
+                                  "`x_test` of --data. Received: --test-subset=10001"),
+     (["--data", "{dir}/none.npz"], "--data: no such file: '{dir}/none.npz'"),
+     (["--data", "{dir}/data.npz"], "--data: '{dir}/data.npz' holds no `x_train`"),
+     (["--data", "{dir}/notes.txt"], "--data: '{dir}/notes.txt' is not an .npz of images"),
+     (["--data", "{dir}/truncated.npz"], "--data: '{dir}/truncated.npz' is not an .npz"),
+     (["--optimizer", "muon", "--which", "both"], "Received: --optimizer=muon --which=both"),
+     (["--interleave", "--backup-dir", "{dir}"], "--interleave and --backup-dir cannot be"),
+     (["--fit-options", '{"epochs": 3}'], "--fit-options cannot set what the script sets"),
+     (["--unet-options", "[4]"], "--unet-options must be a JSON object"),
+     (["--fused-options", '{"fast": 1}'], "--fused-options takes only the keys"),
+     (["--json", "{dir}"], "--json must be a file path, not a folder"),
+     (["--json", "{dir}/no/results.json"], "the folder of --json")],
+)  # fmt: skip
+def test_training_benchmark_refuses_bad_options(
+    bench_training, capsys, mnist_path, noise_levels_files, arguments, message
+):
+    # Before any recipe starts; the bad data files are `bench_noise_levels.py`'s.
+    folder = noise_levels_files
+    arguments = ["--data", str(mnist_path),
+                 *(part.replace("{dir}", str(folder)) for part in arguments)]
+    assert message.replace("{dir}", str(folder)) in _refused(bench_training, arguments, capsys)
 
 
 @pytest.fixture(scope="module")
@@ -447,7 +509,8 @@ def noise_levels_files(tmp_path_factory):
 
     `unet.keras` is a small untrained `UNetDenoiser`; `plain.keras` a plain Keras model
     (no `denoise`) that maps `x` to `2x - 0.5`, half of it outside [0, 1] for the script
-    to clip. `notes.txt` and `bright.npz` (pixels of 2.0) are data the script must refuse.
+    to clip. `notes.txt`, `truncated.npz` (the first 100 bytes of `data.npz`) and `bright.npz`
+    (pixels of 2.0) are data the script must refuse.
     """
     import keras
     import numpy as np
@@ -462,6 +525,7 @@ def noise_levels_files(tmp_path_factory):
     plain = keras.Model(inputs, keras.layers.Rescaling(2.0, offset=-0.5)(inputs))
     plain.save(folder / "plain.keras")
     (folder / "notes.txt").write_text("not an archive")
+    (folder / "truncated.npz").write_bytes((folder / "data.npz").read_bytes()[:100])
     np.savez(folder / "bright.npz", x_test=np.full((2, 8, 8), 2.0))
     return folder
 
@@ -533,6 +597,7 @@ def test_noise_levels_benchmark_scores_models_and_baselines_on_the_same_noise(
      (["--data", "{dir}/none.npz"], "--data: no such file: '{dir}/none.npz'"),
      (["--data", "{dir}/unet.keras"], "--data: '{dir}/unet.keras' holds no `x_test`"),
      (["--data", "{dir}/notes.txt"], "--data: '{dir}/notes.txt' is not an .npz of images"),
+     (["--data", "{dir}/truncated.npz"], "--data: '{dir}/truncated.npz' is not an .npz"),
      (["--data", "{dir}/bright.npz"], "--data: `x_test` must hold pixels in [0, 1]"),
      (["--baselines", "median,medain"], "--baselines: `baselines` must hold distinct names"),
      (["--seed", "-1"], "Received: seed=-1"),
@@ -560,41 +625,69 @@ def backends_data(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_backends_benchmark_times_a_backend_in_a_process_of_its_own(backends_data):
-    completed = _run(
-        "bench_backends", "--images", "128", "--epochs", "2", "--backends", "tensorflow", "--mnist",
-        str(backends_data / "mnist.npz"),
-    )
-    assert "128 images, batch 64, 2 epochs (first not timed)" in completed.stdout
-    row = re.search(r"^\| tensorflow \| (\d+) \| ([\d.]+) \| ([\d.]+) \|$", completed.stdout,
-                    flags=re.MULTILINE)
-    assert row is not None, completed.stdout
-    samples_per_s, first_epoch_s, final_loss = map(float, row.groups())
-    assert samples_per_s > 0 and first_epoch_s > 0
-    assert 0 < final_loss < 1  # binary cross-entropy of an autoencoder in training
+def test_backends_benchmark_times_a_backend_in_a_process_of_its_own(
+    bench_backends, backends_data, capsys, monkeypatch
+):
+    # The table here, each backend in a real process of its own, whose JSON line (kept by a
+    # spy) has every epoch's time.
+    workers, real_run = [], subprocess.run
 
+    def run(command, **kwargs):
+        completed = real_run(command, **kwargs)
+        if "--worker" in command:
+            workers.append((kwargs["env"]["KERAS_BACKEND"], completed))
+        return completed
 
-@pytest.mark.slow
-def test_backends_benchmark_worker_rates_the_epochs_after_the_first(backends_data):
-    # The process each backend runs in: its JSON line has every epoch's time.
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    completed = _run(
-        "bench_backends", "--worker", "--images", "128", "--epochs", "3", "--mnist",
-        str(backends_data / "mnist.npz"), env=env,
-    )
+    monkeypatch.setattr(bench_backends.subprocess, "run", run)
+    arguments = ["--images", "128", "--epochs", "3", "--backends", "tensorflow",
+                 "--mnist", str(backends_data / "mnist.npz")]
+    assert bench_backends.main(arguments) == 0
+    out = capsys.readouterr().out
+    assert "128 images, batch 64, 3 epochs (first not timed)" in out
+    [(backend, completed)] = workers
+    assert backend == "tensorflow"
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     seconds = result["epoch_seconds"]
     assert len(seconds) == 3 and result["first_epoch_s"] == seconds[0]
     assert result["samples_per_s"] == pytest.approx(128 * 2 / (seconds[1] + seconds[2]))
     assert result["backend"] == "tensorflow"
+    assert 0 < result["final_loss"] < 1  # binary cross-entropy of an autoencoder in training
+    row = (f"| tensorflow | {result['samples_per_s']:.0f} | {result['first_epoch_s']:.1f} "
+           f"| {result['final_loss']:.4f} |")
+    assert row in out.splitlines()
 
 
-def test_backends_benchmark_reports_a_failed_run_and_exits_1(backends_data):
-    completed = _run(
-        "bench_backends", "--images", "129", "--backends", "tensorflow", "--mnist",
-        str(backends_data / "mnist.npz"), returncode=1,
-    )
-    assert "| tensorflow | failed: ValueError: --images is more than the 128 of" in completed.stdout
+def test_backends_benchmark_worker_refuses_more_images_than_the_file_holds(bench_backends,
+                                                                           backends_data):
+    path = backends_data / "mnist.npz"
+    message = f"--images is more than the 128 of {path}. Received: --images=129"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        bench_backends._measure(str(path), 129, 2)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "row"),
+    [("Traceback (most recent call last):\n  ...\nValueError: --images is more than the 128\n",
+      "| tensorflow | failed: ValueError: --images is more than the 128 | | |"),
+     ("", "| tensorflow | failed: exit status 1 | | |")],
+)  # fmt: skip
+def test_backends_benchmark_reports_a_failed_run_and_exits_1(
+    bench_backends, backends_data, capsys, monkeypatch, stderr, row
+):
+    # The worker's process faked (a real one is timed above): its traceback's last line, or
+    # without one its exit status, goes in the table, and the script exits with status 1.
+    def run(command, **kwargs):
+        if "--worker" in command:
+            assert kwargs["env"]["KERAS_BACKEND"] == "tensorflow"
+            return subprocess.CompletedProcess(command, 1, stdout="", stderr=stderr)
+        return subprocess.CompletedProcess(command, 0, stdout="9.9\n", stderr="")
+
+    monkeypatch.setattr(bench_backends.subprocess, "run", run)
+    arguments = ["--backends", "tensorflow", "--mnist", str(backends_data / "mnist.npz")]
+    assert bench_backends.main(arguments) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("keras 9.9, tensorflow 9.9")
+    assert lines[-1] == row
 
 
 @pytest.mark.parametrize(
@@ -605,6 +698,5 @@ def test_backends_benchmark_reports_a_failed_run_and_exits_1(backends_data):
      (["--backends", "numpy"], "invalid choice: 'numpy'"),
      (["--mnist", "none.npz"], "--mnist: no such file: 'none.npz'")],
 )  # fmt: skip
-def test_backends_benchmark_refuses_bad_arguments(arguments, message):
-    completed = _run("bench_backends", *arguments, returncode=2)
-    assert message in completed.stderr
+def test_backends_benchmark_refuses_bad_arguments(bench_backends, capsys, arguments, message):
+    assert message in _refused(bench_backends, arguments, capsys)
