@@ -111,6 +111,9 @@ def test_training_benchmark_scores_every_test_digit_unless_told_otherwise(bench_
     assert (len(x_train), len(x_test)) == (60_000, 10_000)
     x_train, x_test = bench_training.load_mnist(args.data, 300, 500)
     assert (len(x_train), len(x_test)) == (300, 500)
+    # Subsets of every digit are allowed (one more is refused: see above).
+    every = ["--data", str(mnist_path), "--train-subset", "60000", "--test-subset", "10000"]
+    assert bench_training.parse_args(every).test_subset == 10_000
 
     # A subset's noisy digits are the first of the whole test set's (same seed, same order).
     class Recorder:
@@ -464,6 +467,7 @@ def test_training_benchmark_scores_on_digits_noised_at_half_clipped(bench_traini
     with np.load(mnist_path) as data:
         digits = data["x_test"][:500]
     scores = bench_training.quality(_Identity(), digits)
+    assert scores["test_images"] == 500
     assert scores["psnr_db"] == pytest.approx(9.39, abs=0.05)
     assert scores["ssim"] == pytest.approx(0.40, abs=0.02)
     assert scores == bench_training.quality(_Identity(), digits)  # its own fixed seed
