@@ -219,7 +219,7 @@ def test_tiling_benchmark_takes_unet_options(tmp_path):
      (["--overlap", "460"], "give a smaller --overlap. Received: overlap=460")],
 )  # fmt: skip
 def test_tiling_benchmark_refuses_bad_options(bench_tiling, capsys, arguments, message):
-    assert message in _refused(bench_tiling, arguments, capsys)
+    assert message in _refused(bench_tiling, arguments, capsys, tiny=["--size", "64"])
 
 
 @pytest.mark.slow
@@ -242,10 +242,16 @@ def test_unet_screen_reparam_folds_into_the_library_unet(mnist_path, reparam):
     assert math.isfinite(result["psnr"]) and result["psnr"] > 0
 
 
-def test_unet_screen_refuses_reparam_with_residual_blocks():
-    completed = _run("screen_unet", "--reparam", "acb", "--residual", returncode=2)
-    assert "--reparam takes no --residual" in completed.stderr
-    assert "Received: --reparam=acb --residual" in completed.stderr
+def _screen_tiny(mnist_path):
+    """The options of a tiny `screen_unet.py` run (see `_refused`)."""
+    return ["--data", str(mnist_path), "--epochs", "1", "--train-subset", "128"]
+
+
+def test_unet_screen_refuses_reparam_with_residual_blocks(screen_unet, capsys, mnist_path):
+    stderr = _refused(screen_unet, ["--reparam", "acb", "--residual"], capsys,
+                      tiny=_screen_tiny(mnist_path))
+    assert "--reparam takes no --residual" in stderr
+    assert "Received: --reparam=acb --residual" in stderr
 
 
 def _script(name):
@@ -265,11 +271,15 @@ def _script(name):
     return module
 
 
-def _refused(script, arguments, capsys):
+def _refused(script, arguments, capsys, tiny=()):
     """Run `script.main(arguments)` here (no process to start); check it exits with status 2
-    (an argparse error, before any work) and return what it printed on stderr."""
+    (an argparse error, before any work) and return what it printed on stderr.
+
+    `tiny` goes before `arguments`: the options of a run small enough that a refusal that
+    broke fails the test in seconds, rather than run the script's full default for hours.
+    """
     with pytest.raises(SystemExit) as exit_info:
-        script.main(arguments)
+        script.main([*tiny, *arguments])
     assert exit_info.value.code == 2
     return capsys.readouterr().err
 
@@ -415,40 +425,44 @@ def test_unet_screen_dilation_dilates_the_inner_convolutions_of_encoder_and_deco
     assert dilated(keras.ops.ones((1, 28, 28, 1))).shape == (1, 28, 28, 1)
 
 
-def test_unet_screen_refuses_dilation_with_grouped_convolutions():
-    completed = _run("screen_unet", "--dilation", "2", "--groups", "2", returncode=2)
-    assert "--dilation takes neither --reparam nor --groups" in completed.stderr
-    assert "Received: --dilation=2 --reparam=none --groups=2" in completed.stderr
+def test_unet_screen_refuses_dilation_with_grouped_convolutions(screen_unet, capsys,
+                                                                mnist_path):
+    stderr = _refused(screen_unet, ["--dilation", "2", "--groups", "2"], capsys,
+                      tiny=_screen_tiny(mnist_path))
+    assert "--dilation takes neither --reparam nor --groups" in stderr
+    assert "Received: --dilation=2 --reparam=none --groups=2" in stderr
 
 
 def test_unet_screen_refuses_decoder_filters_of_the_wrong_length(screen_unet, capsys,
                                                                  mnist_path):
-    arguments = ["--data", str(mnist_path), "--decoder-filters", "[16]", "--options",
-                 json.dumps({"filters": [16, 16, 16]})]
-    stderr = _refused(screen_unet, arguments, capsys)
+    arguments = ["--decoder-filters", "[16]", "--options", json.dumps({"filters": [16, 16, 16]})]
+    stderr = _refused(screen_unet, arguments, capsys, tiny=_screen_tiny(mnist_path))
     assert "one per level above the bottleneck (2 here)" in stderr
     assert "Received: --decoder-filters='[16]'" in stderr
 
 
-def test_unet_screen_refuses_passes_with_any_graph_experiment():
-    completed = _run("screen_unet", "--passes", "2", "--dilation", "2", returncode=2)
+def test_unet_screen_refuses_passes_with_any_graph_experiment(screen_unet, capsys, mnist_path):
+    stderr = _refused(screen_unet, ["--passes", "2", "--dilation", "2"], capsys,
+                      tiny=_screen_tiny(mnist_path))
     assert ("--residual, --pooling, --upsampling, --skip, --stem-kernel, --head-kernel, "
             "--padding, --long-skip, --encoder-convolutions, --reparam, --groups, "
             "--share-levels, --decoder-filters and --dilation take --passes 1 only"
-            ) in completed.stderr
+            ) in stderr
 
 
-def test_unet_screen_refuses_filters_that_are_not_a_sequence(screen_unet, capsys):
+def test_unet_screen_refuses_filters_that_are_not_a_sequence(screen_unet, capsys, mnist_path):
     # `check_filters` raises TypeError here, which the script once let escape as a traceback
     # (here it would escape `_refused`'s SystemExit check).
     arguments = ["--residual", "--options", json.dumps({"filters": 48})]
     assert "`filters` must be a sequence of positive integers. Received: filters=48" in (
-        _refused(screen_unet, arguments, capsys))
+        _refused(screen_unet, arguments, capsys, tiny=_screen_tiny(mnist_path)))
 
 
-def test_unet_screen_refuses_groups_that_do_not_divide_the_widths(screen_unet, capsys):
+def test_unet_screen_refuses_groups_that_do_not_divide_the_widths(screen_unet, capsys,
+                                                                  mnist_path):
     arguments = ["--groups", "3", "--options", json.dumps({"filters": [16, 16]})]
-    assert "Received: --groups=3, filters=[16, 16]" in _refused(screen_unet, arguments, capsys)
+    assert "Received: --groups=3, filters=[16, 16]" in _refused(
+        screen_unet, arguments, capsys, tiny=_screen_tiny(mnist_path))
 
 
 class _Identity:
@@ -502,9 +516,11 @@ def test_training_benchmark_refuses_bad_options(
 ):
     # Before any recipe starts; the bad data files are `bench_noise_levels.py`'s.
     folder = noise_levels_files
-    arguments = ["--data", str(mnist_path),
-                 *(part.replace("{dir}", str(folder)) for part in arguments)]
-    assert message.replace("{dir}", str(folder)) in _refused(bench_training, arguments, capsys)
+    tiny = ["--data", str(mnist_path), "--which", "reference", "--epochs", "1",
+            "--train-subset", "2", "--test-subset", "1"]
+    arguments = [part.replace("{dir}", str(folder)) for part in arguments]
+    assert message.replace("{dir}", str(folder)) in _refused(bench_training, arguments, capsys,
+                                                             tiny=tiny)
 
 
 @pytest.fixture(scope="module")
@@ -702,5 +718,8 @@ def test_backends_benchmark_reports_a_failed_run_and_exits_1(
      (["--backends", "numpy"], "invalid choice: 'numpy'"),
      (["--mnist", "none.npz"], "--mnist: no such file: 'none.npz'")],
 )  # fmt: skip
-def test_backends_benchmark_refuses_bad_arguments(bench_backends, capsys, arguments, message):
-    assert message in _refused(bench_backends, arguments, capsys)
+def test_backends_benchmark_refuses_bad_arguments(bench_backends, capsys, backends_data,
+                                                  arguments, message):
+    tiny = ["--images", "64", "--backends", "tensorflow", "--mnist",
+            str(backends_data / "mnist.npz")]
+    assert message in _refused(bench_backends, arguments, capsys, tiny=tiny)
