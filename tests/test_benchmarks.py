@@ -102,6 +102,70 @@ def test_training_benchmark_optimizer_option_replaces_the_unet_default(
     assert result["test_images"] == 100
 
 
+class _Stopped(Exception):
+    """Raised by a test's epoch timer to stop a recipe as a killed run would stop."""
+
+
+@pytest.mark.slow
+def test_training_benchmark_resumes_from_its_backup(bench_training, mnist_path, tmp_path,
+                                                    monkeypatch, capsys):
+    # The recipe as its child process runs it, stopped after an epoch by its timer (which
+    # runs after BackupAndRestore has saved that epoch), then run again with the same options.
+    real_timer = bench_training.make_epoch_timer
+
+    def stop_after(last):
+        def make_epoch_timer(label, epochs, take_turns=False):
+            timer = real_timer(label, epochs, take_turns)
+            on_epoch_end = timer.on_epoch_end
+
+            def stop(epoch, logs=None):
+                on_epoch_end(epoch, logs)
+                if epoch + 1 == last:
+                    raise _Stopped
+
+            timer.on_epoch_end = stop
+            return timer
+
+        monkeypatch.setattr(bench_training, "make_epoch_timer", make_epoch_timer)
+
+    def run(backup_dir):
+        args = bench_training.parse_args([
+            "--data", str(mnist_path), "--train-subset", "128", "--test-subset", "50",
+            "--epochs", "3", "--which", "keras_denoise", "--child", "keras_denoise",
+            *(["--backup-dir", str(backup_dir)] if backup_dir else []),
+        ])  # fmt: skip
+        return bench_training.run_one("keras_denoise", args)
+
+    uninterrupted = run(None)
+    stop_after(1)
+    with pytest.raises(_Stopped):
+        run(tmp_path / "first")
+    assert (tmp_path / "first" / "keras_denoise").is_dir()
+    monkeypatch.setattr(bench_training, "make_epoch_timer", real_timer)
+    resumed = run(tmp_path / "first")
+    # Epochs 2 and 3 only, timed and trained as in the uninterrupted run.
+    assert resumed["epochs_timed"] == len(resumed["epoch_seconds"]) == 2
+    assert resumed["samples_per_s_all_epochs"] == pytest.approx(
+        115 * 2 / sum(resumed["epoch_seconds"]))
+    assert resumed["final_val_loss"] == pytest.approx(uninterrupted["final_val_loss"], rel=1e-4)
+    assert resumed["psnr_db"] == pytest.approx(uninterrupted["psnr_db"], abs=1e-3)
+    assert not (tmp_path / "first" / "keras_denoise").exists()  # deleted by a finished run
+
+    # A backup of all three epochs (stopped before Keras deleted it): only the quality.
+    stop_after(3)
+    with pytest.raises(_Stopped):
+        run(tmp_path / "last")
+    monkeypatch.setattr(bench_training, "make_epoch_timer", real_timer)
+    capsys.readouterr()
+    restored = run(tmp_path / "last")
+    assert "the backup in --backup-dir held all 3 epochs" in capsys.readouterr().err
+    assert restored["epochs_timed"] == 0 and restored["epoch_seconds"] == []
+    for key in ("samples_per_s_all_epochs", "samples_per_s_after_first",
+                "samples_per_s_median_epoch", "final_val_loss", "final_loss"):
+        assert restored[key] is None, key
+    assert restored["psnr_db"] == pytest.approx(uninterrupted["psnr_db"], abs=1e-3)
+
+
 def test_training_benchmark_scores_every_test_digit_unless_told_otherwise(bench_training,
                                                                           mnist_path):
     import numpy as np
