@@ -59,6 +59,14 @@ def reference_model():
     return model
 
 
+def reference_data(x_train, seed):
+    """The tutorial's training data: `(noisy, clean)`, float64 copies of `x_train` in [0, 1]
+    with a channel axis, the noisy one drawn once (`noise_factor * N(0, 1)`, clipped)."""
+    x = x_train.astype("float64")[..., None] / 255.0
+    rng = np.random.default_rng(seed)
+    return np.clip(x + NOISE_FACTOR * rng.normal(size=x.shape), 0, 1), x
+
+
 def per_image_log_kl(y_true, y_pred):
     """`10 * log10` of each image's mean Bernoulli KL divergence (an experiment, `--loss`).
 
@@ -210,9 +218,7 @@ def run_one(which, args):
         callbacks.insert(0, keras.callbacks.BackupAndRestore(os.path.join(args.backup_dir, which)))
     start = time.perf_counter()
     if which == "reference":
-        x = x_train.astype("float64")[..., None] / 255.0
-        rng = np.random.default_rng(args.seed)
-        x_noisy = np.clip(x + NOISE_FACTOR * rng.normal(size=x.shape), 0, 1)
+        x_noisy, x = reference_data(x_train, args.seed)
         model = reference_model()
         history = model.fit(
             x_noisy, x, batch_size=BATCH_SIZE, epochs=args.epochs,

@@ -536,6 +536,30 @@ class _Identity:
         return images
 
 
+def test_training_benchmark_reference_data_is_one_fixed_float64_noisy_copy(bench_training):
+    # The tutorial's recipe, whose memory the keras-denoise way is compared with: a float64
+    # copy of the digits and one of the noisy digits, drawn once from the seed.
+    import numpy as np
+
+    digits = np.random.default_rng(0).integers(0, 256, (200, 12, 10), dtype=np.uint8)
+    digits[:, :4] = 128  # a band of mid-grey, for the statistics below
+    noisy, clean = bench_training.reference_data(digits, seed=5)
+    assert noisy.dtype == clean.dtype == np.float64
+    assert noisy.shape == clean.shape == (200, 12, 10, 1)
+    np.testing.assert_array_equal(clean[..., 0], digits / 255.0)
+    normal = np.random.default_rng(5).normal(size=clean.shape)
+    np.testing.assert_array_equal(noisy, np.clip(clean + 0.5 * normal, 0.0, 1.0))
+    # Its statistics: a mid-grey pixel (128), about one standard deviation of noise 0.5 from
+    # either bound, is clipped with probability Phi(-1.004) + Phi(-0.996) = 31.7% (21% at a
+    # noise factor of 0.4, 40% at 0.6); 8,000 of them give that within +-0.5 points (1 sd).
+    grey = noisy[:, :4]
+    assert np.mean((grey == 0.0) | (grey == 1.0)) == pytest.approx(0.317, abs=0.03)
+    again, _ = bench_training.reference_data(digits, seed=5)
+    np.testing.assert_array_equal(again, noisy)
+    other, _ = bench_training.reference_data(digits, seed=6)
+    assert not np.array_equal(other, noisy)
+
+
 def test_training_benchmark_scores_on_digits_noised_at_half_clipped(bench_training,
                                                                       mnist_path):
     # The noisy input's own scores: on all 10,000 test digits they are 9.38 dB (the issue's
