@@ -560,6 +560,49 @@ def test_training_benchmark_reference_data_is_one_fixed_float64_noisy_copy(bench
     assert not np.array_equal(other, noisy)
 
 
+def test_training_benchmark_reference_recipe_fits_the_noisy_copy_to_the_clean(
+    bench_training, mnist_path, monkeypatch
+):
+    # The tutorial's `fit` call, seen by a stand-in for its model (training it is timed in
+    # the end-to-end tests above, which cannot tell inputs from targets in 3 epochs).
+    import numpy as np
+
+    calls = {}
+
+    class History:
+        history = {"loss": [0.3], "val_loss": [0.2]}
+
+    class Model:
+        optimizer = type("Adam", (), {"learning_rate": 1e-3})()
+
+        def fit(self, x, y, **kwargs):
+            calls.update(x=x, y=y, **kwargs)
+            for callback in kwargs["callbacks"]:
+                callback.on_epoch_begin(0)
+                callback.on_epoch_end(0, {})
+            return History()
+
+        def predict(self, images, batch_size=None, verbose=0):
+            return images
+
+        def count_params(self):
+            return 440_865
+
+    monkeypatch.setattr(bench_training, "reference_model", Model)
+    args = bench_training.parse_args([
+        "--data", str(mnist_path), "--train-subset", "100", "--test-subset", "10", "--epochs",
+        "1", "--seed", "3", "--which", "reference", "--child", "reference",
+    ])  # fmt: skip
+    result = bench_training.run_one("reference", args)
+    with np.load(mnist_path) as data:
+        noisy, clean = bench_training.reference_data(data["x_train"][:100], seed=3)
+    np.testing.assert_array_equal(calls["x"], noisy)
+    np.testing.assert_array_equal(calls["y"], clean)
+    assert (calls["batch_size"], calls["epochs"], calls["validation_split"]) == (64, 1, 0.1)
+    assert (result["train_samples"], result["epochs_timed"]) == (90, 1)
+    assert (result["final_val_loss"], result["optimizer"]) == (0.2, "Adam")
+
+
 def test_training_benchmark_scores_on_digits_noised_at_half_clipped(bench_training,
                                                                       mnist_path):
     # The noisy input's own scores: on all 10,000 test digits they are 9.38 dB (the issue's
