@@ -17,10 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import zipfile
 
 import numpy as np
-from bench_training import versions  # this folder is on sys.path when run as a script
+from bench_training import load_npz, versions  # this folder is on sys.path when run as a script
 
 from keras_denoise import _validation
 from keras_denoise._cli import (
@@ -81,16 +80,7 @@ def _check_arguments(parser, args):
 def _load_test_images(parser, path: str, max_images: int | None) -> np.ndarray:
     """The `x_test` images of the `.npz` at `path` (the first `max_images`), checked and
     scaled to float32 in [0, 1], as `evaluate` takes them."""
-    if not os.path.isfile(path):
-        parser.error(f"--data: no such file: {path!r}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "x_test" not in data.files:
-                parser.error(f"--data: {path!r} holds no `x_test` (it holds {data.files}); "
-                             "give an .npz in the layout of keras.datasets.mnist")
-            clean = data["x_test"]
-    except (OSError, ValueError, zipfile.BadZipFile) as error:  # not an .npz, or pickles
-        parser.error(f"--data: {path!r} is not an .npz of images: {error}")
+    clean = load_npz(parser, path, ("x_test",))["x_test"]
     clean = clean if max_images is None else clean[:max_images]
     try:  # what evaluate would refuse only after the models are loaded
         return _validation.as_float_images(

@@ -440,27 +440,30 @@ def check_args(parser, args):
                          f"Received: --json={args.json!r}")
 
 
-def check_data(parser, args):
-    """`--data` holds MNIST in the layout of `keras.datasets.mnist`, with at least as many
-    digits as `--train-subset` and `--test-subset` take."""
-    path = args.data
+def load_npz(parser, path, keys):
+    """The arrays `keys` of the `.npz` at `path` (`--data`), or exit with a usage error."""
     if not os.path.isfile(path):
         parser.error(f"--data: no such file: {path!r}")
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [key for key in ("x_train", "x_test") if key not in data.files]
-            if missing:
-                parser.error(f"--data: {path!r} holds no `{missing[0]}` (it holds "
-                             f"{data.files}); give an .npz in the layout of "
-                             "keras.datasets.mnist")
-            sizes = {key: len(data[key]) for key in ("x_train", "x_test")}
+            for key in keys:
+                if key not in data.files:
+                    parser.error(f"--data: {path!r} holds no `{key}` (it holds {data.files}); "
+                                 "give an .npz in the layout of keras.datasets.mnist")
+            return {key: data[key] for key in keys}
     except (OSError, ValueError, zipfile.BadZipFile) as error:  # not an .npz, or pickles
         parser.error(f"--data: {path!r} is not an .npz of images: {error}")
-    for option, key in (("--train-subset", "x_train"), ("--test-subset", "x_test")):
-        subset = getattr(args, option[2:].replace("-", "_"))
-        if subset > sizes[key]:
-            parser.error(f"{option} must be at most {sizes[key]:,}, the digits in `{key}` of "
-                         f"--data. Received: {option}={subset}")
+
+
+def check_data(parser, args):
+    """`--data` holds MNIST in the layout of `keras.datasets.mnist`, with at least as many
+    digits as `--train-subset` and `--test-subset` take."""
+    arrays = load_npz(parser, args.data, ("x_train", "x_test"))
+    for option, subset, key in (("--train-subset", args.train_subset, "x_train"),
+                                ("--test-subset", args.test_subset, "x_test")):
+        if subset > len(arrays[key]):
+            parser.error(f"{option} must be at most {len(arrays[key]):,}, the digits in `{key}` "
+                         f"of --data. Received: {option}={subset}")
 
 
 def write_json(path, data):
