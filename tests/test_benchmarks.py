@@ -28,8 +28,8 @@ def _run(script, *arguments, returncode=0):
 @pytest.mark.slow
 def test_training_benchmark_runs_all_three_recipes(mnist_path, tmp_path):
     # The README's quick check, on fewer digits and one more epoch (a median of three): every
-    # recipe trains, is timed and is scored. Scored on 500 test digits: on a CPU the default
-    # U-Net takes about 40 s to denoise all 10,000.
+    # recipe trains, is timed and is scored. Scored on 500 test digits: on 2 CPU cores the
+    # default U-Net takes 20-40 s to denoise all 10,000 (benchmarks/RESULTS.md).
     out = tmp_path / "results.json"
     completed = _run(
         "bench_training", "--data", str(mnist_path), "--train-subset", "300", "--epochs", "3",
