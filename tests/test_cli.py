@@ -788,6 +788,63 @@ def test_wrong_size_for_a_conv_autoencoder(capsys, tmp_path, conv_path, suffix, 
     assert not (tmp_path / "out" / path.name).exists()
 
 
+@pytest.fixture(params=[(16, None, 1), (None, 16, 1)], ids=["fixed-height", "fixed-width"])
+def one_side(request, tmp_path):
+    """`(path, shape, other)`: a saved UNetDenoiser with one side fixed at 16 pixels, the
+    `(height, width)` of an image it takes, and that of one it does not (the same, transposed).
+    """
+    path = tmp_path / "one_side.keras"
+    UNetDenoiser(image_shape=request.param, filters=(4, 8)).save(path)
+    shape = (16, 24) if request.param[0] == 16 else (24, 16)
+    return path, shape, shape[::-1]
+
+
+def test_a_model_of_one_fixed_side_denoises_and_evaluates_its_images(
+    capsys, tmp_path, rng, one_side
+):
+    # `UNetDenoiser(image_shape=(16, None, 1))` denoises images 16 pixels high of any width; the
+    # command line once asked for 16xNone images, which no image is, and refused every one.
+    path, shape, _ = one_side
+    image = rng.random(shape, dtype=np.float32)
+    np.save(tmp_path / "image.npy", image)
+    out = tmp_path / "out"
+    assert main(["denoise", str(path), str(tmp_path / "image.npy"), "-o", str(out)]) == 0
+    expected = model_denoise(path, image[None, ..., None])[0, ..., 0]
+    np.testing.assert_allclose(np.load(out / "image.npy"), expected, atol=1e-6)
+    images = rng.integers(0, 256, (16, *shape), dtype=np.uint8)
+    np.savez(tmp_path / "data.npz", x_train=images[:12], x_test=images[12:])
+    scores = tmp_path / "scores.json"
+    argv = ["evaluate", str(path), "--data", str(tmp_path / "data.npz"), "--noise-factors",
+            "0.5", "--baselines", "none", "--json", str(scores)]  # fmt: skip
+    assert main(argv) == 0
+    expected = keras_denoise.evaluate(load_model(path), images[12:], noise_factors=(0.5,),
+                                      baselines=(), verbose=False)  # fmt: skip
+    for row, expected_row in zip(strict_json(scores), expected, strict=True):
+        assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [([], "takes images 16 pixels {} only"),
+     (["--tile-size", "16"], "--tile-size needs a model that takes images of any size"),
+     (["--overlap", "4"], "--overlap needs a model that takes images of any size")],
+    ids=["other-size", "tile-size", "overlap"],
+)  # fmt: skip
+def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
+    capsys, tmp_path, rng, one_side, flags, fragment
+):
+    # As `UNetDenoiser.denoise` does: it tiles models of any size only.
+    path, shape, other = one_side
+    side = "high" if shape[0] == 16 else "wide"
+    image = rng.random(other if not flags else shape, dtype=np.float32)
+    np.save(tmp_path / "image.npy", image)
+    argv = ["denoise", str(path), str(tmp_path / "image.npy"), "-o", str(tmp_path / "out"), *flags]
+    assert main(argv) == 1
+    detail = f"for images 16 pixels {side} only" if flags else "x".join(map(str, other))
+    assert_one_line_error(capsys.readouterr().err, fragment.format(side), detail)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [

@@ -320,18 +320,34 @@ def _model_image_shape(model: Any, path: str) -> tuple[int | None, int | None, i
     if not callable(getattr(model, "denoise", None)):
         message = f"{path} is not a keras-denoise model (it has no `denoise` method)"
         raise ValueError(message)
-    return tuple(model.image_shape)
+    height, width, channels = model.image_shape
+    return height, width, channels
+
+
+def _sizes_taken(height: int | None, width: int | None) -> str:
+    """The image sizes a model of `image_shape` `(height, width, ...)` takes, in words."""
+    if height is None and width is None:
+        return "images of any size"
+    if width is None:
+        return f"images {height} pixels high"
+    if height is None:
+        return f"images {width} pixels wide"
+    return f"{height}x{width} images"
 
 
 def _fit_images(model: Any, images: np.ndarray, name: str) -> np.ndarray:
-    """`images` with the model's channel count; a one-line error if their size does not fit."""
+    """`images` with the model's channel count; a one-line error if their size does not fit.
+
+    A model may fix its height, its width, both or neither (`image_shape`).
+    """
     height, width, channels = model.image_shape
     images = _match_channels(images, channels, name)
-    if height is not None and images.shape[1:3] != (height, width):
+    if any(side is not None and side != size
+           for side, size in zip((height, width), images.shape[1:3], strict=True)):
         message = (
             f"{name} has images of {images.shape[1]}x{images.shape[2]} pixels, but this "
-            f"{type(model).__name__} takes {height}x{width} only; resize them, or use a fully "
-            "convolutional model (`train --model unet`)"
+            f"{type(model).__name__} takes {_sizes_taken(height, width)} only; resize them, "
+            "or use a fully convolutional model (`train --model unet`)"
         )
         raise ValueError(message)
     return images
@@ -646,7 +662,7 @@ def _denoise(args: argparse.Namespace) -> None:
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         message = f"`--output` must be a folder. Received: --output={args.output!r}, a file"
         raise NotADirectoryError(message)
-    outputs = {}
+    outputs: dict[str, str] = {}  # output path -> input path
     for path in args.inputs:
         if not os.path.isfile(path):
             message = f"no such file: {path}"
@@ -663,18 +679,18 @@ def _denoise(args: argparse.Namespace) -> None:
             raise ValueError(message)
         outputs[out] = path
     model = load_model(args.model, compile=False)
-    height, _, _ = _model_image_shape(model, args.model)
+    height, width, _ = _model_image_shape(model, args.model)
     options = {} if args.batch_size is None else {"batch_size": args.batch_size}
     # --overlap counts for the automatic tiling of large images too, not only with --tile-size.
     tiling = {"tile_size": args.tile_size, "overlap": args.overlap}
     for name, value in tiling.items():
         if value is None:
             continue
-        if height is not None:
+        if (height, width) != (None, None):  # as `UNetDenoiser.denoise` tiles
             flag = "--" + name.replace("_", "-")
             message = (
-                f"{flag} needs a fully convolutional model; {args.model} is a "
-                f"{type(model).__name__} for {height}x{model.image_shape[1]} images only"
+                f"{flag} needs a model that takes images of any size; {args.model} is a "
+                f"{type(model).__name__} for {_sizes_taken(height, width)} only"
             )
             raise ValueError(message)
         options[name] = value
@@ -697,7 +713,8 @@ def _evaluate(args: argparse.Namespace) -> None:
             _check_output_file(path, option)
     model = load_model(args.model, compile=False)
     height, width, channels = _model_image_shape(model, args.model)
-    size = None if height is None else (height, width)
+    # Images are resized to a model of one size; for one fixed side, `_fit_images` checks it.
+    size = None if height is None or width is None else (height, width)
     train, test = _load_data(args, size=size, channels=channels)
     images = _fit_images(model, train if test is None else test, args.data)
     options = {} if args.baselines is None else {"baselines": args.baselines}
