@@ -251,6 +251,7 @@ def _load_data(
     from keras_denoise import datasets
 
     data = args.data
+    test: np.ndarray | None
     if data == "mnist":
         train, test = datasets.load_mnist(args.mnist_path)
     elif data == "sample":

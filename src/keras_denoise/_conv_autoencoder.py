@@ -27,7 +27,7 @@ def _check_architecture(
     batch_norm: Any,
 ) -> dict:
     """Validate every hyperparameter before any layer is built."""
-    checked = {
+    checked: dict[str, Any] = {
         "image_shape": _validation.check_image_shape(image_shape, "image_shape"),
         "latent_dim": _validation.check_positive_int(
             latent_dim, "latent_dim", maximum=_validation.MAX_LATENT_DIM

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -10,8 +10,15 @@ import numpy as np
 from keras_denoise import _validation
 from keras_denoise._saving import save_model
 
+# For type checkers, the mixin is the `keras.Model` it is mixed into (its methods call the
+# model's); at run time it is a plain class, before `keras.Model` in the models' bases.
+if TYPE_CHECKING:
+    from keras import Model as _ModelBase
+else:
+    _ModelBase = object
 
-class DenoiserMixin:
+
+class DenoiserMixin(_ModelBase):
     """NumPy in, NumPy out: `denoise`, default `compile`, and atomic `save`.
 
     Mixed into `keras.Model` subclasses that set `image_shape` (height and

@@ -131,8 +131,7 @@ def _apply_baseline(name: str, images: np.ndarray, noise_factor: float) -> np.nd
     function = _BASELINES[name]
     grayscale = images.shape[-1] == 1
     denoised = [function(image[..., 0] if grayscale else image, noise_factor) for image in images]
-    denoised = np.stack(denoised).reshape(images.shape)
-    return np.clip(denoised, 0.0, 1.0)
+    return np.clip(np.stack(denoised).reshape(images.shape), 0.0, 1.0)
 
 
 def evaluate(

@@ -143,7 +143,7 @@ def fused_step_function(
         return jax.tree_util.tree_map(lambda value: value[last], logs), state
 
     fused = jax.jit(scanned, donate_argnums=0, compiler_options=options)
-    fused_structure = []  # the batch structure and shapes `fused` was compiled for
+    fused_structure: list[Any] = []  # the batch structure and shapes `fused` was compiled for
 
     def stack(*values):
         if values[0] is None:

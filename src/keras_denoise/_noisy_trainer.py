@@ -174,6 +174,11 @@ class NoisyTrainer(keras.Model):
     ['loss']
     """
 
+    # Keras's step functions, which `make_train_function` and `make_test_function` replace with
+    # the fused JAX steps where those apply.
+    train_function: Any
+    test_function: Any
+
     def __init__(
         self,
         denoiser: keras.Model,
@@ -195,7 +200,7 @@ class NoisyTrainer(keras.Model):
         self.seed = noise.seed
         # Sizes of the smaller last batches of training and validation, set by
         # `fit_denoising` so that the fused JAX steps can compile for them early.
-        self._last_batch_sizes = {"train": (), "test": ()}
+        self._last_batch_sizes: dict[str, tuple[int, ...]] = {"train": (), "test": ()}
 
     def call(self, images: Any, training: bool = False) -> Any:
         denoised = self.denoiser(self.noise(images, training=training), training=training)

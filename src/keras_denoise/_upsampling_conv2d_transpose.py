@@ -121,12 +121,11 @@ class UpsamplingConv2DTranspose(keras.layers.Conv2DTranspose):
         )
 
     def call(self, inputs: Any) -> Any:
-        if not self._fuses():
+        taps = self._taps
+        if taps is None or not self._fuses():
             return super().call(self._upsample(inputs))
         # The stride-2 kernel, summed in float32 from the (possibly autocast) kernel.
-        kernel = keras.ops.einsum(
-            "tm,un,mnoi->tuoi", *self._taps, keras.ops.cast(self.kernel, "float32")
-        )
+        kernel = keras.ops.einsum("tm,un,mnoi->tuoi", *taps, keras.ops.cast(self.kernel, "float32"))
         outputs = keras.ops.conv_transpose(
             inputs,
             keras.ops.cast(kernel, inputs.dtype),

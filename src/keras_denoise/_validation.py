@@ -13,7 +13,7 @@ import numbers
 import zipfile
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -67,6 +67,14 @@ def check_positive_int(value: Any, name: str, *, maximum: int | None = None) -> 
     return int(value)
 
 
+@overload
+def check_seed(
+    value: Any, name: str = "seed", *, allow_none: Literal[False] = False, maximum: int = MAX_SEED
+) -> int: ...
+@overload
+def check_seed(
+    value: Any, name: str = "seed", *, allow_none: bool, maximum: int = MAX_SEED
+) -> int | None: ...
 def check_seed(
     value: Any, name: str = "seed", *, allow_none: bool = False, maximum: int = MAX_SEED
 ) -> int | None:
@@ -94,16 +102,17 @@ def check_nonnegative_float(value: Any, name: str, *, maximum: float | None = No
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         message = f"`{name}` must be a non-negative number. Received: {name}={_short_repr(value)}"
         raise TypeError(message)
-    if not math.isfinite(float(value)) or value < 0:
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
         message = (
             f"`{name}` must be a finite, non-negative number. "
             f"Received: {name}={_short_repr(value)}"
         )
         raise ValueError(message)
-    if maximum is not None and value > maximum:
+    if maximum is not None and number > maximum:
         message = f"`{name}` must be at most {maximum}. Received: {name}={_short_repr(value)}"
         raise ValueError(message)
-    return float(value)
+    return number
 
 
 def check_noise_factor(value: Any, name: str = "noise_factor") -> float:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib.resources
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import keras
 import numpy as np
@@ -56,6 +56,10 @@ _DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, Image.Decompressio
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 _PathLike = str | os.PathLike
+# What the MNIST loaders return: `(x_train, x_test)`, or with labels
+# `((x_train, y_train), (x_test, y_test))`.
+_Images = tuple[np.ndarray, np.ndarray]
+_Labelled = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 # --- MNIST --------------------------------------------------------------------------------------
@@ -119,7 +123,17 @@ def _read_npz(file: Any, source: str) -> dict:
             raise _unreadable_npz(source, error) from None
 
 
-def load_mnist(path: _PathLike | None = None, *, return_labels: bool = False) -> tuple:
+@overload
+def load_mnist(
+    path: _PathLike | None = None, *, return_labels: Literal[False] = False
+) -> _Images: ...
+@overload
+def load_mnist(path: _PathLike | None = None, *, return_labels: Literal[True]) -> _Labelled: ...
+@overload
+def load_mnist(path: _PathLike | None = None, *, return_labels: bool) -> _Images | _Labelled: ...
+def load_mnist(
+    path: _PathLike | None = None, *, return_labels: bool = False
+) -> _Images | _Labelled:
     """Load the MNIST digits as float32 images in [0, 1].
 
     Without `path`, the digits come from `keras.datasets.mnist.load_data()`,
@@ -171,7 +185,13 @@ def load_mnist(path: _PathLike | None = None, *, return_labels: bool = False) ->
     return _mnist_result(_read_npz(path, repr(path)), repr(path), return_labels)
 
 
-def load_sample_digits(*, return_labels: bool = False) -> tuple:
+@overload
+def load_sample_digits(*, return_labels: Literal[False] = False) -> _Images: ...
+@overload
+def load_sample_digits(*, return_labels: Literal[True]) -> _Labelled: ...
+@overload
+def load_sample_digits(*, return_labels: bool) -> _Images | _Labelled: ...
+def load_sample_digits(*, return_labels: bool = False) -> _Images | _Labelled:
     """Load the sample of MNIST digits shipped with keras-denoise (works offline).
 
     The sample holds 3,000 training and 600 test digits drawn from the MNIST
@@ -285,7 +305,7 @@ def _read_image_file(
         message = f"The image file {path!r} holds floating-point pixels, which are not supported."
         raise ValueError(message)
     if image.mode.startswith("I"):  # 16-bit grayscale, or 32-bit holding 16-bit values
-        low, high = image.getextrema()
+        low, high = cast(tuple[int, int], image.getextrema())  # one band: (min, max)
         if low < 0 or high > 65535:
             message = (
                 f"The image file {path!r} holds 32-bit integer pixels from {low} to {high}; "

@@ -26,7 +26,7 @@ uint8 images are scaled to [0, 1] (divided by 255), so the default
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -74,6 +74,19 @@ def _reduce(values: np.ndarray, reduction: str) -> float | np.ndarray:
     return float(np.mean(values)) if reduction == "mean" else values
 
 
+# `reduction` picks the return type: a float for "mean", an array for "none".
+@overload
+def psnr(
+    clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: Literal["mean"] = "mean"
+) -> float: ...
+@overload
+def psnr(
+    clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: Literal["none"]
+) -> np.ndarray: ...
+@overload
+def psnr(
+    clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: str = "mean"
+) -> float | np.ndarray: ...
 def psnr(
     clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: str = "mean"
 ) -> float | np.ndarray:
@@ -125,6 +138,19 @@ def psnr(
     return _reduce(values, reduction)
 
 
+# `reduction` picks the return type: a float for "mean", an array for "none".
+@overload
+def ssim(
+    clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: Literal["mean"] = "mean"
+) -> float: ...
+@overload
+def ssim(
+    clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: Literal["none"]
+) -> np.ndarray: ...
+@overload
+def ssim(
+    clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: str = "mean"
+) -> float | np.ndarray: ...
 def ssim(
     clean: Any, estimate: Any, *, data_range: float = 1.0, reduction: str = "mean"
 ) -> float | np.ndarray:
