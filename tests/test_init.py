@@ -40,6 +40,13 @@ def test_all_lists_the_public_names():
     assert keras_denoise.__all__ == PUBLIC_NAMES
 
 
+def test_all_lists_exactly_the_names_the_package_loads_lazily():
+    # `__all__` is written out for type checkers; `__getattr__` loads from `_EXPORTS`.
+    expected = [*keras_denoise._EXPORTS, *keras_denoise._SUBMODULES, "__version__"]
+    assert sorted(keras_denoise.__all__) == sorted(expected)
+    assert len(set(keras_denoise.__all__)) == len(keras_denoise.__all__)
+
+
 def test_every_public_name_resolves_to_its_object():
     for name in keras_denoise.__all__:
         assert getattr(keras_denoise, name) is not None

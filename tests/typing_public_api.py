@@ -1,14 +1,15 @@
 """The public API as a user's type checker sees it: read by mypy, never run.
 
 `tests/test_typing.py` runs mypy on the package and on this file (the settings are in
-`pyproject.toml`). Each `assert_type` fails the check if a return type changes, and each
-`# type: ignore[...]` marks a call a user's checker must reject: with `warn_unused_ignores`, one
-that stops being an error fails the check too. The functions only hold the calls to check.
+`pyproject.toml`), and on this file alone as a user's `mypy --strict` would. Each `assert_type`
+fails the check if a return type changes, and each `# type: ignore[...]` marks a call a user's
+checker must reject: with `warn_unused_ignores`, one that stops being an error fails the check
+too. The functions only hold the calls to check.
 """
 
 from __future__ import annotations
 
-from typing import assert_type
+from typing import Any, assert_type
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -54,7 +55,7 @@ def models_denoise_to_arrays(images: np.ndarray) -> None:
     assert_type(autoencoder.denoise(images), np.ndarray)
     assert_type(autoencoder.encode(images), np.ndarray)
     assert_type(autoencoder.decode(autoencoder.encode(images)), np.ndarray)
-    assert_type(autoencoder.get_config(), dict)
+    assert_type(autoencoder.get_config(), dict[str, Any])
     unet = UNetDenoiser()
     assert_type(unet.denoise(images, tile_size=256), np.ndarray)
     noisy, clean = GaussianNoise(0.5, seed=0).pairs(images)
@@ -64,7 +65,7 @@ def models_denoise_to_arrays(images: np.ndarray) -> None:
 
 def evaluation_gives_rows_a_table_and_figures(model: UNetDenoiser, images: np.ndarray) -> None:
     rows = keras_denoise.evaluate(model, images, noise_factors=(0.5,), seed=0)
-    assert_type(rows, list[dict])
+    assert_type(rows, list[dict[str, Any]])
     assert_type(keras_denoise.format_table(rows), str)
     assert_type(plot_evaluation(rows), Figure)
     assert_type(compare(images, images, images, n=4), Figure)

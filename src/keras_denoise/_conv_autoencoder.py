@@ -326,7 +326,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         self.output_activation = checked["output_activation"]
         self.batch_norm = checked["batch_norm"]
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments as primitives, with Keras's own entries.
 
         Example:

@@ -144,7 +144,7 @@ def evaluate(
     batch_size: int = 64,
     max_images: int | None = None,
     verbose: bool = True,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Score a denoiser, the noisy input and classical baselines at several noise levels.
 
     For each noise level, the clean images are corrupted by

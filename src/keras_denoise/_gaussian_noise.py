@@ -98,7 +98,7 @@ class GaussianNoise:
             f"seed={self.seed!r})"
         )
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments, as a dict of primitives.
 
         Example:

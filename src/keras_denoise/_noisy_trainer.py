@@ -130,7 +130,7 @@ class TrainingNoise(keras.layers.Layer):
         if _SEED_STATE_KEY in store.keys():  # absent from files saved before it was added
             self.seed_generator.state.assign(np.asarray(store[_SEED_STATE_KEY]))
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"noise_factor": self.noise_factor, "clip": self.clip, "seed": self.seed})
         return config
@@ -257,7 +257,7 @@ class NoisyTrainer(keras.Model):
             )
         return self.test_function
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {

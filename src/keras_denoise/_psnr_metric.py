@@ -95,7 +95,7 @@ class PSNR(keras.metrics.Mean):
         relative_mse = ops.maximum(mse / self.data_range**2, _MIN_RELATIVE_MSE)
         super().update_state(-10.0 * ops.log10(relative_mse), sample_weight=sample_weight)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments, as a dict of primitives.
 
         Example:

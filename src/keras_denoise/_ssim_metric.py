@@ -141,7 +141,7 @@ class SSIM(keras.metrics.Mean):
         )
         super().update_state(ops.mean(ssim_map, axis=(1, 2, 3)), sample_weight=sample_weight)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments, as a dict of primitives.
 
         Example:

@@ -54,7 +54,7 @@ class _PadToMultiple(keras.layers.Layer):
     def compute_output_spec(self, images):
         return keras.KerasTensor(self.compute_output_shape(images.shape), dtype=images.dtype)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config["multiple"] = self.multiple
         return config
@@ -101,7 +101,7 @@ class _ClipIndicators(keras.layers.Layer):
     def compute_output_spec(self, images):
         return keras.KerasTensor(self.compute_output_shape(images.shape), dtype="float32")
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         # Explicit: Keras's automatic config fails on the DTypePolicy object it is built with.
         return super().get_config()
 
@@ -410,7 +410,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         radius = sum((2 * count + 1) * 2**level for level, count in enumerate(levels))
         return radius + bottleneck * 2 ** len(levels)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments as primitives, with Keras's own entries.
 
         Example:
