@@ -20,6 +20,10 @@ from keras_denoise.datasets import load_images, load_mnist, load_sample_digits, 
 from keras_denoise.metrics import psnr, ssim
 from keras_denoise.plotting import compare, plot_evaluation
 
+# What the MNIST loaders return with `return_labels=True`; an alias at module level, where
+# every checker (pyright too) takes it as a type.
+Labelled = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
 
 def metrics_return_a_float_or_an_array_by_reduction(
     clean: np.ndarray, estimate: np.ndarray, reduction: str
@@ -37,12 +41,11 @@ def metrics_return_a_float_or_an_array_by_reduction(
 
 def loaders_return_images_or_images_and_labels(path: str, labels: bool) -> None:
     assert_type(load_mnist(path), tuple[np.ndarray, np.ndarray])
-    labelled = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-    assert_type(load_mnist(path, return_labels=True), labelled)
+    assert_type(load_mnist(path, return_labels=True), Labelled)
     assert_type(load_sample_digits(), tuple[np.ndarray, np.ndarray])
-    assert_type(load_sample_digits(return_labels=True), labelled)
+    assert_type(load_sample_digits(return_labels=True), Labelled)
     assert_type(
-        load_sample_digits(return_labels=labels), tuple[np.ndarray, np.ndarray] | labelled
+        load_sample_digits(return_labels=labels), tuple[np.ndarray, np.ndarray] | Labelled
     )
     (x_train, y_train), (x_test, y_test) = load_sample_digits(return_labels=True)
     assert_type(y_test, np.ndarray)
