@@ -6,10 +6,17 @@ the metadata as pip does and would have caught it.
 """
 
 import functools
+import json
+import os
 import re
+import subprocess
+import sys
+import tarfile
 import tomllib
+import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from packaging.requirements import Requirement
@@ -112,54 +119,43 @@ def test_each_core_dependency_installs_on_the_lowest_python(requirement):
 REPOSITORY_ONLY = {".ci/run"}  # in the repository, deliberately not in the sdist
 
 
-def _source_files() -> set:
-    """The files a build sees: tracked or untracked, but not ignored by git, and present."""
-    if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout (an unpacked sdist, say): no file list to compare with")
-    import subprocess
-
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")
-    return {name for name in listed if name and (ROOT / name).is_file()}
+class _Built(NamedTuple):
+    sdist: Path
+    wheel: Path
+    sources: set  # the files the build saw: tracked or untracked but not ignored, and present
 
 
 @pytest.fixture(scope="module")
 def distributions(tmp_path_factory):
-    """`(sdist, wheel)`: the paths of both, built from this checkout by hatchling, offline."""
-    import subprocess
-    import sys
-
-    _source_files()  # skips outside a git checkout
+    """The sdist and the wheel, built from this checkout by hatchling offline, and its files."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout (an unpacked sdist, say): no file list to compare with")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")
     out = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "hatchling", "build", "-d", str(out)], cwd=ROOT,
                    capture_output=True, check=True)
     (sdist,), (wheel,) = out.glob("*.tar.gz"), out.glob("*.whl")
-    return sdist, wheel
+    return _Built(sdist, wheel, {name for name in listed if name and (ROOT / name).is_file()})
 
 
 def test_the_sdist_holds_every_source_file_but_the_ci_script(distributions):
-    import tarfile
-
-    sdist, _ = distributions
-    with tarfile.open(sdist) as archive:
+    with tarfile.open(distributions.sdist) as archive:
         names = {member.name.split("/", 1)[1] for member in archive.getmembers() if member.isfile()}
-    expected = _source_files() - REPOSITORY_ONLY
+    expected = distributions.sources - REPOSITORY_ONLY
     assert "conftest.py" in names
     assert sorted(expected - names) == []
     assert sorted(names - expected) == ["PKG-INFO"]
 
 
 def test_the_wheel_holds_the_package_its_data_and_the_console_script(distributions):
-    import zipfile
-
-    _, wheel = distributions
-    with zipfile.ZipFile(wheel) as archive:
+    with zipfile.ZipFile(distributions.wheel) as archive:
         names = set(archive.namelist())
         info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/WHEEL"))
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
-    package = {name.removeprefix("src/") for name in _source_files()
+    package = {name.removeprefix("src/") for name in distributions.sources
                if name.startswith("src/keras_denoise/")}
     assert {"keras_denoise/py.typed", "keras_denoise/data/sample_digits.npz"} <= package
     assert {name for name in names if not name.startswith(info)} == package
@@ -170,15 +166,9 @@ def test_the_wheel_holds_the_package_its_data_and_the_console_script(distributio
 def test_the_installed_wheel_works_outside_the_source_tree(distributions, tmp_path):
     # Installed on its own (no dependencies, nothing downloaded) and imported from elsewhere,
     # so that neither `src/` nor the editable install can stand in for a file the wheel lacks.
-    import json
-    import os
-    import subprocess
-    import sys
-
-    _, wheel = distributions
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-index", "--target", str(target), str(wheel)],
+                    "--no-index", "--target", str(target), str(distributions.wheel)],
                    capture_output=True, check=True)
     environment = {**os.environ, "PYTHONPATH": str(target), "TF_CPP_MIN_LOG_LEVEL": "2"}
     program = (

@@ -326,13 +326,14 @@ def _model_image_shape(model: Any, path: str) -> tuple[int | None, int | None, i
 
 
 def _sizes_taken(height: int | None, width: int | None) -> str:
-    """The image sizes a model of `image_shape` `(height, width, ...)` takes, in words."""
-    if height is None and width is None:
-        return "images of any size"
-    if width is None:
-        return f"images {height} pixels high"
+    """The image sizes a model of `image_shape` `(height, width, ...)` takes, in words.
+
+    Only for a model that fixes at least one side (the others take every size).
+    """
     if height is None:
         return f"images {width} pixels wide"
+    if width is None:
+        return f"images {height} pixels high"
     return f"{height}x{width} images"
 
 
