@@ -8,13 +8,14 @@ import keras
 from keras import ops
 
 from keras_denoise import _validation
+from keras_denoise._image_mean import ImageMean
 
 # Smallest mean squared error, relative to `data_range**2`: caps the PSNR at 100 dB.
 _MIN_RELATIVE_MSE = 1e-10
 
 
 @keras.saving.register_keras_serializable(package="keras_denoise")
-class PSNR(keras.metrics.Mean):
+class PSNR(ImageMean):
     """Mean peak signal-to-noise ratio of the predictions, in decibels.
 
     For each image, `10 * log10(data_range**2 / MSE)` with the mean squared
@@ -36,10 +37,12 @@ class PSNR(keras.metrics.Mean):
         data_range: the span of possible pixel values, a positive number.
             Defaults to 1.0, for images in [0, 1] and for uint8 images.
         name: name of the metric, shown in training logs. Defaults to "psnr".
-        dtype: dtype of the metric's state, or `None` for the Keras default
-            (float32). The errors are computed in float32 (float64 for
-            `dtype="float64"`), so the clamp holds in float16 too. Keras's
-            JAX and PyTorch backends compute float64 in float32 all the same.
+        dtype: dtype of the result, or `None` for the Keras default
+            (float32). The errors are computed, and the running mean kept,
+            in float32 (float64 for `dtype="float64"`): in float16 the
+            clamp would be 0, and a running total of PSNRs overflows after a
+            few thousand images. Keras's JAX and PyTorch backends compute
+            float64 in float32 all the same.
 
     Raises:
         ValueError: if `data_range` is not a positive finite number.

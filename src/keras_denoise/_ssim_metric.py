@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from keras_denoise import _validation
+from keras_denoise._image_mean import ImageMean
 
 _SIGMA = 1.5
 _RADIUS = 5  # 3.5 sigma, as in scikit-image: an 11x11 window.
@@ -25,7 +26,7 @@ def _gaussian_window() -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="keras_denoise")
-class SSIM(keras.metrics.Mean):
+class SSIM(ImageMean):
     """Mean structural similarity (Wang et al., 2004) of the predictions.
 
     For each image: local means, variances and covariance under an 11x11
@@ -49,9 +50,12 @@ class SSIM(keras.metrics.Mean):
         data_range: the span of possible pixel values, a positive number.
             Defaults to 1.0, for images in [0, 1] and for uint8 images.
         name: name of the metric, shown in training logs. Defaults to "ssim".
-        dtype: dtype of the metric's computations and state, or `None` for
-            the Keras default (float32). Keras's JAX and PyTorch backends
-            compute float64 in float32 all the same.
+        dtype: dtype of the result, or `None` for the Keras default
+            (float32). The metric computes, and keeps its running mean, in
+            this dtype, except that float16 and bfloat16 (too coarse for the
+            local variances and for counting thousands of images) are
+            computed in float32 and only the result is cast. Keras's JAX and
+            PyTorch backends compute float64 in float32 all the same.
 
     Raises:
         ValueError: if `data_range` is not a positive finite number; in
