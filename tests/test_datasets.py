@@ -286,6 +286,38 @@ def test_load_images_16_bit_png(tmp_path):
     np.testing.assert_allclose(load_images(path)[0, ..., 0], pixels / 65535.0, atol=1e-6)
 
 
+def test_read_image_big_endian_16_bit_tiff(tmp_path):
+    # Mode "I;16B", the byte order of many scientific TIFFs: Pillow's own extrema and
+    # conversions refuse it ("image has wrong mode").
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000
+    Image.frombytes("I;16B", (8, 8), pixels.astype(">u2").tobytes()).save(tmp_path / "big.tif")
+    assert Image.open(tmp_path / "big.tif").mode == "I;16B"
+    np.testing.assert_allclose(read_image(tmp_path / "big.tif")[..., 0], pixels / 65535.0,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "upright"),
+    [
+        (1, lambda pixels: pixels),
+        (2, np.fliplr),
+        (3, lambda pixels: np.rot90(pixels, 2)),
+        (6, lambda pixels: np.rot90(pixels, -1)),  # stored turned a quarter anticlockwise
+        (8, lambda pixels: np.rot90(pixels, 1)),
+    ],
+)
+@pytest.mark.parametrize("shape", [(8, 12), (8, 12, 3)])
+def test_read_image_turns_images_upright_by_their_exif_orientation(
+    tmp_path, orientation, upright, shape
+):
+    pixels = _pixels(shape)
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # the EXIF orientation tag, as cameras write it
+    path = _save(tmp_path / "photo.png", pixels, exif=exif)
+    image = read_image(path)
+    np.testing.assert_allclose(image, upright(pixels).reshape(image.shape) / 255.0, atol=1e-6)
+
+
 def test_read_image_32_bit_integers_within_16_bits(tmp_path):
     pixels = np.arange(64, dtype=np.int32).reshape(8, 8) * 1000
     pixels[-1, -1] = 65535  # the largest 16-bit value, read as 1
@@ -420,6 +452,21 @@ def test_load_images_truncated_file(tmp_path):
 def test_load_images_empty_folder(tmp_path):
     (tmp_path / "readme.txt").write_text("no images here")
     np.savez(tmp_path / "archive.npz", images=np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="no PNG, JPEG or `.npy` files"):
+        load_images(tmp_path)
+
+
+def test_load_images_folder_leaves_out_hidden_files(tmp_path):
+    # macOS writes a "._name" file of metadata beside every file copied to some disks.
+    pixels = _pixels((8, 8))
+    _save(tmp_path / "a.png", pixels)
+    (tmp_path / "._a.png").write_bytes(b"\x00\x05\x16\x07 Mac OS X metadata")
+    _save(tmp_path / ".hidden.png", _pixels((8, 8), 1))
+    np.testing.assert_allclose(load_images(tmp_path), pixels[None, ..., None] / 255.0, atol=1e-6)
+
+
+def test_load_images_folder_of_hidden_files_only(tmp_path):
+    _save(tmp_path / ".hidden.png", _pixels((8, 8)))
     with pytest.raises(ValueError, match="no PNG, JPEG or `.npy` files"):
         load_images(tmp_path)
 

@@ -31,11 +31,11 @@ from __future__ import annotations
 import importlib.resources
 import os
 from collections.abc import Sequence
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, overload
 
 import keras
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from keras_denoise import _validation
 from keras_denoise._saving import atomic_path
@@ -282,10 +282,13 @@ def _open_image(path: str) -> Image.Image:
             raise ValueError(message)
         try:
             image.load()
+            # Upright, as viewers show it: cameras store the pixels as the sensor saw them
+            # and the rotation in an EXIF tag.
+            upright = ImageOps.exif_transpose(image)
         except _DECODE_ERRORS as error:
             message = f"Could not read the image file {path!r}: {error}"
             raise ValueError(message) from None
-    return image
+    return upright
 
 
 def _read_image_file(
@@ -305,14 +308,17 @@ def _read_image_file(
         message = f"The image file {path!r} holds floating-point pixels, which are not supported."
         raise ValueError(message)
     if image.mode.startswith("I"):  # 16-bit grayscale, or 32-bit holding 16-bit values
-        low, high = cast(tuple[int, int], image.getextrema())  # one band: (min, max)
+        # Through NumPy: Pillow's own extrema and conversions refuse big-endian 16-bit
+        # images (mode "I;16B", as TIFF files often are).
+        pixels = np.asarray(image)
+        low, high = int(pixels.min()), int(pixels.max())
         if low < 0 or high > 65535:
             message = (
                 f"The image file {path!r} holds 32-bit integer pixels from {low} to {high}; "
                 "only values from 0 to 65535 (16-bit images) are supported."
             )
             raise ValueError(message)
-        image, scale = image.convert("F"), 65535.0
+        image, scale = Image.fromarray(pixels.astype(np.float32)), 65535.0
     else:
         try:
             image = image.convert("L" if gray or channels == 1 else "RGB")
@@ -430,6 +436,7 @@ def _list_files(path: Any) -> list[str]:
             os.path.join(path, entry)
             for entry in os.listdir(path)
             if entry.lower().endswith(_FOLDER_EXTENSIONS)
+            and not entry.startswith(".")
             and os.path.isfile(os.path.join(path, entry))
         )
         if not files:
@@ -482,7 +489,9 @@ def load_images(
 
     Args:
         path: a folder (its PNG, JPEG and `.npy` files, in sorted order, not
-            recursively), a single image file, or a list of image files.
+            recursively, leaving out hidden files, whose names start with a
+            dot, such as macOS's `._` files), a single image file, or a list
+            of image files.
         size: optional `(height, width)` to resize every image to.
         patch_size: optional `(height, width)` of the patches to cut.
         stride: `(rows, columns)` between patches. Defaults to `patch_size`
@@ -574,9 +583,11 @@ def read_image(path: _PathLike) -> np.ndarray:
 
     PNG and JPEG files (and any other format Pillow reads) give 1 channel for
     grayscale (palette images whose colours are all grey included) and 3 for
-    colour (alpha dropped). 8-bit pixels are divided by 255, 16-bit ones by
-    65535; integer pixels outside 0-65535 and floating-point pixels are
-    refused. A `.npy` file gives the
+    colour (alpha dropped), turned upright as their EXIF orientation tag says
+    (as image viewers show them). 8-bit pixels are divided by 255, 16-bit
+    grayscale ones by 65535 (Pillow reads 16-bit colour PNGs as 8-bit);
+    integer pixels outside 0-65535 and floating-point pixels are refused. A
+    `.npy` file gives the
     image it holds, `(height, width)` or `(height, width, 1 or 3)`, as
     float32 (uint8 arrays are scaled by 1/255, float arrays must lie in
     [0, 1]), with a channel axis added to a 2-D array.
