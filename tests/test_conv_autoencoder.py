@@ -338,6 +338,18 @@ def test_mixed_precision_outputs_float32_when_padded(policy):
     assert model.get_layer("latent").compute_dtype == policy.removeprefix("mixed_")
 
 
+def test_output_layer_names_are_the_layers_that_stay_float32():
+    # `fit_denoising(dtype_policy=...)` leaves these layers in float32, as here.
+    model = ConvAutoencoder(image_shape=(15, 13, 1), latent_dim=4, dtype="mixed_bfloat16")
+    float32 = {
+        layer.name
+        for layer in model._flatten_layers(include_self=False)
+        if layer.compute_dtype == "float32"
+        and not isinstance(layer, (keras.Model, keras.layers.InputLayer))
+    }
+    assert float32 == set(ConvAutoencoder._OUTPUT_LAYER_NAMES) == {"output_conv", "crop"}
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_encode_and_decode_give_float32(policy):
     # The latent layer computes in half precision; the NumPy results are float32 all the same.

@@ -114,11 +114,23 @@ def test_config_round_trip_keeps_every_argument():
     assert twin.exclude_layers == ["head"] and twin.momentum == 0.9
 
 
-@pytest.mark.parametrize("exclude_layers", ["output", ["output", 3]])
+@pytest.mark.parametrize("exclude_layers", ["output", ["output", 3], 5, b"output"])
 def test_exclude_layers_must_be_a_list_of_strings(exclude_layers):
     with pytest.raises(TypeError, match=r"`exclude_layers` must be a list of regular "
-                       r"expressions \(strings\)\. Received: exclude_layers="):
+                       r"expressions \(strings\), or None\. Received: exclude_layers="):
         ConvMuon(exclude_layers=exclude_layers)
+
+
+@pytest.mark.parametrize(
+    ("exclude_layers", "expected"),
+    [(None, []), ((pattern for pattern in ["stem", "head"]), ["stem", "head"]),
+     (("stem",), ["stem"])],
+    ids=["none", "generator", "tuple"],
+)
+def test_exclude_layers_takes_none_and_any_iterable(exclude_layers, expected):
+    # None excludes no layer, as in keras.optimizers.Muon; a generator was used up by the
+    # type check, which left no pattern.
+    assert ConvMuon(exclude_layers=exclude_layers).exclude_layers == expected
 
 
 @pytest.mark.parametrize("model_class", [UNetDenoiser, ConvAutoencoder])

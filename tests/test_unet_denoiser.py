@@ -425,6 +425,17 @@ def test_clip_indicators_mark_pixels_at_the_bounds(channels, policy):
     np.testing.assert_array_equal(at_high, [0, 0, 0, 0, 1])  # 0.999 is 1.0 in bfloat16
 
 
+def test_output_layer_names_are_the_layers_that_stay_float32():
+    # `fit_denoising(dtype_policy=...)` leaves these layers in float32, as here.
+    model = UNetDenoiser(filters=(4, 8), dtype="mixed_bfloat16")
+    float32 = {
+        layer.name
+        for layer in model._flatten_layers(include_self=False)
+        if layer.compute_dtype == "float32" and not isinstance(layer, keras.layers.InputLayer)
+    }
+    assert float32 == set(UNetDenoiser._OUTPUT_LAYER_NAMES) == {"output", "crop"}
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_clip_indicators_see_float32_pixels_in_a_mixed_precision_model(policy):
     # The padding before them must not round the pixels to the compute dtype first.

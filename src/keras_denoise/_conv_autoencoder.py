@@ -176,6 +176,8 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
     (None, 30, 30, 3)
     """
 
+    _OUTPUT_LAYER_NAMES = ("output_conv", "crop")
+
     def __init__(
         self,
         image_shape: tuple[int, int, int] = (28, 28, 1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import keras
@@ -42,7 +43,8 @@ class ConvMuon(keras.optimizers.Muon):
         learning_rate: a float or a `keras.optimizers.schedules` schedule.
             Defaults to 3e-3.
         exclude_layers: regular expressions; a variable whose path matches
-            one takes Adam's step. Defaults to the output layers' names.
+            one takes Adam's step. Defaults to the output layers' names;
+            `None`, as in `keras.optimizers.Muon`, excludes no layer.
         weight_decay: decoupled weight decay of the Muon variables, or
             `None`. Defaults to `None`.
         adam_weight_decay: the same for the Adam variables. Defaults to
@@ -51,7 +53,8 @@ class ConvMuon(keras.optimizers.Muon):
             (`momentum`, `ns_steps`, `rms_rate`, ...).
 
     Raises:
-        TypeError: if `exclude_layers` is a string or holds a non-string.
+        TypeError: if `exclude_layers` is a string, is not iterable, or
+            holds a non-string.
 
     Example:
 
@@ -72,17 +75,20 @@ class ConvMuon(keras.optimizers.Muon):
         adam_weight_decay: float | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(exclude_layers, str) or not all(
-            isinstance(pattern, str) for pattern in exclude_layers
-        ):
+        if exclude_layers is None:  # as in `keras.optimizers.Muon`: no layer is excluded
+            exclude_layers = []
+        iterable = isinstance(exclude_layers, Iterable) and not isinstance(exclude_layers, str)
+        # A list first, so that a generator is read once, not used up by the check.
+        patterns = list(exclude_layers) if iterable else []
+        if not iterable or not all(isinstance(pattern, str) for pattern in patterns):
             message = (
-                "`exclude_layers` must be a list of regular expressions (strings). "
+                "`exclude_layers` must be a list of regular expressions (strings), or None. "
                 f"Received: exclude_layers={exclude_layers!r}"
             )
             raise TypeError(message)
         super().__init__(
             learning_rate=learning_rate,
-            exclude_layers=list(exclude_layers),
+            exclude_layers=patterns,
             weight_decay=weight_decay,
             adam_weight_decay=adam_weight_decay,
             **kwargs,

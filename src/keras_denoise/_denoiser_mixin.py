@@ -26,6 +26,10 @@ class DenoiserMixin(_ModelBase):
     """
 
     image_shape: tuple
+    # The layers that compute in the variable dtype (float32) under any policy, as the
+    # Keras mixed-precision guide advises for a model's outputs; `fit_denoising`'s
+    # `dtype_policy` leaves them so.
+    _OUTPUT_LAYER_NAMES: tuple[str, ...] = ()
 
     def compile(self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs) -> None:
         """Configure training; by default Adam and binary cross-entropy.

@@ -667,7 +667,10 @@ def fit_denoising(
         dtype_policy: `"mixed_bfloat16"`, `"mixed_float16"` or `"float32"`
             (or a `keras.DTypePolicy` of one): the layers of `model` compute
             in that dtype during this call (the weights stay float32, the loss
-            is computed in float32, and `"mixed_float16"` scales the loss).
+            is computed in float32, and `"mixed_float16"` scales the loss),
+            except the output layers of `ConvAutoencoder` and `UNetDenoiser`,
+            which compute in float32 as when the model is built with the
+            policy (for a plain `keras.Model`, every layer takes it).
             `None` keeps the model's own. Policies with other variable dtypes
             (`"bfloat16"`, `"float64"`) raise a `ValueError`.
             On CPUs with bfloat16 matrix units (Intel AMX, for example)
@@ -690,7 +693,8 @@ def fit_denoising(
 
     Raises:
         ValueError: if an argument is out of range (float images outside
-            [0, 1] included), if `model` is compiled without an optimizer,
+            [0, 1] included), if `model` is compiled without an optimizer
+            or without a loss (as a plain `keras.Model` is by `compile()`),
             or, on PyTorch's CPU backend, if `batch_size`
             would make a batch of a single image (PyTorch's CPU convolution
             fails on its gradient with Keras's kernel layout).
@@ -767,6 +771,13 @@ def fit_denoising(
             )
             raise ValueError(message)
         config = _compile_settings(model)
+        if config.get("loss") is None:
+            message = (
+                "`model` must be compiled with a loss (`keras.Model.compile` has none by "
+                "default; keras-denoise's models default to binary cross-entropy). "
+                "Received: model.loss=None"
+            )
+            raise ValueError(message)
         config.update(
             optimizer=model.optimizer,
             steps_per_execution=steps_per_execution,
@@ -795,7 +806,14 @@ def fit_denoising(
                 keras.callbacks.LearningRateScheduler(_CosineDecay(base_learning_rate, epochs))
             )
 
-        layers = list(model._flatten_layers(include_self=True)) if policy is not None else []
+        # Every layer takes the policy but the output layers of keras-denoise's models,
+        # which stay in float32, as when the model is built with the policy.
+        output_layers = getattr(model, "_OUTPUT_LAYER_NAMES", ())
+        layers = [
+            layer
+            for layer in (model._flatten_layers(include_self=True) if policy is not None else ())
+            if layer.name not in output_layers
+        ]
         saved_policies = [layer.dtype_policy for layer in layers]
         try:
             for layer in layers:

@@ -288,6 +288,8 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     (None, 12, 10, 3)
     """
 
+    _OUTPUT_LAYER_NAMES = ("output", "crop")
+
     def __init__(
         self,
         image_shape: tuple[int | None, int | None, int] = (None, None, 1),
