@@ -135,6 +135,7 @@ def test_roc_takes_integer_scores_and_labels():
         ([0.1, 0.2], [1, 1], "one normal and one anomalous.*only True"),
         ([0.1, 0.2], [0, 0], "one normal and one anomalous.*only False"),
         ([0.1, 0.2, 0.3], [0, 1], "one value per score"),
+        ([0.1, 0.2], [], r"one value per score, shape \(2,\)\. Received: .* shape \(0,\)"),
         ([0.1, 0.2], [0, 2], "is_anomaly"),
         ([0.1, np.nan], [0, 1], "scores with 1 such values, the first nan at index 1"),
         ([0.1, -np.inf, np.nan], [0, 1, 0], "2 such values, the first -inf at index 1"),

@@ -217,8 +217,11 @@ def test_images_that_do_not_fit_the_model(rng):
         ({"noise_factors": (0.5, 1e39)}, ValueError, r"1e6\. .*=\(0\.5, 1e\+39\)"),
         ({"noise_factors": ("0.1",)}, TypeError, r"noise_factors=\('0.1',\)"),
         ({"noise_factors": np.zeros((2, 2))}, TypeError, "noise_factors"),
+        ({"noise_factors": (0.5, 0.3, 0.5)}, ValueError,
+         r"must not repeat a level .*Received: noise_factors=\(0\.5, 0\.3, 0\.5\)"),
         ({"seed": -1}, ValueError, "seed"),
         ({"seed": 1.5}, TypeError, "seed"),
+        ({"seed": None}, TypeError, r"`seed` must be an integer between 0 and .*seed=None"),
         ({"baselines": "median"}, TypeError, "baselines"),
         ({"baselines": ("median", "gaussian")}, ValueError, "baselines"),
         ({"baselines": ("median", "median")}, ValueError, "baselines"),
@@ -272,6 +275,36 @@ def test_format_table_tells_close_noise_levels_apart():
     # Up to six decimals, however many digits come before them.
     assert labels == ["0.001", "0.004", "0.005", "0.015", "0.10", "0.333333", "12.34567"]
     assert len({len(line) for line in lines}) == 1  # the column widens to the longest label
+
+
+def test_format_table_labels_float32_levels_like_the_others():
+    # A float32 0.1 is 0.10000000149...: it was labelled "0.1", beside "0.30".
+    rows = [
+        {"noise_factor": float(value), "method": "noisy", "psnr": 9.0, "ssim": 0.5}
+        for value in np.array([0.1, 0.3], "float32")
+    ] + [{"noise_factor": 1e-7, "method": "noisy", "psnr": 9.0, "ssim": 0.5}]
+    labels = [line.split()[0] for line in format_table(rows).splitlines()[1:]]
+    assert labels == ["0.10", "0.30", "1e-07"]
+
+
+def test_format_table_aligns_negative_ssim():
+    rows = [
+        {"noise_factor": 0.5, "method": "noisy", "psnr": 9.0, "ssim": -0.0123},
+        {"noise_factor": 0.5, "method": "model", "psnr": 19.0, "ssim": 0.85},
+    ]
+    lines = format_table(rows).splitlines()
+    assert len({len(line) for line in lines}) == 1
+    assert lines[1].endswith("-0.0123") and lines[2].endswith(" 0.8500")
+
+
+def test_format_table_labels_each_group_of_a_repeated_level():
+    # Rows of two runs at the same level (two models, say) read as two groups, not one.
+    rows = [
+        {"noise_factor": 0.5, "method": method, "psnr": 9.0, "ssim": 0.5}
+        for method in ("noisy", "model", "noisy", "model")
+    ]
+    labels = [line[:4].strip() for line in format_table(rows).splitlines()[1:]]
+    assert labels == ["0.50", "", "0.50", ""]
 
 
 def test_format_table_widens_for_long_method_names():

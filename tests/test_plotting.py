@@ -255,14 +255,65 @@ def test_plot_history_takes_a_keras_history():
     assert all(len(ax.lines) == 2 for ax in figure.axes)
 
 
+def _x(ax, label):
+    (line,) = [line for line in ax.lines if line.get_label() == label]
+    return list(line.get_xdata())
+
+
+@pytest.mark.parametrize(
+    ("logs", "options", "expected"),
+    [
+        ({"loss": [4, 3, 2, 1], "val_loss": [3, 1]}, {}, [2, 4]),
+        ({"loss": [4, 3, 2, 1, 0], "val_loss": [2]}, {"validation_freq": 3}, [3]),
+        ({"loss": [4, 3, 2, 1], "val_loss": [3, 2, 1]}, {"validation_freq": [1, 2, 4]},
+         [1, 2, 4]),
+        ({"loss": [4, 3], "val_loss": [3, 2]}, {"validation_freq": 1}, [1, 2]),
+    ],
+)
+def test_plot_history_places_validation_values_on_their_epochs(logs, options, expected):
+    # With `fit(validation_freq=2)`, the validation values of epochs 2 and 4 were drawn at
+    # epochs 1 and 2.
+    ax = plotting.plot_history(logs, **options).axes[0]
+    assert _x(ax, "training") == list(range(1, len(logs["loss"]) + 1))
+    assert _x(ax, "validation") == expected
+
+
+@pytest.mark.parametrize(
+    ("validation_freq", "error", "match"),
+    [
+        (3, ValueError, r"`validation_freq` places 1 validation values on epochs 1-4, but "
+                        r"history\['val_loss'\] holds 2\. Received: validation_freq=3"),
+        ([1, 9], ValueError, r"places 1 validation values"),
+        (0, ValueError, r"`validation_freq` must be a positive integer"),
+        ("2", TypeError, r"`validation_freq` must be a positive integer or a list of epochs"),
+    ],
+)
+def test_plot_history_rejects_a_validation_freq_that_does_not_fit(validation_freq, error, match):
+    with pytest.raises(error, match=match):
+        plotting.plot_history({"loss": [4, 3, 2, 1], "val_loss": [3, 1]},
+                              validation_freq=validation_freq)
+
+
+def test_plot_history_of_a_resumed_keras_fit_numbers_its_epochs():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    data = np.zeros((8, 2)), np.zeros((8, 1))
+    history = model.fit(*data, validation_data=data, validation_freq=2, initial_epoch=2,
+                        epochs=6, verbose=0)
+    ax = plotting.plot_history(history).axes[0]
+    assert _x(ax, "training") == [3, 4, 5, 6]
+    assert _x(ax, "validation") == [4, 6]
+
+
+def test_plot_history_draws_a_diverged_run_with_gaps():
+    # A NaN loss, as a diverged run records, is what people most want to see plotted.
+    ax = plotting.plot_history({"loss": [0.3, 0.2, float("nan"), float("inf")]}).axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.3, 0.2, np.nan, np.nan])
+
+
 def test_plot_history_rejects_empty_history():
     with pytest.raises(ValueError, match="history"):
         plotting.plot_history({})
-
-
-def test_plot_history_rejects_non_finite_values():
-    with pytest.raises(ValueError, match="loss"):
-        plotting.plot_history({"loss": [0.1, float("nan")]})
 
 
 def test_plot_history_rejects_other_objects():
@@ -460,6 +511,20 @@ def test_plot_anomaly_scores_draws_histograms_and_roc(rng):
     assert chance.get_label() == "chance"
     np.testing.assert_array_equal(chance.get_xydata(), [[0, 0], [1, 1]])
     assert roc_ax.get_xlim() == (0, 1) and roc_ax.get_ylim() == (0, 1.02)
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [[0.3, 0.1 + 0.2, 0.3, 0.1 + 0.2], [1e6, 1e6 + 1e-9, 1e6, 1e6 + 1e-9], [0.5] * 4],
+    ids=["one-step-apart", "large-and-close", "equal"],
+)
+def test_plot_anomaly_scores_of_scores_too_close_for_30_bins(scores):
+    # NumPy cannot split a spread of a few float64 steps into 30 bins, and raised.
+    figure = plotting.plot_anomaly_scores(scores, [0, 1, 0, 1])
+    normal, anomalous = figure.axes[0].containers
+    assert sum(bar.get_height() for bar in normal) == sum(bar.get_height() for bar in anomalous)
+    assert [bar.get_x() for bar in normal] == [bar.get_x() for bar in anomalous]
+    assert sum(bar.get_height() for bar in normal) == 2
 
 
 def test_plot_anomaly_scores_without_threshold():

@@ -91,8 +91,8 @@ def _as_array(values: Any, name: str) -> np.ndarray:
         raise ValueError(message) from None
 
 
-def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
-    """`scores` as a 1-D, non-empty, finite float64 array."""
+def _as_scores(scores: Any, name: str = "scores", *, finite: bool = True) -> np.ndarray:
+    """`scores` as a 1-D, non-empty float64 array, finite unless `finite=False`."""
     array = _as_array(scores, name)
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
@@ -107,7 +107,7 @@ def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
             f"`{name}` must be a non-empty 1-D array. Received: {name} with shape {array.shape}"
         )
         raise ValueError(message)
-    if not np.isfinite(array).all():
+    if finite and not np.isfinite(array).all():
         bad = array[~np.isfinite(array)]
         first = int(np.argmin(np.isfinite(array)))
         message = (
@@ -121,6 +121,8 @@ def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
 def _as_labels(is_anomaly: Any, size: int) -> np.ndarray:
     """`is_anomaly` as a bool array of `size` values holding both classes."""
     array = _as_array(is_anomaly, "is_anomaly")
+    if array.size == 0:  # an empty list is float64 to NumPy: the length is what is wrong
+        array = array.astype(bool)
     if array.dtype != bool:
         if not np.issubdtype(array.dtype, np.integer):
             message = (

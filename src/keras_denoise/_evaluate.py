@@ -104,6 +104,12 @@ def _check_noise_factors(noise_factors: Any) -> tuple[float, ...]:
                 f"Received: noise_factors={noise_factors!r}"
             )
             raise type(error)(message) from None
+    if len(set(checked)) < len(checked):
+        message = (
+            "`noise_factors` must not repeat a level (the same seed gives the same rows). "
+            f"Received: noise_factors={noise_factors!r}"
+        )
+        raise ValueError(message)
     return tuple(checked)
 
 
@@ -219,6 +225,8 @@ def evaluate(
     clean = _validation.as_float_images(
         clean_images, "clean_images", min_ndim=3, max_ndim=4, check_range=True
     )
+    # A seed is required: `None` would make a table that cannot be reproduced.
+    seed = _validation.check_seed(seed)
     # One noise per level, all with the same seed: each level's images do not depend on the others.
     noises = [GaussianNoise(value, seed=seed) for value in _check_noise_factors(noise_factors)]
     baselines = _check_baselines(baselines)
@@ -308,24 +316,38 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             )
             raise ValueError(message) from None
     labels = [_noise_label(noise_factor) for noise_factor, _, _ in numbers]
-    noise_width = max(len("noise"), *(len(label) for label in labels))
-    width = max(len("method"), *(len(str(row["method"])) for row in rows))
-    lines = [f"{'noise':<{noise_width}}  {'method':<{width}}  {'PSNR (dB)':>9}  {'SSIM':>6}"]
-    previous = None
-    for row, label, (noise_factor, psnr_db, ssim_value) in zip(rows, labels, numbers, strict=True):
-        noise = "" if noise_factor == previous else label
-        previous = noise_factor
-        method = str(row["method"])
+    methods = [str(row["method"]) for row in rows]
+    psnrs = [f"{psnr_db:.2f}" for _, psnr_db, _ in numbers]
+    ssims = [f"{ssim_value:.4f}" for _, _, ssim_value in numbers]  # a negative SSIM is 7 wide
+    noise_width = max(len("noise"), *map(len, labels))
+    method_width = max(len("method"), *map(len, methods))
+    psnr_width = max(len("PSNR (dB)"), *map(len, psnrs))
+    ssim_width = max(6, *map(len, ssims))
+    lines = [
+        f"{'noise':<{noise_width}}  {'method':<{method_width}}  "
+        f"{'PSNR (dB)':>{psnr_width}}  {'SSIM':>{ssim_width}}"
+    ]
+    level: float | None = None
+    seen: set[str] = set()
+    for (noise_factor, _, _), label, method, psnr_text, ssim_text in zip(
+        numbers, labels, methods, psnrs, ssims, strict=True
+    ):
+        # The level's label starts each group of rows: at a new level, or a method seen again.
+        if noise_factor != level or method in seen:
+            level, seen = noise_factor, set()
+        else:
+            label = ""
+        seen.add(method)
         lines.append(
-            f"{noise:<{noise_width}}  {method:<{width}}  {psnr_db:>9.2f}  {ssim_value:>6.4f}"
+            f"{label:<{noise_width}}  {method:<{method_width}}  "
+            f"{psnr_text:>{psnr_width}}  {ssim_text:>{ssim_width}}"
         )
     return "\n".join(lines)
 
 
 def _noise_label(noise_factor: float) -> str:
-    """Two decimals, or as many more (up to six) as tell this level from its neighbours."""
-    for decimals in range(2, 7):
-        label = f"{noise_factor:.{decimals}f}"
-        if float(label) == noise_factor:
-            return label
-    return f"{noise_factor:.6g}"
+    """Up to six decimals, trailing zeros dropped but two kept: "0.50", "0.125", "12.34567"."""
+    label = f"{noise_factor:.6f}".rstrip("0")
+    if noise_factor and not float(label):  # below a millionth
+        return f"{noise_factor:.6g}"
+    return f"{noise_factor:.{max(len(label.partition('.')[2]), 2)}f}"

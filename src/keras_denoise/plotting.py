@@ -246,21 +246,37 @@ def compare(
     return _finish(figure, path)
 
 
-def plot_history(history: Any, *, path: str | os.PathLike | None = None) -> Figure:
+def plot_history(
+    history: Any,
+    *,
+    validation_freq: int | Sequence[int] | None = None,
+    path: str | os.PathLike | None = None,
+) -> Figure:
     """Plot training curves: one subplot per metric, training and validation.
+
+    Epochs are numbered from 1 (from `initial_epoch + 1` for the `History` of
+    a resumed `fit`). NaN and infinite values, as a diverged run records, are
+    left out as gaps in the curves.
 
     Args:
         history: the `keras.callbacks.History` returned by `model.fit`, or its
             `.history` dict (metric name to per-epoch values; `val_<name>`
             holds the validation values of `<name>`).
+        validation_freq: the `validation_freq` given to `fit`, placing the
+            validation values on the epochs that had them: an integer `k`
+            (every k-th epoch) or the list of epochs (from 1). By default, a
+            validation series as long as the training one is drawn at every
+            epoch and a shorter one every `epochs // len(validation)` epochs,
+            which is right when `k` divides the number of epochs.
         path: where to save the figure (`.png`, `.pdf` or `.svg`), or None.
 
     Returns:
-        The `Figure`, with one axes per metric (epochs on x, from 1).
+        The `Figure`, with one axes per metric (epochs on x).
 
     Raises:
-        ValueError: if the history is empty or holds non-finite or non-1-D
-            values, or `path` has an unsupported extension.
+        ValueError: if the history is empty, holds non-1-D values or
+            validation values that `validation_freq` does not place, or
+            `path` has an unsupported extension.
         TypeError: if `history` is neither a `History` nor a dict.
 
     Example:
@@ -284,15 +300,22 @@ def plot_history(history: Any, *, path: str | os.PathLike | None = None) -> Figu
     path = _check_path(path)
     curves = {}
     for key, values in logs.items():
-        curves[str(key)] = _anomaly._as_scores(values, f"history[{key!r}]")
+        curves[str(key)] = _anomaly._as_scores(values, f"history[{key!r}]", finite=False)
+    epochs = _epochs(history, curves)
     names = list(dict.fromkeys(key.removeprefix("val_") for key in curves))
     width, height = _CHART_INCHES
     figure = Figure(figsize=(width * len(names), height), layout="constrained")
     for ax, name in zip(figure.subplots(1, len(names), squeeze=False).ravel(), names, strict=True):
         for key, label in ((name, "training"), (f"val_{name}", "validation")):
             if key in curves:
-                epochs = np.arange(1, len(curves[key]) + 1)
-                ax.plot(epochs, curves[key], marker="o", markersize=3, label=label)
+                values = np.where(np.isfinite(curves[key]), curves[key], np.nan)
+                ax.plot(
+                    _curve_epochs(key, len(values), epochs, validation_freq),
+                    values,
+                    marker="o",
+                    markersize=3,
+                    label=label,
+                )
         ax.set_title(name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
@@ -300,6 +323,45 @@ def plot_history(history: Any, *, path: str | os.PathLike | None = None) -> Figu
         ax.legend()
         ax.grid(alpha=0.3)
     return _finish(figure, path)
+
+
+def _epochs(history: Any, curves: dict[str, np.ndarray]) -> np.ndarray:
+    """The epochs (from 1) of the training values: `History.epoch`, or 1, 2, ..."""
+    training = [len(values) for key, values in curves.items() if not key.startswith("val_")]
+    count = max(training or [len(values) for values in curves.values()])
+    recorded = getattr(history, "epoch", None)
+    if isinstance(recorded, list) and len(recorded) == count:
+        return np.asarray(recorded, dtype=np.int64) + 1
+    return np.arange(1, count + 1)
+
+
+def _curve_epochs(
+    key: str, count: int, epochs: np.ndarray, validation_freq: int | Sequence[int] | None
+) -> np.ndarray:
+    """The epochs of the `count` values of the curve `key`."""
+    if not key.startswith("val_") or (validation_freq is None and count == len(epochs)):
+        return epochs[:count] if count <= len(epochs) else np.arange(1, count + 1)
+    if validation_freq is None:
+        validation_freq = max(len(epochs) // count, 1)
+    if isinstance(validation_freq, numbers.Integral) and not isinstance(validation_freq, bool):
+        frequency = _validation.check_positive_int(validation_freq, "validation_freq")
+        placed = epochs[epochs % frequency == 0]
+    elif isinstance(validation_freq, Sequence) and not isinstance(validation_freq, str):
+        placed = epochs[np.isin(epochs, list(validation_freq))]
+    else:
+        message = (
+            "`validation_freq` must be a positive integer or a list of epochs. "
+            f"Received: validation_freq={validation_freq!r}"
+        )
+        raise TypeError(message)
+    if len(placed) != count:
+        message = (
+            f"`validation_freq` places {len(placed)} validation values on epochs "
+            f"{epochs[0]}-{epochs[-1]}, but history[{key!r}] holds {count}. "
+            f"Received: validation_freq={validation_freq!r}"
+        )
+        raise ValueError(message)
+    return placed
 
 
 def _principal_components(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -547,7 +609,10 @@ def plot_anomaly_scores(
     width, height = _CHART_INCHES
     figure = Figure(figsize=(2 * width, height), layout="constrained")
     histogram_ax, roc_ax = figure.subplots(1, 2)
-    bins = np.histogram_bin_edges(scores, bins=30)
+    try:
+        bins = np.histogram_bin_edges(scores, bins=30)
+    except ValueError:  # scores a few float64 steps apart: too close for 30 distinct edges
+        bins = np.histogram_bin_edges(scores, bins=1)
     histogram_ax.hist(scores[~is_anomaly], bins=bins, alpha=0.6, label="normal")
     histogram_ax.hist(scores[is_anomaly], bins=bins, alpha=0.6, label="anomalous")
     if threshold is not None:
