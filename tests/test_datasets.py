@@ -165,7 +165,9 @@ def _mnist_like(path, **overrides):
         ({"y_train": np.zeros(3, np.uint8)}, "y_train"),
         ({"y_test": np.zeros(2, np.float32)}, "y_test"),
         ({"x_train": np.full((4, 28, 28), 2.0, np.float32)}, "x_train"),
-        ({"x_test": np.full((2, 28, 28), -0.25, np.float32)}, r"x_test.*\[-0\.25, -0\.25\]"),
+        ({"x_test": np.full((2, 28, 28), -0.25, np.float32)},
+         r"x_test.*\[-0\.25, -0\.25\].* \(in '.*bad\.npz'\)$"),
+        ({"x_test": np.zeros((2, 28, 28), np.int64)}, r"x_test.*int64.* \(in '.*bad\.npz'\)$"),
         # An object array fails only when it is read: still named as the archive's fault.
         (
             {"x_test": np.array([None] * 2, dtype=object)},
@@ -783,6 +785,18 @@ def test_write_image_bad_shape(tmp_path, shape):
     with pytest.raises(ValueError, match="image"):
         write_image(tmp_path / "image.png", np.zeros(shape))
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", [-0.25, 1.5])
+def test_write_npy_refuses_pixels_read_image_would_refuse(tmp_path, value):
+    # Written exactly, an unclipped noisy image made a file that `read_image` refused.
+    image = np.full((4, 4), 0.5, np.float32)
+    image[1, 2] = value
+    with pytest.raises(ValueError, match=r"`image` must hold .*\[0, 1\]"):
+        write_image(tmp_path / "noisy.npy", image)
+    assert os.listdir(tmp_path) == []
+    write_image(tmp_path / "noisy.png", image)  # 8-bit files clip, as documented
+    assert read_image(tmp_path / "noisy.png")[1, 2, 0] == float(np.clip(value, 0, 1))
 
 
 def test_write_image_rejects_nan(tmp_path):

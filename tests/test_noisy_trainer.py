@@ -88,6 +88,35 @@ def test_model_compiled_without_an_optimizer_is_refused():
         _fit(model=model, epochs=1)
 
 
+@pytest.mark.parametrize(
+    ("validation_data", "received"),
+    [
+        (np.zeros((8, 12, 12), "float32"), r"\(12, 12, 1\)"),
+        (np.zeros((8, 16, 16, 3), "float32"), r"\(16, 16, 3\)"),
+        ((np.zeros((8, 12, 12), "float32"), np.zeros((8, 12, 12), "float32")), r"\(12, 12, 1\)"),
+    ],
+    ids=["size", "channels", "pair"],
+)
+def test_validation_images_the_model_does_not_take_are_refused_before_training(
+    validation_data, received
+):
+    # `fit` reads them only after the first epoch, which was trained for nothing.
+    model = _model()
+    before = [weights.copy() for weights in model.get_weights()]
+    with pytest.raises(ValueError, match=r"`validation_data` must hold images of the shape "
+                       r"`model` takes \(16, 16, 1\)\. Received: validation_data with images "
+                       rf"of shape {received}"):
+        _fit(model=model, validation_data=validation_data, epochs=1)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_training_images_the_model_does_not_take_are_refused():
+    with pytest.raises(ValueError, match=r"`clean_images` must hold images of the shape `model` "
+                       r"takes \(16, 16, 1\)\. Received: clean_images with images of shape "
+                       r"\(12, 12, 1\)"):
+        _fit(_images(8, (12, 12)), epochs=1)
+
+
 def _plain_model():
     inputs = keras.Input((16, 16, 1))
     return keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))

@@ -379,6 +379,19 @@ def test_plot_latent_of_identical_latents_explains_no_variance(rng):
     assert ax.get_ylabel() == "PC 2 (0.0% of variance)"
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_plot_latent_refuses_non_finite_latents(rng, bad):
+    # A diverged model's NaN latents made NumPy's SVD fail ("SVD did not converge").
+    class DivergedEncoder:
+        def encode(self, images, batch_size):
+            latents = np.zeros((len(images), 4), np.float32)
+            latents[1, 2] = bad
+            return latents
+
+    with pytest.raises(ValueError, match=r"finite latent vectors .*Received: latents with 1 "):
+        plotting.plot_latent(DivergedEncoder(), _images(rng, 3, "gray", "float32"))
+
+
 def test_plot_latent_without_labels(tiny_model, rng):
     figure = plotting.plot_latent(tiny_model, _images(rng, 5, "gray", "float32"), batch_size=2)
     offsets = figure.axes[0].collections[0].get_offsets()

@@ -97,6 +97,16 @@ def test_images_that_are_not_numeric_arrays(images):
         _validation.as_float_images(images)
 
 
+def test_bfloat16_images_are_floats():
+    # A mixed_bfloat16 model's outputs convert to ml_dtypes' bfloat16, which NumPy does not
+    # count as floating: they were refused as not "floating-point pixels".
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    pixels = np.array([[0.0, 0.25, 1.0]], ml_dtypes.bfloat16)
+    result = _validation.as_float_images(pixels, check_range=True)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, [[0.0, 0.25, 1.0]])
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_uint8_images_are_scaled_in_the_dtype_asked_for(dtype):
     result = _validation.as_float_images(np.array([[0, 51, 255]], np.uint8), dtype=dtype)

@@ -453,6 +453,20 @@ class _CosineDecay:
         return self.base * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
 
 
+def _check_model_takes(trainer: NoisyTrainer, images: np.ndarray, name: str) -> None:
+    """Call `trainer` on one of `images`; a `ValueError` naming `name` if the model refuses it."""
+    try:
+        trainer(images[:1])
+    except ValueError as error:
+        expected = getattr(trainer.denoiser, "input_shape", None)
+        takes = "" if not isinstance(expected, tuple) else f" {expected[1:]}"
+        message = (
+            f"`{name}` must hold images of the shape `model` takes{takes}. "
+            f"Received: {name} with images of shape {images.shape[1:]}"
+        )
+        raise ValueError(message) from error
+
+
 def _noisy_validation(
     clean: np.ndarray, noise_factor: float, clip: tuple | None, seed: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -686,7 +700,10 @@ def fit_denoising(
         callbacks: a Keras callback or a list of them; their `model` is the
             `NoisyTrainer`.
         verbose: passed to `keras.Model.fit`.
-        initial_epoch: epoch to start from (to resume a run).
+        initial_epoch: epoch to start from (to resume a run). The noise then
+            starts again from `seed`'s first draws (and, on TensorFlow, the
+            image order is that of an uninterrupted run): to resume exactly,
+            with the noise too, use `keras.callbacks.BackupAndRestore`.
 
     Returns:
         The `keras.callbacks.History` of the run (`loss`, `val_loss`, metrics).
@@ -792,7 +809,11 @@ def fit_denoising(
             name=f"{model.name}_noisy_trainer",
         )
         trainer.compile(**config)
-        trainer(clean[:1])  # builds the trainer, which `BackupAndRestore` requires
+        # Builds the trainer, which `BackupAndRestore` requires, and checks that the model
+        # takes the images (the validation images too, which `fit` reads only after an epoch).
+        _check_model_takes(trainer, clean, "clean_images")
+        if validation_data is not None:
+            _check_model_takes(trainer, validation_data[0], "validation_data")
         validation_size = 0 if validation_data is None else len(validation_data[0])
         trainer._last_batch_sizes = {
             "train": tuple({len(clean) % batch_size} - {0}),

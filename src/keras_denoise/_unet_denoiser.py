@@ -514,7 +514,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         `receptive_radius` (73 for the defaults; the default), the
         result equals the untiled one up to float rounding. When `tile_size`
         is None, images with more than 1024 x 1024 pixels are tiled with
-        `tile_size=512`; smaller ones are denoised whole.
+        `tile_size=512`; smaller ones are denoised whole, and so are the
+        images of a model that fixes its height or width (`image_shape`),
+        which tiles cannot be cut for.
 
         Args:
             images: a batch `(N, height, width[, channels])` or a single image

@@ -324,7 +324,9 @@ def as_float_images(
         raise TypeError(message) from None
     if array.dtype == np.uint8:
         array = array.astype(dtype) / np.asarray(255.0, dtype)
-    elif np.issubdtype(array.dtype, np.floating):
+    elif np.issubdtype(array.dtype, np.floating) or array.dtype.name == "bfloat16":
+        # bfloat16 (ml_dtypes', as a mixed-precision model's outputs convert to) is a float
+        # that NumPy does not count among its own.
         array = array.astype(dtype, copy=True)
     else:
         message = (

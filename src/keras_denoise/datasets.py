@@ -68,7 +68,13 @@ _Labelled = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 def _mnist_split(images: Any, labels: Any, split: str, source: str) -> tuple:
     """`(images, labels)` of one split, checked, as float32 `(N, 28, 28, 1)` and labels."""
     name = f"x_{split}"
-    images = _validation.as_float_images(images, name, min_ndim=3, max_ndim=4, check_range=True)
+    try:
+        images = _validation.as_float_images(
+            images, name, min_ndim=3, max_ndim=4, check_range=True
+        )
+    except (TypeError, ValueError) as error:  # the file's fault: a value, named with the file
+        message = f"{error} (in {source})"
+        raise ValueError(message) from None
     if images.ndim == 3:
         images = images[..., None]
     if images.shape[1:] != (_MNIST_SIDE, _MNIST_SIDE, 1):
@@ -619,9 +625,11 @@ def read_image(path: _PathLike) -> np.ndarray:
     return _read_file(_check_path(path))
 
 
-def _as_image(image: Any, name: str) -> np.ndarray:
+def _as_image(image: Any, name: str, *, check_range: bool = False) -> np.ndarray:
     """`image` checked and laid out as float32 `(height, width, 1 or 3)`."""
-    image = _validation.as_float_images(image, name, min_ndim=2, max_ndim=3)
+    image = _validation.as_float_images(
+        image, name, min_ndim=2, max_ndim=3, check_range=check_range
+    )
     if image.ndim == 2:
         image = image[..., None]
     if image.shape[-1] not in (1, 3):
@@ -639,7 +647,8 @@ def write_image(path: _PathLike, image: Any) -> None:
     The format follows the extension: `.png`, `.jpg`/`.jpeg` store 8-bit
     pixels (the image clipped to [0, 1], scaled by 255 and rounded; JPEG with
     quality 95), `.npy` stores the float32 array exactly, as
-    `(height, width, channels)`. The file is written
+    `(height, width, channels)`, so its pixels must lie in [0, 1], as
+    `read_image` reads them back. The file is written
     to a temporary file in the same folder and renamed over `path` only once
     complete.
 
@@ -649,7 +658,8 @@ def write_image(path: _PathLike, image: Any) -> None:
             `(height, width, 3)` array in [0, 1] (uint8 is scaled by 1/255).
 
     Raises:
-        ValueError: for another extension, or an image of the wrong shape.
+        ValueError: for another extension, an image of the wrong shape, or
+            pixels outside [0, 1] for a `.npy` file.
 
     Example:
 
@@ -670,7 +680,7 @@ def write_image(path: _PathLike, image: Any) -> None:
     if extension not in (*_PILLOW_FORMATS, ".npy"):
         message = f"`path` must end with .png, .jpg, .jpeg or .npy. Received: path={path!r}"
         raise ValueError(message)
-    image = _as_image(image, "image")
+    image = _as_image(image, "image", check_range=extension == ".npy")
     with atomic_path(path) as tmp:
         if extension == ".npy":
             # Through a handle: given a name, np.save appends ".npy" unless it ends with it in

@@ -411,7 +411,8 @@ def plot_latent(
         TypeError: if `model` has no `encode` method.
         ValueError: if fewer than two images are given, `labels` has the
             wrong shape, the images do not fit the model, `model.encode` does
-            not return a 2-D array, or `path` has an unsupported extension.
+            not return a 2-D array of finite values, or `path` has an
+            unsupported extension.
 
     Example:
 
@@ -436,6 +437,13 @@ def plot_latent(
         message = (
             "`model.encode` must return one latent vector per image, an array "
             f"(N, latent_dim). Received: latents with shape {latents.shape}"
+        )
+        raise ValueError(message)
+    if not np.isfinite(latents).all():
+        message = (
+            "`model` must encode the images to finite latent vectors (NaN or infinite ones "
+            "come from a model whose training diverged). Received: latents with "
+            f"{int(np.size(latents) - np.isfinite(latents).sum())} such values"
         )
         raise ValueError(message)
     if len(latents) < 2:
