@@ -62,13 +62,17 @@ class DenoiserMixin(_ModelBase):
         Example:
 
         >>> import os, tempfile
+        >>> import numpy as np
         >>> from keras_denoise import ConvAutoencoder, load_model
         >>> model = ConvAutoencoder(image_shape=(8, 8, 1), latent_dim=4)
         >>> model.compile(loss="mse")
+        >>> images = np.zeros((4, 8, 8, 1), "float32")
+        >>> _ = model.fit(images, images, batch_size=2, verbose=0)
         >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
         >>> model.save(path)
-        >>> load_model(path).loss
-        'mse'
+        >>> restored = load_model(path)
+        >>> restored.loss, int(restored.optimizer.iterations)  # and Adam's state
+        ('mse', 2)
         """
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
