@@ -357,12 +357,30 @@ def test_keras_safe_mode_backs_up_the_check(tmp_path, monkeypatch):
          r"custom object 'keras_evil>Payload'"),
         ({"class_name": "Payload", "registered_name": "keras>Payload", "config": {}},
          r"custom object 'keras>Payload'"),
+        # Keras also finds `class_name` "layers.Lambda" under `module` "keras".
+        ({"module": "keras", "class_name": "layers.Lambda", "config": {}},
+         r"config is a 'layers\.Lambda', which holds arbitrary Python code"),
+        ({"module": "keras.layers", "class_name": "TFSMLayer", "config": {}},
+         "TensorFlow SavedModel read from another path"),
+        # Keras takes `class_name` as the registered name when there is none.
+        ({"class_name": "evilpkg>Evil", "config": {}},
+         r"config\.class_name names the custom object 'evilpkg>Evil'"),
+        # ... and resolves a string naming a registered object, an activation say.
+        ({"module": "keras.layers", "class_name": "Dense",
+          "config": {"activation": "evilpkg>evil_fn"}},
+         r"config\.config\.activation names the custom object 'evilpkg>evil_fn'"),
+        ({"module": "keras.losses", "class_name": "function", "config": "evilpkg>evil_fn"},
+         r"config\.config names the custom object 'evilpkg>evil_fn'"),
+        # A function saved as a built-in that Keras does not have: Keras would match it
+        # against the names of every registered object ("evilpkg>evil_fn").
+        ({"module": "builtins", "class_name": "function", "config": "evil_fn"},
+         r"a function saved as a built-in, 'evil_fn', which is none of Keras's"),
         # Lists count towards the depth as dicts do.
         ({"config": {"layers": functools.reduce(lambda inner, _: [inner], range(70), {})}},
          r"config\.config\.layers(\[0\]){63}.* is nested more than 64 levels deep"),
     ],
 )  # fmt: skip
-def test_check_config_safe_refuses_bare_lambdas_and_non_string_modules(config, match):
+def test_check_config_safe_refuses_what_keras_would_resolve_to_code(config, match):
     with pytest.raises(ValueError, match=match):
         check_config_safe(config)
 
@@ -418,6 +436,54 @@ def test_deeply_nested_config_is_refused(saved, tmp_path, depth):
             archive_out.writestr(item, data)
     with pytest.raises(ValueError, match=r"nested.*deep\.keras|deep\.keras.*nested"):
         load_model(deep)
+
+
+def test_objects_registered_by_other_code_are_refused(tmp_path, monkeypatch):
+    # What another installed package (or an earlier import) registered with Keras is not
+    # keras-denoise's to load: by its "package>name", or by a name without a package.
+    created = []
+
+    class Evil(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            created.append(self)
+            super().__init__(**kwargs)
+
+    registry = keras.saving.get_custom_objects()
+    monkeypatch.setitem(registry, "evilpkg>Evil", Evil)
+    monkeypatch.setitem(registry, "Evil", Evil)
+    inputs = keras.Input((4,))
+    source = tmp_path / "plain.keras"
+    keras.Model(inputs, keras.layers.Dense(2, name="d")(inputs)).save(source)
+
+    def as_evil(class_name):
+        def edit(config):
+            layer = config["config"]["layers"][1]
+            layer.update(class_name=class_name, config={"name": "d"})
+            layer.pop("module"), layer.pop("registered_name", None)
+            return config
+
+        return edit
+
+    for class_name in ("evilpkg>Evil", "Evil"):
+        hostile = tmp_path / "hostile.keras"
+        _rewrite_config(source, hostile, as_evil(class_name))
+        with pytest.raises(ValueError, match=rf"names the custom object '{class_name}'"):
+            load_model(hostile)
+    assert created == []
+
+
+def test_plain_keras_models_with_function_losses_and_metrics_load(tmp_path):
+    # Keras saves `keras.losses.mean_squared_error` as a "function" of module "builtins",
+    # which was refused as foreign code.
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation=keras.activations.relu)(inputs))
+    model.compile("adam", loss=keras.losses.mean_squared_error,
+                  metrics=[keras.metrics.mean_absolute_error])
+    model.fit(np.zeros((2, 4)), np.zeros((2, 2)), verbose=0)  # Adam's state, saved too
+    path = tmp_path / "plain.keras"
+    model.save(path)
+    restored = load_model(path)
+    assert restored.loss is keras.losses.mean_squared_error
 
 
 def test_check_config_safe_accepts_real_configs():

@@ -35,7 +35,19 @@ MAX_CONFIG_BYTES = 16 * 1024 * 1024
 # The models' configs nest 4 levels deep; Keras's loader recurses through every level.
 MAX_CONFIG_DEPTH = 64
 _ALLOWED_PACKAGES = ("keras", "keras_denoise")
-_FORBIDDEN_CLASSES = ("Lambda", "__lambda__", "TFOpLambda", "function")
+# Classes refused wherever Keras would find them (`class_name` "Lambda", "layers.Lambda", ...).
+_FORBIDDEN_CLASSES = {
+    "Lambda": "arbitrary Python code",
+    "__lambda__": "arbitrary Python code",
+    "TFOpLambda": "arbitrary Python code",
+    "TFSMLayer": "a TensorFlow SavedModel read from another path",
+}
+# Where Keras looks up a function saved with `module: "builtins"` (`keras.losses.mse`, ...);
+# a name found in none of them it matches against every registered object's name.
+_BUILTIN_FUNCTION_MODULES = (
+    "activations", "constraints", "initializers", "losses", "metrics", "optimizers",
+    "regularizers",
+)
 
 
 @contextlib.contextmanager
@@ -152,11 +164,13 @@ class _ConfigTooDeep(Exception):
     """A config nested deeper than `MAX_CONFIG_DEPTH` (its `args[0]` is where)."""
 
 
-def _walk(node: Any, where: str = "config", depth: int = 0) -> Iterator[tuple[str, dict]]:
-    """Yield every dict inside `node` with its location."""
+def _walk(node: Any, where: str = "config", depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """Yield every dict and string inside `node` with its location."""
     if depth > MAX_CONFIG_DEPTH:
         raise _ConfigTooDeep(where)
-    if isinstance(node, dict):
+    if isinstance(node, str):
+        yield where, node
+    elif isinstance(node, dict):
         yield where, node
         for key, value in node.items():
             yield from _walk(value, f"{where}.{key}", depth + 1)
@@ -170,12 +184,39 @@ def _is_allowed_module(module: str) -> bool:
                _ALLOWED_PACKAGES)
 
 
+def _is_keras_builtin_function(name: Any) -> bool:
+    import keras
+
+    return isinstance(name, str) and any(
+        callable(getattr(getattr(keras, module), name, None))
+        for module in _BUILTIN_FUNCTION_MODULES
+    )
+
+
+def _foreign_plain_names() -> set[str]:
+    """Names of objects registered with Keras without a package, other than keras-denoise's.
+
+    Keras resolves a config string equal to one of them to that object.
+    """
+    import keras
+
+    return {
+        name
+        for name, obj in keras.saving.get_custom_objects().items()
+        if ">" not in name and not getattr(obj, "__module__", "").startswith("keras_denoise.")
+    }
+
+
 def check_config_safe(config: Any, filepath: str = "<config>") -> None:
     """Raise `ValueError` if a saved model config refers to code outside Keras.
 
-    Rejects `Lambda` layers and serialized functions, any `module` outside
-    `keras` and `keras_denoise`, any registered name from another package,
-    and configs nested more than `MAX_CONFIG_DEPTH` (64) levels deep.
+    Rejects `Lambda` (and `TFSMLayer`) layers however their class is spelled,
+    serialized Python lambdas, any `module` outside `keras` and
+    `keras_denoise`, functions saved as built-ins that are not Keras's, any
+    string naming an object registered with Keras by another package
+    (`"package>name"`, as `class_name`, `registered_name` or a value such as
+    an activation or a loss) or registered without a package, and configs
+    nested more than `MAX_CONFIG_DEPTH` (64) levels deep.
 
     Example:
 
@@ -194,30 +235,40 @@ def check_config_safe(config: Any, filepath: str = "<config>") -> None:
             f"{MAX_CONFIG_DEPTH} levels deep."
         )
         raise ValueError(message) from None
+    plain_names = _foreign_plain_names()
     for where, node in nodes:
+        if isinstance(node, str):
+            package, registered, _ = node.partition(">")
+            if (registered and package != "keras_denoise") or node in plain_names:
+                message = (
+                    f"Refusing to load {filepath!r}: {where} names the custom object {node!r}, "
+                    "outside Keras and keras_denoise."
+                )
+                raise ValueError(message)
+            continue
         class_name = node.get("class_name")
         module = node.get("module")
-        registered = node.get("registered_name")
-        if isinstance(class_name, str) and class_name in _FORBIDDEN_CLASSES:
+        # Keras finds `class_name` "layers.Lambda" under `module` "keras" too.
+        short_name = class_name.strip().rsplit(".", 1)[-1] if isinstance(class_name, str) else None
+        if short_name in _FORBIDDEN_CLASSES:
             message = (
                 f"Refusing to load {filepath!r}: {where} is a {class_name!r}, which holds "
-                "arbitrary Python code."
+                f"{_FORBIDDEN_CLASSES[short_name]}."
             )
             raise ValueError(message)
-        if module is not None and (not isinstance(module, str) or not _is_allowed_module(module)):
+        if class_name == "function" and module == "builtins":
+            if not _is_keras_builtin_function(node.get("config")):
+                message = (
+                    f"Refusing to load {filepath!r}: {where} is a function saved as a built-in, "
+                    f"{node.get('config')!r}, which is none of Keras's."
+                )
+                raise ValueError(message)
+        elif module is not None and (not isinstance(module, str) or not _is_allowed_module(module)):
             message = (
                 f"Refusing to load {filepath!r}: {where}.module names module {module!r}, "
                 "outside Keras and keras_denoise."
             )
             raise ValueError(message)
-        if isinstance(registered, str) and ">" in registered:
-            package = registered.split(">", 1)[0]
-            if package != "keras_denoise":
-                message = (
-                    f"Refusing to load {filepath!r}: {where} names the custom object "
-                    f"{registered!r}, outside Keras and keras_denoise."
-                )
-                raise ValueError(message)
 
 
 def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Model:
