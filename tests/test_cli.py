@@ -729,6 +729,23 @@ def test_version(capsys):
         (["evaluate", "model.keras", "--data", "sample", "--seed", "4294967296"],
          "between 0 and 2**32 - 1. Received: seed=4294967296"),
         (["evaluate", "model.keras", "--data", "sample", "--figure", "ev.txt"], "ev.txt"),
+        # Checked when parsed, not once the model, the data or the training had run.
+        (["train", "--data", "x", "--out", "m.keras", "--epochs", "1048577"],
+         "`epochs` must be at most 1048576. Received: epochs=1048577"),
+        (["demo", "--epochs", "99999999999999999999"], "`epochs` must be at most 1048576"),
+        (["denoise", "m.keras", "a.png", "--tile-size", "100000"],
+         "`tile_size` must be at most 8192. Received: tile_size=100000"),
+        (["evaluate", "m.keras", "--data", "sample", "--baselines", "median,foo"],
+         "`baselines` must be distinct names from median, nl_means, tv, wavelet, or none. "
+         "Received: baselines='median,foo'"),
+        (["evaluate", "m.keras", "--data", "sample", "--baselines", "none,median"],
+         "Received: baselines='none,median'"),
+        (["evaluate", "m.keras", "--data", "sample", "--baselines", "gaussian"],
+         "Received: baselines='gaussian'"),
+        (["evaluate", "m.keras", "--data", "sample", "--baselines", "tv,tv"],
+         "Received: baselines='tv,tv'"),
+        (["evaluate", "m.keras", "--data", "sample", "--noise-factors", "0.1,0.5,0.1"],
+         "`noise_factors` must not repeat a level. Received: noise_factors='0.1,0.5,0.1'"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_2(capsys, argv, fragment):
@@ -873,8 +890,6 @@ def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
           "--out", "{tmp}/m.keras"], "of `filters` (4)"),
         (["train", "--data", "sample", "--model", "unet", "--filters", *["4"] * 9,
           "--out", "{tmp}/m.keras"], "between 1 and 8"),
-        (["evaluate", "{conv}", "--data", "{tmp}/data.npz", "--baselines", "gaussian"],
-         "gaussian"),
     ],
 )  # fmt: skip
 def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment):
@@ -890,12 +905,13 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment
     assert_one_line_error(capsys.readouterr().err, fragment)
 
 
-@pytest.mark.parametrize("output", [".", "./", "sub/.."])
+@pytest.mark.parametrize("output", [".", "./", "sub/..", "link"])
 def test_denoise_refuses_to_overwrite_its_input_named_another_way(
     monkeypatch, capsys, tmp_path, conv_path, output
 ):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path)  # a link to the input's folder
     write_png(tmp_path / "image.png", np.full((16, 16), 7, np.uint8))
     assert main(["denoise", str(conv_path), "image.png", "-o", output]) == 1
     assert_one_line_error(capsys.readouterr().err, "would overwrite its input")
@@ -939,6 +955,53 @@ def test_output_paths_are_checked_before_any_work(
     assert main([arg.format(conv=conv_path, tmp=tmp_path) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, *fragments)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["train", "--data", "sample", "--out", "{tmp}/locked/m.keras"], "--out"),
+        (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/locked/ev.json"],
+         "--json"),
+        (["denoise", "{conv}", "{tmp}/image.png", "-o", "{tmp}/locked/out"], "--output"),
+        (["demo", "--out", "{tmp}/locked/demo"], "--out"),
+    ],
+)
+def test_read_only_output_folders_are_refused_before_any_work(
+    monkeypatch, capsys, tmp_path, conv_path, argv, option
+):
+    # Permissions do not bind root, who runs the tests here: the folder is read-only to
+    # `os.access` only. The run trained, or scored, in full and then failed to write.
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        "keras_denoise._cli.os.access",
+        lambda path, mode: False if os.fspath(path) == str(locked) else real_access(path, mode),
+    )
+    too_late = _fails_if_called("the output folder should have been checked first")
+    monkeypatch.setattr("keras_denoise._cli._load_data", too_late)
+    monkeypatch.setattr(keras_denoise, "load_model", too_late)
+    monkeypatch.setattr(keras_denoise.datasets, "load_sample_digits", too_late)
+    write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    assert main([arg.format(conv=conv_path, tmp=tmp_path) for arg in argv]) == 1
+    assert_one_line_error(capsys.readouterr().err, option, "locked", "is read-only")
+    assert os.listdir(locked) == []
+
+
+@pytest.mark.parametrize("existing", ["file", "model.keras folder"])
+def test_demo_checks_its_outputs_before_training(monkeypatch, capsys, tmp_path, existing):
+    out = tmp_path / "demo"
+    if existing == "file":
+        out.write_text("not a folder")
+        fragment = "`--out` must be a folder"
+    else:
+        (out / "model.keras").mkdir(parents=True)
+        fragment = "which is a folder"
+    monkeypatch.setattr(keras_denoise.datasets, "load_sample_digits",
+                        _fails_if_called("the outputs should have been checked first"))
+    assert main(["demo", "--out", str(out), "--epochs", "1"]) == 1
+    assert_one_line_error(capsys.readouterr().err, "--out", fragment)
 
 
 def _fails_if_called(reason):

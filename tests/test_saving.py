@@ -486,6 +486,16 @@ def test_plain_keras_models_with_function_losses_and_metrics_load(tmp_path):
     assert restored.loss is keras.losses.mean_squared_error
 
 
+def test_unreadable_file_is_reported_as_such(saved, monkeypatch):
+    # `zipfile.is_zipfile` answers False for a file it may not read: "not a zip archive".
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("keras_denoise._saving.open", refuse, raising=False)
+    with pytest.raises(PermissionError, match=r"`filepath` cannot be read \(Permission denied\)"):
+        load_model(saved)
+
+
 def test_check_config_safe_accepts_real_configs():
     model = _small()
     model.compile(metrics=["mae"])

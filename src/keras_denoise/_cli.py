@@ -97,15 +97,30 @@ def _nonnegative_int(value: int, name: str) -> int:
 
 
 def _noise_factors(text: str) -> tuple[float, ...]:
-    """`"0.1,0.3,0.5"` as a tuple of floats from 0 to 1e6."""
+    """`"0.1,0.3,0.5"` as a tuple of distinct floats from 0 to 1e6."""
     check = _checked(float, _validation.check_noise_factor, "noise_factors")
-    return tuple(check(item) for item in text.split(","))
+    factors = tuple(check(item) for item in text.split(","))
+    if len(set(factors)) < len(factors):
+        message = f"`noise_factors` must not repeat a level. Received: noise_factors={text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return factors
 
 
 def _baselines(text: str) -> tuple[str, ...]:
-    """`"median,tv"` as a tuple of names; `"none"` as `()`."""
+    """`"median,tv"` as a tuple of distinct baseline names; `"none"` as `()`."""
+    from keras_denoise._evaluate import _BASELINES, _check_baselines
+
     names = tuple(name.strip() for name in text.split(",") if name.strip())
-    return () if names == ("none",) else names
+    if names == ("none",):
+        return ()
+    try:
+        return _check_baselines(names)
+    except ValueError:
+        message = (
+            f"`baselines` must be distinct names from {', '.join(sorted(_BASELINES))}, "
+            f"or none. Received: baselines={text!r}"
+        )
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def _keras_path(text: str) -> str:
@@ -181,6 +196,9 @@ def _check_output_file(
     if not os.path.isdir(folder):
         message = f"`{option}` cannot be written: {folder!r} is a file, not a folder. {received}"
         raise NotADirectoryError(message)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        message = f"`{option}` cannot be written: the folder {folder!r} is read-only. {received}"
+        raise PermissionError(message)
 
 
 def _as_batch(images: Any, name: str) -> np.ndarray:
@@ -215,7 +233,7 @@ def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     if magic.startswith(b"\x93NUMPY"):
         message = (
             f"--data {path!r} is a single `.npy` array, not an `.npz` archive; "
-            "name it .npy, or save it with `numpy.savez(path, images=array)`"
+            "save the images with `numpy.savez(path, images=array)`"
         )
         raise ValueError(message)
     if not magic.startswith(_ZIP_MAGIC):
@@ -387,6 +405,15 @@ def _demo(args: argparse.Namespace) -> None:
 
     from keras_denoise import ConvAutoencoder, datasets, plotting
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        message = f"`--out` must be a folder. Received: --out={args.out!r}, a file"
+        raise NotADirectoryError(message)
+    paths = {
+        name: os.path.join(args.out, name)
+        for name in ("comparison.png", "loss.png", "model.keras", "metrics.json")
+    }
+    for path in paths.values():
+        _check_output_file(path, "--out", given=args.out, make_folder=True)
     train, test = datasets.load_sample_digits()
     if args.max_images is not None:
         train, test = train[: args.max_images], test[: args.max_images]
@@ -410,10 +437,6 @@ def _demo(args: argparse.Namespace) -> None:
     report, noisy, denoised = _psnr_report(
         model, test, noise_factor=args.noise_factor, seed=args.seed, batch_size=args.batch_size
     )
-    paths = {
-        name: os.path.join(args.out, name)
-        for name in ("comparison.png", "loss.png", "model.keras", "metrics.json")
-    }
     plotting.compare(test, noisy, denoised, n=5, path=paths["comparison.png"])
     plotting.plot_history(history, path=paths["loss.png"])
     model.save(paths["model.keras"])
@@ -673,13 +696,14 @@ def _denoise(args: argparse.Namespace) -> None:
             message = f"{path} is not a PNG, JPEG or .npy file"
             raise ValueError(message)
         out = os.path.join(args.output, os.path.basename(path))
-        if os.path.abspath(out) == os.path.abspath(path):
+        if os.path.realpath(out) == os.path.realpath(path):  # through links, too
             message = f"{out} would overwrite its input; choose another folder with -o"
             raise ValueError(message)
         if out in outputs:
             message = f"{outputs[out]} and {path} would both be written to {out}"
             raise ValueError(message)
         outputs[out] = path
+        _check_output_file(out, "--output", given=args.output, make_folder=True)
     model = load_model(args.model, compile=False)
     height, width, _ = _model_image_shape(model, args.model)
     options = {} if args.batch_size is None else {"batch_size": args.batch_size}
@@ -803,7 +827,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--epochs",
-        type=_positive_int("epochs"),
+        type=_positive_int("epochs", maximum=_validation.MAX_EPOCHS),
         default=_DEMO_EPOCHS,
         metavar="N",
         help=f"training epochs (default: {_DEMO_EPOCHS})",
@@ -844,7 +868,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--epochs",
-        type=_positive_int("epochs"),
+        type=_positive_int("epochs", maximum=_validation.MAX_EPOCHS),
         default=10,
         metavar="N",
         help="training epochs (default: 10)",
@@ -972,7 +996,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     denoise.add_argument(
         "--tile-size",
-        type=_positive_int("tile_size"),
+        type=_positive_int("tile_size", maximum=_validation.MAX_IMAGE_SIDE),
         metavar="N",
         help="side of the tiles of a fully convolutional model (default: "
         "tiles only above 1024x1024 pixels)",

@@ -735,7 +735,7 @@ def fit_denoising(
     clean = _check_clean_images(clean_images, "clean_images")
     noise_factor = _validation.check_noise_factor(noise_factor)
     clip = _check_clip(clip)
-    epochs = _validation.check_positive_int(epochs, "epochs", maximum=1 << 20)
+    epochs = _validation.check_positive_int(epochs, "epochs", maximum=_validation.MAX_EPOCHS)
     batch_size = _validation.check_positive_int(
         batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
     )

@@ -297,6 +297,7 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
 
     Raises:
         FileNotFoundError: if `filepath` does not exist.
+        PermissionError: if the file cannot be read.
         ValueError: if the file is not a safe `.keras` archive.
         TypeError: if `compile` is not a bool.
 
@@ -318,6 +319,14 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
     if not os.path.isfile(path):
         message = f"`filepath` does not exist or is not a file. Received: filepath={path!r}"
         raise FileNotFoundError(message)
+    try:  # `zipfile.is_zipfile` takes a file it may not read for one that is not a zip
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        message = f"`filepath` cannot be read ({error.strerror}). Received: filepath={path!r}"
+        raise PermissionError(message) if isinstance(error, PermissionError) else OSError(
+            message
+        ) from None
     if not zipfile.is_zipfile(path):
         message = f"`filepath` is not a `.keras` (zip) archive. Received: filepath={path!r}"
         raise ValueError(message)

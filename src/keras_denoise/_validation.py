@@ -27,6 +27,7 @@ MAX_NOISE_FACTOR = 1e6
 # in float32, so a crafted config fails before building instead of allocating without bound.
 MAX_WEIGHTS = 2**28
 MAX_BATCH_SIZE = 1 << 20
+MAX_EPOCHS = 1 << 20
 MAX_STAGES = 8
 # The most 3x3 convolutions `UNetDenoiser` accepts in one block.
 MAX_CONVOLUTIONS = 16
