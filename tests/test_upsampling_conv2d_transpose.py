@@ -124,6 +124,18 @@ def test_mixed_precision_matches_keras_within_the_dtype(form):
     np.testing.assert_allclose(as_numpy(actual).astype("float32"), expected, atol=0.1, rtol=0.02)
 
 
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="JAX and PyTorch compute float64 in float32 here")
+def test_float64_matches_keras_in_float64(form):
+    # The stride-2 kernel was summed in float32: errors of 1e-7 instead of 1e-15.
+    shape = (2, 5, 6, 3)
+    reference, layer = pair(shape, 4, 3, dtype="float64")
+    images = np.random.default_rng(0).random(shape)
+    actual = as_numpy(layer(images))
+    assert actual.dtype == np.float64
+    expected = reference(keras.layers.UpSampling2D(2, dtype="float64")(images))
+    np.testing.assert_allclose(actual, as_numpy(expected), atol=1e-12, rtol=1e-12)
+
+
 def test_channels_first_matches_keras(form):
     reference, layer = pair((2, 3, 5, 6), 4, 3, data_format="channels_first")
     images = inputs_for((2, 3, 5, 6))

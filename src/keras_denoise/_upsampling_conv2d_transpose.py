@@ -124,8 +124,10 @@ class UpsamplingConv2DTranspose(keras.layers.Conv2DTranspose):
         taps = self._taps
         if taps is None or not self._fuses():
             return super().call(self._upsample(inputs))
-        # The stride-2 kernel, summed in float32 from the (possibly autocast) kernel.
-        kernel = keras.ops.einsum("tm,un,mnoi->tuoi", *taps, keras.ops.cast(self.kernel, "float32"))
+        # The stride-2 kernel, summed in float32 (float64 for float64 weights) from the
+        # (possibly autocast) kernel.
+        precise = "float64" if self.variable_dtype == "float64" else "float32"
+        kernel = keras.ops.einsum("tm,un,mnoi->tuoi", *taps, keras.ops.cast(self.kernel, precise))
         outputs = keras.ops.conv_transpose(
             inputs,
             keras.ops.cast(kernel, inputs.dtype),
