@@ -971,11 +971,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="denoise PNG, JPEG or .npy files with a trained model",
         description=(
             "Denoise image files with a trained model and write each result, in the same\n"
-            "format, to OUTDIR/NAME. PNG/JPEG images are converted to the model's channels\n"
-            "(RGB <-> grayscale, alpha dropped). A .npy holds one image (H, W) or (H, W, C)\n"
-            "with C in 1, 3, 4, or a batch (N, H, W) or (N, H, W, C), uint8 or float in\n"
-            "[0, 1]. A ConvAutoencoder takes the image size it was trained on only; a U-Net\n"
-            "takes any size, and denoises large images in tiles (--tile-size)."
+            "format (PNG and JPEG with 8 bits per channel), to OUTDIR/NAME. PNG/JPEG images\n"
+            "are converted to the model's channels (RGB <-> grayscale, alpha dropped).\n"
+            "A .npy holds one image (H, W) or (H, W, C) with C in 1, 3, 4, or a batch\n"
+            "(N, H, W) or (N, H, W, C), uint8 or float in [0, 1]. A ConvAutoencoder takes\n"
+            "the image size it was trained on only; a U-Net takes any size, and denoises\n"
+            "large images in tiles (--tile-size)."
         ),
         epilog=f"example:\n  {PROG} denoise digits.keras scan1.png scan2.png -o clean/",
     )
