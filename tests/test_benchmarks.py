@@ -750,7 +750,7 @@ def test_noise_levels_benchmark_scores_models_and_baselines_on_the_same_noise(
      (["--data", "{dir}/notes.txt"], "--data: '{dir}/notes.txt' is not an .npz of images"),
      (["--data", "{dir}/truncated.npz"], "--data: '{dir}/truncated.npz' is not an .npz"),
      (["--data", "{dir}/bright.npz"], "--data: `x_test` must hold pixels in [0, 1]"),
-     (["--baselines", "median,medain"], "--baselines: `baselines` must hold distinct names"),
+     (["--baselines", "median,medain"], "--baselines: `baselines` must be distinct names from"),
      (["--seed", "-1"], "Received: seed=-1"),
      (["--figure", "{dir}/levels.gif"], "the figure must end with one of .png, .pdf, .svg"),
      (["--json", "{dir}/no/levels.json"], "the folder of `--json`")],
