@@ -285,6 +285,7 @@ def test_plot_history_places_validation_values_on_their_epochs(logs, options, ex
                         r"history\['val_loss'\] holds 2\. Received: validation_freq=3"),
         ([1, 9], ValueError, r"places 1 validation values"),
         (0, ValueError, r"`validation_freq` must be a positive integer"),
+        ([2, 0], ValueError, r"`validation_freq` must be a positive integer"),
         ("2", TypeError, r"`validation_freq` must be a positive integer or a list of epochs"),
     ],
 )
@@ -292,6 +293,11 @@ def test_plot_history_rejects_a_validation_freq_that_does_not_fit(validation_fre
     with pytest.raises(error, match=match):
         plotting.plot_history({"loss": [4, 3, 2, 1], "val_loss": [3, 1]},
                               validation_freq=validation_freq)
+
+
+def test_plot_history_checks_validation_freq_without_validation_values():
+    with pytest.raises(ValueError, match=r"`validation_freq` must be a positive integer"):
+        plotting.plot_history({"loss": [0.3, 0.2]}, validation_freq=-2)
 
 
 def test_plot_history_of_a_resumed_keras_fit_numbers_its_epochs():

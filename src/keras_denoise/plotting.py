@@ -297,6 +297,7 @@ def plot_history(
     if not logs:
         message = "`history` must hold at least one metric. Received: an empty history"
         raise ValueError(message)
+    validation_freq = _check_validation_freq(validation_freq)
     path = _check_path(path)
     curves = {}
     for key, values in logs.items():
@@ -335,25 +336,33 @@ def _epochs(history: Any, curves: dict[str, np.ndarray]) -> np.ndarray:
     return np.arange(1, count + 1)
 
 
+def _check_validation_freq(value: Any) -> int | tuple[int, ...] | None:
+    """`value` as `None`, a positive int, or a tuple of epochs (positive ints)."""
+    if value is None:
+        return None
+    if _validation.is_int(value):
+        return _validation.check_positive_int(value, "validation_freq")
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return tuple(_validation.check_positive_int(epoch, "validation_freq") for epoch in value)
+    message = (
+        "`validation_freq` must be a positive integer or a list of epochs. "
+        f"Received: validation_freq={value!r}"
+    )
+    raise TypeError(message)
+
+
 def _curve_epochs(
-    key: str, count: int, epochs: np.ndarray, validation_freq: int | Sequence[int] | None
+    key: str, count: int, epochs: np.ndarray, validation_freq: int | tuple[int, ...] | None
 ) -> np.ndarray:
     """The epochs of the `count` values of the curve `key`."""
     if not key.startswith("val_") or (validation_freq is None and count == len(epochs)):
         return epochs[:count] if count <= len(epochs) else np.arange(1, count + 1)
     if validation_freq is None:
         validation_freq = max(len(epochs) // count, 1)
-    if isinstance(validation_freq, numbers.Integral) and not isinstance(validation_freq, bool):
-        frequency = _validation.check_positive_int(validation_freq, "validation_freq")
-        placed = epochs[epochs % frequency == 0]
-    elif isinstance(validation_freq, Sequence) and not isinstance(validation_freq, str):
-        placed = epochs[np.isin(epochs, list(validation_freq))]
+    if isinstance(validation_freq, int):
+        placed = epochs[epochs % validation_freq == 0]
     else:
-        message = (
-            "`validation_freq` must be a positive integer or a list of epochs. "
-            f"Received: validation_freq={validation_freq!r}"
-        )
-        raise TypeError(message)
+        placed = epochs[np.isin(epochs, validation_freq)]
     if len(placed) != count:
         message = (
             f"`validation_freq` places {len(placed)} validation values on epochs "
