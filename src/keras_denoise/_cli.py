@@ -98,12 +98,14 @@ def _nonnegative_int(value: int, name: str) -> int:
 
 def _noise_factors(text: str) -> tuple[float, ...]:
     """`"0.1,0.3,0.5"` as a tuple of distinct floats from 0 to 1e6."""
+    from keras_denoise._evaluate import _check_noise_factors
+
     check = _checked(float, _validation.check_noise_factor, "noise_factors")
-    factors = tuple(check(item) for item in text.split(","))
-    if len(set(factors)) < len(factors):
+    try:  # each level is checked already: what is left to refuse is a repeated one
+        return _check_noise_factors(tuple(check(item) for item in text.split(",")))
+    except ValueError:
         message = f"`noise_factors` must not repeat a level. Received: noise_factors={text!r}"
-        raise argparse.ArgumentTypeError(message)
-    return factors
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def _baselines(text: str) -> tuple[str, ...]:
