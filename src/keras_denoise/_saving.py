@@ -324,9 +324,7 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
             pass
     except OSError as error:
         message = f"`filepath` cannot be read ({error.strerror}). Received: filepath={path!r}"
-        raise PermissionError(message) if isinstance(error, PermissionError) else OSError(
-            message
-        ) from None
+        raise type(error)(message) from None
     if not zipfile.is_zipfile(path):
         message = f"`filepath` is not a `.keras` (zip) archive. Received: filepath={path!r}"
         raise ValueError(message)
