@@ -23,9 +23,13 @@ import keras_denoise
 from keras_denoise import ConvAutoencoder, load_model, plotting
 from keras_denoise._cli import (
     _FIGURE_SUFFIXES,
+    _RESUME_HISTORY,
     _RESUME_SETTINGS,
     _build_parser,
+    _history_of_rows,
+    _history_recorder,
     _match_channels,
+    _read_backup_history,
     _resume_settings,
     _strict_json,
     _write_json,
@@ -386,9 +390,11 @@ def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_pat
     model = tmp_path / "m.keras"
     argv = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "4",
             "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
-    (backup,) = run_interrupted_after_epoch_1(monkeypatch, argv)
+    (recorder, backup) = run_interrupted_after_epoch_1(monkeypatch, argv)
     # Two copies, so that a backup interrupted while being written falls back to the last.
     assert isinstance(backup, keras.callbacks.BackupAndRestore) and backup.double_checkpoint
+    assert isinstance(recorder, keras.callbacks.LambdaCallback)  # before the backup
+    (epoch_1,) = json.loads((tmp_path / "m.keras.backup" / _RESUME_HISTORY).read_text())["epochs"]
     stdout, stderr = capsys.readouterr()
     assert "Epoch 1/2" in stdout and "Epoch 2/2" not in stdout
     notes = [line for line in stderr.splitlines() if line.startswith("keras-denoise")]
@@ -397,11 +403,21 @@ def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_pat
         assert fragment in notes[0]
     assert (tmp_path / "m.keras.backup").is_dir() and not model.exists()
 
-    assert main(argv) == 0
+    plotted = []
+    with monkeypatch.context() as patch:
+        patch.setattr(plotting, "plot_history", lambda losses, path: plotted.append(losses))
+        assert main(argv) == 0
     stdout, stderr = capsys.readouterr()
     assert "Epoch 2/2" in stdout and "Epoch 1/2" not in stdout
     assert not [line for line in stderr.splitlines() if line.startswith("keras-denoise")]
     assert model.is_file() and not (tmp_path / "m.keras.backup").exists()
+    # The loss plot and the final losses are of the whole run: the first epoch from the backup.
+    (losses,) = plotted
+    assert set(losses) == {"loss", "val_loss"} == set(epoch_1)
+    for name, values in losses.items():
+        assert len(values) == 2 and values[0] == epoch_1[name] and np.isfinite(values[1])
+    metrics = strict_json(tmp_path / "m.metrics.json")
+    assert metrics["final_loss"] == losses["loss"][1] != losses["loss"][0]
 
 
 @pytest.mark.slow
@@ -438,6 +454,9 @@ def test_resume_ignores_the_options_of_a_backup_without_a_checkpoint(tmp_path):
     )
     settings = _resume_settings(args, str(backup))
     assert settings["latent_dim"] == 4 and settings["epochs"] != 99
+    # The losses are recorded before the backup is written: an epoch's record is no backup.
+    (backup / _RESUME_HISTORY).write_text(json.dumps({"epochs": [{"loss": 0.5}]}))
+    assert _resume_settings(args, str(backup)) == settings
     (backup / "latest.weights.h5").write_bytes(b"")  # Keras's checkpoint: something to resume
     with pytest.raises(ValueError, match=r"--epochs 99 there, .*--latent-dim 2 there, 4 now"):
         _resume_settings(args, str(backup))
@@ -484,7 +503,8 @@ def test_resume_refuses_options_that_are_not_a_json_object(tmp_path, saved):
 
 
 @pytest.mark.slow
-def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, rng):
+@pytest.mark.parametrize("recorded", [True, False], ids=["losses-recorded", "no-record"])
+def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, rng, recorded):
     data = write_tiny_npz(tmp_path / "data.npz", rng)
     model = tmp_path / "m.keras"
     argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "4",
@@ -494,21 +514,71 @@ def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, r
         patch.setattr(keras.callbacks.BackupAndRestore, "on_train_end", lambda self, logs: None)
         assert main(argv) == 0
     trained = load_model(model).get_weights()
+    final_loss = strict_json(tmp_path / "m.metrics.json")["final_loss"]
     for path in (model, tmp_path / "m.metrics.json", tmp_path / "m.loss.png"):
         path.unlink()
+    if not recorded:  # as a backup of a version that recorded no losses
+        (tmp_path / "m.keras.backup" / _RESUME_HISTORY).unlink()
     capsys.readouterr()
     assert main(argv) == 0
     stdout, stderr = capsys.readouterr()
     assert "Epoch 1/1" not in stdout and "none was left to train" in stderr
-    # No loss plot, and none claimed: the files written are the model and its metrics.
-    assert not (tmp_path / "m.loss.png").exists()
+    assert ("no losses to plot" in stderr) is not recorded
+    # The loss plot, from the recorded losses, or none and none claimed.
+    assert (tmp_path / "m.loss.png").exists() is recorded
     (wrote,) = [line for line in stdout.splitlines() if line.startswith("Wrote ")]
-    assert wrote == f"Wrote {model}, {tmp_path / 'm.metrics.json'}"
+    loss_plot = f"{tmp_path / 'm.loss.png'}, " if recorded else ""
+    assert wrote == f"Wrote {model}, {loss_plot}{tmp_path / 'm.metrics.json'}"
     restored = load_model(model).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(trained, restored, strict=True))
     metrics = strict_json(tmp_path / "m.metrics.json")
-    assert "final_loss" not in metrics and np.isfinite(metrics["psnr_denoised"])
+    assert metrics.get("final_loss") == (final_loss if recorded else None)
+    assert np.isfinite(metrics["psnr_denoised"])
     assert not (tmp_path / "m.keras.backup").exists()
+
+
+def test_history_recorder_writes_every_epoch_from_the_one_resumed(tmp_path):
+    path = tmp_path / _RESUME_HISTORY
+    rows = []
+    recorder = _history_recorder(str(path), rows)
+    for epoch, loss in enumerate([0.5, 0.4, 0.3]):
+        recorder.on_epoch_end(epoch, {"loss": np.float32(loss), "val_loss": loss + 0.1})
+    assert _read_backup_history(str(tmp_path)) == rows
+    assert [row["loss"] for row in rows] == pytest.approx([0.5, 0.4, 0.3])
+    # A run resumed from the backup of epoch 2 (its record of epoch 3 came before a backup
+    # that was never written) replaces the record from there on.
+    rows = _read_backup_history(str(tmp_path))
+    recorder = _history_recorder(str(path), rows)
+    recorder.on_epoch_end(1, {"loss": 0.35, "val_loss": 0.45})
+    assert _history_of_rows(_read_backup_history(str(tmp_path))) == {
+        "loss": [0.5, 0.35],
+        "val_loss": pytest.approx([0.6, 0.45]),
+    }
+    # Epochs without a record (an unreadable one) are NaN: gaps in the loss plot.
+    recorder = _history_recorder(str(path), [])
+    recorder.on_epoch_end(2, {"loss": 0.2})
+    history = _history_of_rows(_read_backup_history(str(tmp_path)))
+    assert len(history["loss"]) == 3 and history["loss"][2] == 0.2
+    assert np.isnan(history["loss"][:2]).all()
+    # A diverged epoch's NaN is recorded as JSON's null and read back as NaN.
+    recorder.on_epoch_end(3, {"loss": float("nan")})
+    assert "NaN" not in path.read_text()
+    assert np.isnan(_read_backup_history(str(tmp_path))[3]["loss"])
+
+
+@pytest.mark.parametrize(
+    "saved", ["{not json", "[]", '{"epochs": 3}', '{"epochs": [5]}', '{"epochs": [{"loss": [1]}]}']
+)
+def test_an_unreadable_record_of_the_losses_leaves_the_earlier_epochs_out(
+    capsys, tmp_path, saved
+):
+    (tmp_path / _RESUME_HISTORY).write_text(saved)
+    assert _read_backup_history(str(tmp_path)) == []
+    (note,) = capsys.readouterr().err.splitlines()
+    assert note.startswith("keras-denoise: --resume: the losses of the backed-up epochs")
+    assert _RESUME_HISTORY in note and "this run's epochs only" in note
+    assert _read_backup_history(str(tmp_path / "none")) == []  # no record: nothing to say
+    assert capsys.readouterr().err == ""
 
 
 def test_help_gives_the_models_defaults(capsys):
@@ -1048,6 +1118,21 @@ def test_train_checks_the_test_split_before_training(
     argv = ["train", "--data", str(data), "--model", model, "--out", str(tmp_path / "out/m.keras")]
     assert main(argv) == 1
     assert_one_line_error(capsys.readouterr().err, "data.npz", "x_test", "x_train", *fragments)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.npz"]
+
+
+@pytest.mark.parametrize("count, split", [(1, "0.1"), (8, "0.99")])
+def test_train_checks_the_validation_split_before_training(capsys, tmp_path, count, split):
+    data = tmp_path / "data.npz"
+    np.savez(data, images=np.zeros((count, 16, 16), np.uint8))
+    argv = ["train", "--data", str(data), "--validation-split", split,
+            "--out", str(tmp_path / "out/m.keras")]  # fmt: skip
+    assert main(argv) == 1
+    stdout, stderr = capsys.readouterr()
+    assert "Training" not in stdout  # not "Training a ConvAutoencoder on 0 images"
+    assert_one_line_error(
+        stderr, f"leaves no training or no validation images out of {count}", f"={split}"
+    )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data.npz"]
 
 

@@ -395,8 +395,9 @@ def _psnr_report(
     return report, noisy, denoised
 
 
-def _final_losses(history: Any) -> dict:
-    return {f"final_{key}": float(values[-1]) for key, values in history.history.items()}
+def _final_losses(losses: dict) -> dict:
+    """The last epoch's value of each series of a `History.history`-like dict."""
+    return {f"final_{key}": float(values[-1]) for key, values in losses.items()}
 
 
 # --- the commands ----------------------------------------------------------------------------
@@ -450,7 +451,7 @@ def _demo(args: argparse.Namespace) -> None:
         "dtype_policy": args.dtype_policy,
         "train_images": int(len(train) * (1 - _DEMO_VALIDATION_SPLIT)),
         "train_seconds": round(seconds, 1),
-        **_final_losses(history),
+        **_final_losses(history.history),
         **report,
     }
     _write_json(paths["metrics.json"], metrics)
@@ -512,6 +513,9 @@ def _model_options(args: argparse.Namespace) -> dict:
 
 # Written into the --resume backup folder: the options of the run it backs up.
 _RESUME_SETTINGS = "keras_denoise_train.json"
+# Written into the --resume backup folder after every epoch: the losses of the epochs so far,
+# so that a resumed run's loss plot and metrics cover the whole run, not only its last part.
+_RESUME_HISTORY = "keras_denoise_history.json"
 # Options that do not change what a run trains (`out` names the backup folder itself).
 _NOT_RESUME_SETTINGS = ("command", "run", "debug", "resume", "out")
 
@@ -533,7 +537,10 @@ def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
          if name not in _NOT_RESUME_SETTINGS}
     )  # fmt: skip
     path = os.path.join(backup, _RESUME_SETTINGS)
-    has_checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {_RESUME_SETTINGS}
+    has_checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {
+        _RESUME_SETTINGS,
+        _RESUME_HISTORY,
+    }
     if has_checkpoint and os.path.isfile(path):
         try:
             with open(path, encoding="utf-8") as handle:
@@ -563,10 +570,64 @@ def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
     return settings
 
 
+def _read_backup_history(backup: str) -> list[dict[str, float] | None]:
+    """The losses of each epoch a --resume backup recorded (None for an epoch it lacks).
+
+    An empty list where the backup holds no record (a fresh run, or one backed
+    up by a version that kept none) or one that cannot be read (said on stderr):
+    the loss plot then leaves the earlier epochs blank.
+    """
+    path = os.path.join(backup, _RESUME_HISTORY)
+    if not os.path.isfile(path):
+        return []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            epochs = json.load(handle)["epochs"]
+        rows: list[dict[str, float] | None] = [
+            None if row is None else {
+                str(key): math.nan if value is None else float(value)
+                for key, value in row.items()
+            }
+            for row in epochs
+        ]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        print(
+            f"{PROG}: --resume: the losses of the backed-up epochs cannot be read from "
+            f"{path}; the loss plot shows this run's epochs only",
+            file=sys.stderr,
+        )
+        return []
+    return rows
+
+
+def _history_recorder(path: str, rows: list[dict[str, float] | None]) -> Any:
+    """A callback that records each epoch's losses in `rows`, and writes them to `path`.
+
+    An epoch's row replaces those from it on: a record written after the
+    last backup (by a run stopped between the two) is overwritten by the epoch
+    that backup resumes at.
+    """
+    import keras
+
+    def record(epoch: int, logs: dict | None) -> None:
+        del rows[epoch:]
+        rows.extend([None] * (epoch - len(rows)))
+        rows.append({key: float(value) for key, value in (logs or {}).items()})
+        _write_json(path, {"epochs": rows})
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=record)
+
+
+def _history_of_rows(rows: list[dict[str, float] | None]) -> dict[str, list[float]]:
+    """`History.history`-like series, NaN (a gap in the plot) for an epoch without a row."""
+    keys = dict.fromkeys(key for row in rows if row for key in row)
+    return {key: [(row or {}).get(key, math.nan) for row in rows] for key in keys}
+
+
 def _train(args: argparse.Namespace) -> None:
     import keras
 
-    from keras_denoise import ConvAutoencoder, plotting
+    from keras_denoise import ConvAutoencoder, _noisy_trainer, plotting
     from keras_denoise._unet_denoiser import UNetDenoiser
 
     options = _model_options(args)
@@ -578,7 +639,7 @@ def _train(args: argparse.Namespace) -> None:
     resume_settings = _resume_settings(args, backup) if args.resume else None
     train, test = _load_data(args)
     _check_test_split(train, test, args)
-    split_at = int(len(train) * (1 - args.validation_split))  # as `fit_denoising` splits
+    split_at = _noisy_trainer.split_count(len(train), args.validation_split)
     heldout = train[split_at:] if test is None and split_at < len(train) else test
     keras.utils.set_random_seed(args.seed)
     if args.model == "conv":
@@ -587,7 +648,9 @@ def _train(args: argparse.Namespace) -> None:
         model = UNetDenoiser(image_shape=(None, None, train.shape[-1]), **options)
     model.compile()
     callbacks = []
+    rows: list[dict[str, float] | None] = []  # with --resume, every epoch's losses
     if args.resume:
+        rows = _read_backup_history(backup)
         if not os.path.isdir(backup):
             print(
                 f"{PROG}: --resume: there is no backup to resume from in {backup}/ (only runs "
@@ -596,6 +659,8 @@ def _train(args: argparse.Namespace) -> None:
             )
         os.makedirs(backup, exist_ok=True)
         _write_json(os.path.join(backup, _RESUME_SETTINGS), resume_settings)
+        # Before the backup, so that it never holds an epoch whose losses are unrecorded.
+        callbacks.append(_history_recorder(os.path.join(backup, _RESUME_HISTORY), rows))
         # Two copies: a backup interrupted while being written falls back to the previous one.
         callbacks.append(
             keras.callbacks.BackupAndRestore(backup_dir=backup, double_checkpoint=True)
@@ -617,6 +682,8 @@ def _train(args: argparse.Namespace) -> None:
         **_training_options(args),
     )
     model.save(args.out)
+    # A resumed run's History holds only the epochs it trained: the recorded rows hold all.
+    losses = _history_of_rows(rows[: args.epochs]) if args.resume else history.history
     metrics = {
         "data": args.data,
         "model": args.model,
@@ -628,7 +695,7 @@ def _train(args: argparse.Namespace) -> None:
         "learning_rate_schedule": args.learning_rate_schedule,
         "dtype_policy": args.dtype_policy,
         "train_images": split_at,
-        **_final_losses(history),
+        **_final_losses(losses),
     }
     if heldout is not None:
         report, _, _ = _psnr_report(
@@ -640,14 +707,18 @@ def _train(args: argparse.Namespace) -> None:
         )
         metrics.update(report)
     written = [args.out, loss_path, metrics_path]
-    if history.history:
-        plotting.plot_history(history, path=loss_path)
-    else:  # a backup taken after the last epoch, by a run stopped before it was removed
+    # No epoch trained: a backup taken after the last epoch, by a run stopped before Keras
+    # removed it.
+    if not history.history:
         print(
             f"{PROG}: --resume: the backup held all {args.epochs} epoch(s), so none was left to "
-            "train; the restored model is written and scored, with no losses to plot",
+            "train; the restored model is written and scored"
+            + ("" if losses else ", with no losses to plot"),
             file=sys.stderr,
         )
+    if losses:
+        plotting.plot_history(losses, path=loss_path)
+    else:
         written.remove(loss_path)
     _write_json(metrics_path, metrics)
     print(f"Wrote {', '.join(written)}")

@@ -587,6 +587,24 @@ def _strategy_scope(model: keras.Model) -> Any:
     return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 
+def split_count(count: int, validation_split: float) -> int:
+    """How many of `count` images train, the rest validating, as `validation_split` splits.
+
+    Raises:
+        ValueError: if either part would be empty (for a nonzero split).
+    """
+    if not validation_split:
+        return count
+    train = int(count * (1.0 - validation_split))
+    if not 0 < train < count:
+        message = (
+            f"`validation_split` leaves no training or no validation images out of "
+            f"{count}. Received: validation_split={validation_split!r}"
+        )
+        raise ValueError(message)
+    return train
+
+
 def _check_no_batch_of_one(count: int, batch_size: int) -> None:
     """Refuse, on PyTorch without CUDA, a training split that ends in a one-image batch.
 
@@ -764,13 +782,7 @@ def fit_denoising(
             clean_val = _check_clean_images(validation_data, "validation_data")
             validation_data = _noisy_validation(clean_val, noise_factor, clip, seed)
     elif validation_split:
-        count = int(len(clean) * (1.0 - validation_split))
-        if not 0 < count < len(clean):
-            message = (
-                f"`validation_split` leaves no training or no validation images out of "
-                f"{len(clean)}. Received: validation_split={validation_split!r}"
-            )
-            raise ValueError(message)
+        count = split_count(len(clean), validation_split)
         validation_data = _noisy_validation(clean[count:], noise_factor, clip, seed)
         clean = clean[:count]
 
