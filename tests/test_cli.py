@@ -1121,6 +1121,33 @@ def test_train_checks_the_test_split_before_training(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data.npz"]
 
 
+@pytest.mark.parametrize(
+    "sizes, flags, fragments",
+    [
+        ([16, 20], [], ["different sizes", "Pass `--size H W`", "or `--patch-size H W` to cut"]),
+        ([16, 20], ["--patch-size", "18", "18"],
+         ["smaller than `--patch-size`. Received: --patch-size 18 18"]),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_folder_errors_name_the_command_line_options(
+    capsys, tmp_path, command, sizes, flags, fragments
+):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for side in sizes:
+        write_png(folder / f"{side}.png", np.zeros((side, side), np.uint8))
+    if command == "train":
+        model = ["--out", str(tmp_path / "m.keras")]
+    else:  # a U-Net, which takes any size: the folder's sizes decide
+        UNetDenoiser(filters=(8,)).save(tmp_path / "unet.keras")
+        model = [str(tmp_path / "unet.keras")]
+    assert main([command, *model, "--data", str(folder), *flags]) == 1
+    stderr = capsys.readouterr().err
+    assert_one_line_error(stderr, *fragments)
+    assert "size=" not in stderr  # the Python keywords, which the command line does not take
+
+
 @pytest.mark.parametrize("count, split", [(1, "0.1"), (8, "0.99")])
 def test_train_checks_the_validation_split_before_training(capsys, tmp_path, count, split):
     data = tmp_path / "data.npz"

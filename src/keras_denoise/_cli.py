@@ -25,6 +25,7 @@ import inspect
 import json
 import math
 import os
+import re
 import sys
 import time
 import zipfile
@@ -261,6 +262,15 @@ def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     raise ValueError(message)
 
 
+def _as_options(message: str) -> str:
+    """`load_images`'s message with its `size` and `patch_size` spelled as the options."""
+    for name, option in (("size", "--size"), ("patch_size", "--patch-size")):
+        message = message.replace(f"`{name}=(height, width)`", f"`{option} H W`")
+        message = message.replace(f"`{name}`", f"`{option}`")
+        message = re.sub(rf"(?<![\w-]){name}=\((\d+), (\d+)\)", rf"{option} \1 \2", message)
+    return message
+
+
 def _load_data(
     args: argparse.Namespace, *, size: tuple[int, int] | None = None, channels: int | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -282,12 +292,15 @@ def _load_data(
     elif data.lower().endswith(".npz"):
         train, test = _load_npz(data)
     else:
-        train = datasets.load_images(
-            data,
-            size=tuple(args.size) if args.size else (None if args.patch_size else size),
-            patch_size=tuple(args.patch_size) if args.patch_size else None,
-            channels=channels,
-        )
+        try:
+            train = datasets.load_images(
+                data,
+                size=tuple(args.size) if args.size else (None if args.patch_size else size),
+                patch_size=tuple(args.patch_size) if args.patch_size else None,
+                channels=channels,
+            )
+        except ValueError as error:
+            raise ValueError(_as_options(str(error))) from error
         test = None
     train = _as_batch(train, data)
     test = None if test is None else _as_batch(test, data)
