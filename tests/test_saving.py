@@ -440,7 +440,8 @@ def test_deeply_nested_config_is_refused(saved, tmp_path, depth):
 
 def test_objects_registered_by_other_code_are_refused(tmp_path, monkeypatch):
     # What another installed package (or an earlier import) registered with Keras is not
-    # keras-denoise's to load: by its "package>name", or by a name without a package.
+    # keras-denoise's to load: by its "package>name", by a name without a package, or by
+    # a name under keras-denoise's package.
     created = []
 
     class Evil(keras.layers.Layer):
@@ -451,6 +452,7 @@ def test_objects_registered_by_other_code_are_refused(tmp_path, monkeypatch):
     registry = keras.saving.get_custom_objects()
     monkeypatch.setitem(registry, "evilpkg>Evil", Evil)
     monkeypatch.setitem(registry, "Evil", Evil)
+    monkeypatch.setitem(registry, "keras_denoise>Evil", Evil)  # under our package's name
     inputs = keras.Input((4,))
     source = tmp_path / "plain.keras"
     keras.Model(inputs, keras.layers.Dense(2, name="d")(inputs)).save(source)
@@ -464,7 +466,7 @@ def test_objects_registered_by_other_code_are_refused(tmp_path, monkeypatch):
 
         return edit
 
-    for class_name in ("evilpkg>Evil", "Evil"):
+    for class_name in ("evilpkg>Evil", "Evil", "keras_denoise>Evil"):
         hostile = tmp_path / "hostile.keras"
         _rewrite_config(source, hostile, as_evil(class_name))
         with pytest.raises(ValueError, match=rf"names the custom object '{class_name}'"):

@@ -190,7 +190,7 @@ class ConvAutoencoder(DenoiserMixin, keras.Model):
         latent_activation: str = "sigmoid",
         output_activation: str = "sigmoid",
         batch_norm: bool = True,
-        **kwargs,
+        **kwargs: Any,
     ):
         checked = _check_architecture(
             image_shape,

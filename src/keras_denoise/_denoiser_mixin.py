@@ -31,7 +31,9 @@ class DenoiserMixin(_ModelBase):
     # `dtype_policy` leaves them so.
     _OUTPUT_LAYER_NAMES: tuple[str, ...] = ()
 
-    def compile(self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs) -> None:
+    def compile(
+        self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs: Any
+    ) -> None:
         """Configure training; by default Adam and binary cross-entropy.
 
         `optimizer=None` means Adam at Keras's default learning rate (1e-3), as
@@ -79,7 +81,7 @@ class DenoiserMixin(_ModelBase):
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def save(self, filepath: Any, overwrite: bool = True, **kwargs) -> None:
+    def save(self, filepath: Any, overwrite: bool = True, **kwargs: Any) -> None:
         """Save to a `.keras` file atomically (see `keras_denoise.save_model`).
 
         Args:
@@ -102,7 +104,7 @@ class DenoiserMixin(_ModelBase):
         """
         save_model(self, filepath, overwrite=overwrite, **kwargs)
 
-    def fit_denoising(self, clean_images: Any, **kwargs) -> keras.callbacks.History:
+    def fit_denoising(self, clean_images: Any, **kwargs: Any) -> keras.callbacks.History:
         """Train to denoise `clean_images`, with fresh noise drawn inside every step.
 
         Takes the arguments of `keras_denoise.fit_denoising` after the model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -60,7 +61,7 @@ class NoisyPairs(keras.utils.PyDataset):
         shuffle: bool,
         drop_remainder: bool,
         entropy: int,
-        **kwargs,
+        **kwargs: Any,
     ):
         if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype.kind != "f":
             message = (

@@ -71,7 +71,7 @@ class TrainingNoise(keras.layers.Layer):
         *,
         clip: tuple[float, float] | None = (0.0, 1.0),
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         noise_factor = _validation.check_noise_factor(noise_factor)
         clip = _check_clip(clip)
@@ -186,7 +186,7 @@ class NoisyTrainer(keras.Model):
         *,
         clip: tuple[float, float] | None = (0.0, 1.0),
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         if not isinstance(denoiser, keras.Model):
             message = f"`denoiser` must be a keras.Model. Received: denoiser={denoiser!r}"

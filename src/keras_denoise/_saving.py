@@ -119,7 +119,7 @@ def _check_keras_path(filepath: Any, name: str = "filepath") -> str:
 
 
 def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bool = True,
-               **kwargs) -> None:
+               **kwargs: Any) -> None:
     """Save `model` to a `.keras` file atomically.
 
     The archive is written to a temporary file in the same folder and renamed
@@ -193,17 +193,19 @@ def _is_keras_builtin_function(name: Any) -> bool:
     )
 
 
-def _foreign_plain_names() -> set[str]:
-    """Names of objects registered with Keras without a package, other than keras-denoise's.
+def _foreign_names() -> set[str]:
+    """Names of the objects registered with Keras that are not keras-denoise's own.
 
-    Keras resolves a config string equal to one of them to that object.
+    Keras resolves a config string equal to one of them to that object: a
+    name without a package, or one that other code registered under
+    `"keras_denoise>..."`.
     """
     import keras
 
     return {
         name
         for name, obj in keras.saving.get_custom_objects().items()
-        if ">" not in name and not getattr(obj, "__module__", "").startswith("keras_denoise.")
+        if not getattr(obj, "__module__", "").startswith("keras_denoise.")
     }
 
 
@@ -213,9 +215,10 @@ def check_config_safe(config: Any, filepath: str = "<config>") -> None:
     Rejects `Lambda` (and `TFSMLayer`) layers however their class is spelled,
     serialized Python lambdas, any `module` outside `keras` and
     `keras_denoise`, functions saved as built-ins that are not Keras's, any
-    string naming an object registered with Keras by another package
+    string naming an object registered with Keras by other code
     (`"package>name"`, as `class_name`, `registered_name` or a value such as
-    an activation or a loss) or registered without a package, and configs
+    an activation or a loss, with or without a package, even under
+    `"keras_denoise>"`), and configs
     nested more than `MAX_CONFIG_DEPTH` (64) levels deep.
 
     Example:
@@ -235,11 +238,11 @@ def check_config_safe(config: Any, filepath: str = "<config>") -> None:
             f"{MAX_CONFIG_DEPTH} levels deep."
         )
         raise ValueError(message) from None
-    plain_names = _foreign_plain_names()
+    foreign_names = _foreign_names()
     for where, node in nodes:
         if isinstance(node, str):
             package, registered, _ = node.partition(">")
-            if (registered and package != "keras_denoise") or node in plain_names:
+            if (registered and package != "keras_denoise") or node in foreign_names:
                 message = (
                     f"Refusing to load {filepath!r}: {where} names the custom object {node!r}, "
                     "outside Keras and keras_denoise."

@@ -30,7 +30,7 @@ class _PadToMultiple(keras.layers.Layer):
     0.999 from 1.
     """
 
-    def __init__(self, multiple: int, **kwargs):
+    def __init__(self, multiple: int, **kwargs: Any) -> None:
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.multiple = _validation.check_positive_int(
@@ -85,7 +85,7 @@ class _ClipIndicators(keras.layers.Layer):
     float32 pixel of 0.999 is not rounded to 1 under a bfloat16 policy.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
 
@@ -299,7 +299,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         activation: str = "silu",
         batch_norm: bool = True,
         mark_clipped: bool = True,
-        **kwargs,
+        **kwargs: Any,
     ):
         image_shape = _check_image_shape(image_shape)
         filters = _validation.check_filters(filters, "filters")
@@ -435,7 +435,9 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         )
         return config
 
-    def compile(self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs) -> None:
+    def compile(
+        self, optimizer: Any = None, loss: Any = "binary_crossentropy", **kwargs: Any
+    ) -> None:
         """Configure training; by default `ConvMuon` at a learning rate of 3e-3 and BCE.
 
         `optimizer=None` means `keras_denoise.ConvMuon(3e-3)`: Muon's
