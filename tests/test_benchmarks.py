@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -854,3 +855,129 @@ def test_backends_benchmark_refuses_bad_arguments(bench_backends, capsys, backen
     tiny = ["--images", "64", "--backends", "tensorflow", "--mnist",
             str(backends_data / "mnist.npz")]
     assert message in _refused(bench_backends, arguments, capsys, tiny=tiny)
+
+
+@pytest.fixture(scope="module")
+def gpu_check():
+    return _script("gpu_check")
+
+
+class FakeBenchTraining:
+    """Stands for the `bench_training.py` children of `gpu_check.py`, which need a GPU.
+
+    Each child writes the result its run's entry in `table` gives: `(first epoch s,
+    median epoch s)`, the same with "rejected" (XLA refused the options, and the child ran
+    without them), or "fails" (exit status 1). Every command line is kept with its
+    environment.
+    """
+
+    def __init__(self, table, dump):
+        self.table, self.dump, self.calls = table, dump, []
+
+    def __call__(self, command, env):
+        self.calls.append((command, env))
+        path = command[command.index("--json") + 1]
+        name = pathlib.Path(path).name[1 : -len(".json")]
+        epochs = int(command[command.index("--epochs") + 1])
+        fused = json.loads(command[command.index("--fused-options") + 1])
+        entry = self.table[name]
+        if "--xla_dump_to=" in env.get("XLA_FLAGS", ""):  # XLA writes its programs there
+            pathlib.Path(self.dump).mkdir(parents=True, exist_ok=True)
+            (pathlib.Path(self.dump) / "module.scanned.txt").write_text("HloModule scanned")
+        if entry != "fails":
+            first, median, *rejected = entry
+            result = {
+                "parameters": 440_865, "epoch_seconds": [first] + [median] * (epochs - 1),
+                "psnr_db": 20.5, "ssim": 0.8, "final_val_loss": 0.095,
+                "fused_compiler_options": (
+                    None if rejected else fused["gpu_compiler_options"] or None
+                ),
+            }  # fmt: skip
+            pathlib.Path(path).write_text(json.dumps({"results": {"run": result}}))
+        code = 1 if entry == "fails" else 0
+        return type("Process", (), {"wait": lambda self: code})()
+
+
+def test_gpu_check_keeps_each_option_that_shortens_the_projected_fit(
+    gpu_check, bench_training, monkeypatch, capsys, tmp_path, rng
+):
+    # A lent GPU's minutes are few: the script's choices, its results file and the command
+    # lines it gives bench_training.py are checked here, with the children faked.
+    data = tmp_path / "mnist.npz"
+    images = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
+    np.savez(data, x_train=images[:16], x_test=images[16:])
+    dump = tmp_path / "dump"
+    monkeypatch.setattr(gpu_check, "DUMP", str(dump))
+    fake = FakeBenchTraining(
+        {
+            "convae_fused": (10.0, 1.0),
+            "convae_graphs": (10.0, 0.8),  # the fastest median epoch that ran as asked
+            "convae_graphs_ds": (10.0, 0.5, "rejected"),  # ran without the option asked
+            "convae_graphs_ds_copy": "fails",
+            "convae_best_autotune0": (5.0, 0.8),  # shorter: kept
+            "convae_best_padded": (20.0, 0.7),  # 20 + 34 x 0.7 > 5 + 34 x 0.8: dropped
+            "convae_best_precompiled": (3.0, 0.8),  # shorter: kept
+            "convae_best_nhwc": "fails",
+            "convae_chosen_35": (3.0, 0.8),
+            "unet_silu_c3": (30.0, 2.0),
+            "unet_silu_c3_b40": (30.0, 2.0),
+            "unet_silu_c3_float32": "fails",
+        },
+        dump,
+    )
+    monkeypatch.setattr(gpu_check.subprocess, "Popen", fake)
+    out = tmp_path / "results"
+    argv = ["--data", str(data), "--out", str(out), "--stages", "speed,unet"]
+    assert gpu_check.main(argv) == 1  # runs failed
+    stdout = capsys.readouterr().out
+    assert "=== 3 of 12 runs failed: see results.json" in stdout
+    graphs = {"xla_gpu_enable_command_buffer": gpu_check.GRAPHS}
+    chosen = {**graphs, "xla_gpu_autotune_level": 0, gpu_check.PRECOMPILE: True}
+    assert f"=== chosen: --which keras_denoise {chosen}" in stdout
+
+    results = json.loads((out / "results.json").read_text())
+    assert list(results) == [name for name in fake.table]  # in the order they ran
+    assert [results[name]["returncode"] for name in results].count(1) == 3
+    assert results["convae_chosen_35"]["settings"] == chosen
+    assert sorted(path.name for path in out.iterdir()) == ["results.json", "xla_dump.tar.gz"]
+    for command, env in fake.calls:
+        name = pathlib.Path(command[command.index("--json") + 1]).name[1:-5]
+        # Every command line is one bench_training.py takes, on the JAX backend.
+        assert command[:2] == [sys.executable, str(BENCHMARKS / "bench_training.py")]
+        parsed = bench_training.parse_args(command[2:])
+        assert parsed.backend == env["KERAS_BACKEND"] == "jax"
+        fused = json.loads(parsed.fused_options)
+        settings = results[name]["settings"]
+        assert fused["gpu_compiler_options"] == gpu_check.xla_options(settings)
+        assert {key: fused[key] for key in fused if key != "gpu_compiler_options"} == {
+            key: settings[key] for key in gpu_check.NOT_XLA if key in settings
+        }
+        # The speed runs are timed alone on the GPU, for 6 epochs and then the 35; the U-Nets
+        # share it, in mixed bfloat16 (but the variant that says float32: the last option
+        # wins), trained with the speed stage's choice.
+        unet = name.startswith("unet")
+        assert parsed.epochs == (35 if unet or name == "convae_chosen_35" else 6)
+        assert ("XLA_PYTHON_CLIENT_PREALLOCATE" in env) is unet
+        assert parsed.which == ("unet" if unet else "keras_denoise")
+        if unet:
+            policy = "float32" if name.endswith("_float32") else "mixed_bfloat16"
+            assert parsed.dtype_policy == policy and settings == chosen
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["--data", "none.npz"], "--data: no such file: 'none.npz'"),
+     (["--epochs", "0"], "--epochs must be a positive integer. Received: --epochs=0"),
+     (["--train-subset", "-1"], "--train-subset must be 0 (all) or positive"),
+     (["--stages", "speed,fast"], "--stages must name some of speed, unet")],
+)  # fmt: skip
+def test_gpu_check_refuses_bad_arguments_before_any_run(
+    gpu_check, capsys, tmp_path, arguments, message
+):
+    data = tmp_path / "mnist.npz"
+    data.write_bytes(b"")
+    argv = ["--data", str(data), "--out", str(tmp_path / "out"), *arguments]
+    with pytest.raises(SystemExit) as raised:
+        gpu_check.parse_args(argv)
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err
