@@ -1,3 +1,5 @@
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -301,9 +303,35 @@ def test_anomaly_scores_need_a_batch(tiny_model):
         anomaly_scores(tiny_model, np.zeros((8, 8)))
 
 
-def test_anomaly_scores_reject_images_of_the_wrong_size(tiny_model):
-    with pytest.raises(ValueError, match="images"):
-        anomaly_scores(tiny_model, np.zeros((2, 16, 16)))
+@pytest.mark.parametrize("shape", [(2, 9, 9), (2, 16, 16, 1)])
+def test_anomaly_scores_reject_images_of_the_wrong_size(tiny_model, shape):
+    # The argument is `images`, its shape as given: not the 4-D batch made for the model.
+    match = re.escape(
+        "`images` must hold images of the shape `model` takes (8, 8, 1). "
+        f"Received: images with shape {shape}"
+    )
+    with pytest.raises(ValueError, match=match):
+        anomaly_scores(tiny_model, np.zeros(shape))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_anomaly_scores_refuse_non_finite_reconstructions(bad):
+    # A diverged model's NaN reconstructions gave NaN scores without an error.
+    offsets = np.zeros((3, 4, 4, 1), dtype=np.float32)
+    offsets[1, 2, 3] = bad
+    match = (
+        r"`model` must reconstruct the images as finite values \(NaN or infinite ones come "
+        r"from a model whose training diverged\)\. Received: reconstructions with 1 such values"
+    )
+    with pytest.raises(ValueError, match=match):
+        anomaly_scores(_Shift(offsets), np.full((3, 4, 4), 0.5, dtype=np.float32))
+
+
+def test_anomaly_scores_refuse_a_diverged_model(rng):
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=2, batch_norm=False)
+    model.set_weights([np.full_like(weight, np.nan) for weight in model.get_weights()])
+    with pytest.raises(ValueError, match=r"`model` must reconstruct .* training diverged"):
+        anomaly_scores(model, rng.random((3, 16, 16)))
 
 
 def test_anomaly_scores_reject_bad_batch_size(tiny_model):

@@ -816,6 +816,18 @@ def test_version(capsys):
          "Received: baselines='tv,tv'"),
         (["evaluate", "m.keras", "--data", "sample", "--noise-factors", "0.1,0.5,0.1"],
          "`noise_factors` must not repeat a level. Received: noise_factors='0.1,0.5,0.1'"),
+        # An empty path (an unset shell variable) would have failed after the work.
+        (["evaluate", "m.keras", "--data", "sample", "--json", ""],
+         "argument --json: the path must not be empty"),
+        (["denoise", "m.keras", "a.png", "-o", ""], "argument -o/--output: the path must not"),
+        (["demo", "--out", ""], "argument --out: the path must not be empty"),
+        (["train", "--data", "mnist", "--mnist-path", "", "--out", "m.keras"], "--mnist-path"),
+        # Trained in full, then refused by Keras naming a temporary file.
+        (["train", "--data", "sample", "--out", "sub/.keras"],
+         "argument --out: the model file must have a name before `.keras`. Received: "),
+        # A forgotten model: the first image was taken for it.
+        (["denoise", "a.png", "b.png"], "argument MODEL: the model file must end with `.keras`"),
+        (["evaluate", "m.h5", "--data", "sample"], "argument MODEL: the model file must end"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_2(capsys, argv, fragment):
@@ -940,7 +952,7 @@ def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
         (["denoise", "{conv}", "{image}", "-o", "{tmp}/out", "--overlap", "4"],
          "--overlap"),
         (["denoise", "{conv}", "{tmp}/notes.txt"], "notes.txt is not a PNG, JPEG or .npy file"),
-        (["denoise", "{conv}", "{tmp}/folder.png"], "no such file: "),
+        (["denoise", "{conv}", "{tmp}/folder.png"], "folder.png is a folder; give the image"),
         (["denoise", "{conv}", "{image}", "{tmp}/other/image.png", "-o", "{tmp}/out"],
          "would both be written to"),
         (["denoise", "{conv}", "{image}", "-o", "{tmp}"], "overwrite"),
@@ -986,6 +998,71 @@ def test_denoise_refuses_to_overwrite_its_input_named_another_way(
     assert main(["denoise", str(conv_path), "image.png", "-o", output]) == 1
     assert_one_line_error(capsys.readouterr().err, "would overwrite its input")
     assert (np.asarray(Image.open(tmp_path / "image.png")) == 7).all()
+
+
+@pytest.mark.parametrize(
+    ("option", "output", "fragment"),
+    [
+        ("--json", "{model}", "`--json` would overwrite MODEL"),
+        ("--figure", "{tmp}/images/a.png", "`--figure` would write into the folder of images of "
+         "--data"),
+        ("--json", "{tmp}/images/scores.json", "`--json` would write into the folder"),
+        ("--json", "{tmp}/data.npz", "`--json` would overwrite --data"),
+    ],
+)  # fmt: skip
+def test_evaluate_refuses_outputs_that_overwrite_or_join_its_inputs(
+    capsys, tmp_path, conv_path, option, output, fragment
+):
+    (tmp_path / "images").mkdir()
+    write_png(tmp_path / "images" / "a.png", np.full((16, 16), 7, np.uint8))
+    np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
+    data = "data.npz" if output.endswith("data.npz") else "images"
+    output = output.format(model=conv_path, tmp=tmp_path)
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    argv = ["evaluate", str(conv_path), "--data", str(tmp_path / data), option, output]
+    assert main(argv) == 1
+    assert_one_line_error(capsys.readouterr().err, fragment, f"Received: {option}={output!r}")
+    after = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    assert after == before
+
+
+@pytest.mark.parametrize("data", ["sample", "data.npz"])
+@pytest.mark.parametrize("flags", [["--size", "8", "8"], ["--patch-size", "8", "8"]])
+def test_size_options_are_refused_for_arrays_they_would_leave_as_they_are(
+    capsys, tmp_path, conv_path, data, flags
+):
+    np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
+    data = data if data == "sample" else str(tmp_path / data)
+    assert main(["evaluate", str(conv_path), "--data", data, *flags]) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, f"{flags[0]} resizes or cuts the images of a folder",
+        f"--data {data!r} holds arrays",
+    )
+
+
+@pytest.mark.parametrize(
+    ("array", "fragment"),
+    [
+        (np.full((16, 16), 200.0, np.float32), "must hold pixels in [0, 1]. Received: "),
+        (np.full((16, 16), -0.4, np.float32), "must hold pixels in [0, 1]"),
+        (np.zeros((16, 16, 2), np.uint8), "holds an array of shape (16, 16, 2), which is neither"),
+    ],
+    ids=["0-255-floats", "negative", "gray-and-alpha"],
+)
+def test_denoise_refuses_npy_arrays_it_would_misread(capsys, tmp_path, conv_path, array, fragment):
+    # They were denoised without a word: floats outside [0, 1] as if in it, (H, W, 2) as H
+    # images of W x 2 pixels.
+    np.save(tmp_path / "input.npy", array)
+    argv = ["denoise", str(conv_path), str(tmp_path / "input.npy"), "-o", str(tmp_path / "out")]
+    assert main(argv) == 1
+    assert_one_line_error(capsys.readouterr().err, "input.npy", fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_denoise_says_a_folder_is_a_folder(capsys, tmp_path, conv_path):
+    (tmp_path / "scans").mkdir()
+    assert main(["denoise", str(conv_path), str(tmp_path / "scans")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "scans is a folder; give the image files")
 
 
 def test_figure_suffixes_are_those_of_plotting():

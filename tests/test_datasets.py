@@ -143,6 +143,17 @@ def test_load_mnist_downloads_through_keras(monkeypatch):
     np.testing.assert_array_equal(y_test, [1, 2])
 
 
+def test_load_mnist_offline_says_to_pass_a_path(monkeypatch):
+    # What Keras's downloader raises without a network: a bare `Exception`.
+    def offline():
+        raise Exception("URL fetch failure on https://example.invalid/mnist.npz: None")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    match = r"MNIST could not be downloaded .*URL fetch failure.*pass `path`"
+    with pytest.raises(OSError, match=match):
+        load_mnist()
+
+
 def _mnist_like(path, **overrides):
     arrays = {
         "x_train": np.zeros((4, 28, 28), np.uint8),

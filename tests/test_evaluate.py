@@ -1,10 +1,12 @@
 import builtins
+import json
+import re
 import types
 
 import numpy as np
 import pytest
 
-from keras_denoise import ConvAutoencoder, GaussianNoise
+from keras_denoise import ConvAutoencoder, GaussianNoise, _evaluate
 from keras_denoise._evaluate import evaluate, format_table
 from keras_denoise.metrics import psnr, ssim
 
@@ -62,7 +64,8 @@ def test_model_none_and_no_baselines_leave_rows_out(rng):
 def test_model_gets_the_noisy_batch_and_batch_size(rng):
     model = _Identity()
     noisy_row, model_row = _quick(rng.random((5, 16, 16, 3)), model, batch_size=2)
-    assert model.calls == [((5, 16, 16, 3), 2)]
+    # First one clean image, to check up front that the model takes the images.
+    assert model.calls == [((1, 16, 16, 3), 1), ((5, 16, 16, 3), 2)]
     assert model_row["psnr"] == noisy_row["psnr"] and model_row["ssim"] == noisy_row["ssim"]
 
 
@@ -190,10 +193,54 @@ def test_no_noise_and_a_blank_image(rng):
     assert wavelet[0]["psnr"] > 20 and np.isfinite(wavelet[1]["psnr"])
 
 
-def test_images_that_do_not_fit_the_model(rng):
-    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=4)
-    with pytest.raises(ValueError, match="images"):
-        _quick(rng.random((2, 12, 12)), model)
+def _refuse_to_score(*args, **kwargs):
+    raise AssertionError("scored the images before trying the model")
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8), (2, 16, 16, 3)])
+def test_images_that_do_not_fit_the_model(rng, monkeypatch, shape):
+    # Refused up front, before the noisy row is scored, naming `clean_images` as given.
+    monkeypatch.setattr(_evaluate, "psnr", _refuse_to_score)
+    monkeypatch.setattr(_evaluate, "ssim", _refuse_to_score)
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=2)
+    match = re.escape(
+        "`clean_images` must hold images of the shape `model` takes (16, 16, 1). "
+        f"Received: clean_images with shape {shape}"
+    )
+    with pytest.raises(ValueError, match=match):
+        _quick(rng.random(shape), model, noise_factors=(0.1,))
+
+
+class _Diverged(_Identity):
+    """A stand-in denoiser whose output holds one NaN or infinite value, as after divergence."""
+
+    def __init__(self, bad):
+        super().__init__()
+        self.bad = bad
+
+    def denoise(self, images, *, batch_size=64):
+        denoised = np.array(super().denoise(images, batch_size=batch_size))
+        denoised.flat[-1] = self.bad
+        return denoised
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_model_output_is_refused(rng, bad):
+    match = (
+        r"`model` must denoise the images to finite values \(NaN or infinite ones come from a "
+        r"model whose training diverged\)\. Received: denoised images at noise_factor=0\.5 "
+        r"with 1 such values"
+    )
+    with pytest.raises(ValueError, match=match):
+        _quick(rng.random((3, 16, 16)), _Diverged(bad), noise_factors=(0.5,))
+
+
+def test_a_diverged_model_is_refused(rng):
+    # Its NaN output was refused by `psnr`, naming an argument `estimate` that `evaluate` lacks.
+    model = ConvAutoencoder(image_shape=(16, 16, 1), latent_dim=2, batch_norm=False)
+    model.set_weights([np.full_like(weight, np.nan) for weight in model.get_weights()])
+    with pytest.raises(ValueError, match=r"`model` must denoise .* training diverged"):
+        _quick(rng.random((3, 16, 16)), model, noise_factors=(0.5,))
 
 
 @pytest.mark.parametrize(
@@ -328,10 +375,23 @@ def test_format_table_widens_for_long_method_names():
         (None, "non-empty list"),
         ([{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0}], "mapping with keys"),
         ([1.0], "mapping with keys"),
-        ([{"noise_factor": 0.5, "method": "noisy", "psnr": None, "ssim": 0.5}], "numbers"),
+        ([{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0, "ssim": None}], "numbers"),
         ([{"noise_factor": "low", "method": "noisy", "psnr": 9.0, "ssim": 0.5}], "numbers"),
+        # Strings of numbers too: float() read them.
+        ([{"noise_factor": 0.5, "method": "noisy", "psnr": "12.5", "ssim": 0.5}], "numbers"),
+        ([{"noise_factor": 0.5, "method": "noisy", "psnr": 9.0, "ssim": True}], "numbers"),
     ],
 )
 def test_format_table_rejects_bad_rows(rows, match):
     with pytest.raises(ValueError, match=match):
         format_table(rows)
+
+
+def test_format_table_reads_rows_back_from_the_command_lines_json(tmp_path):
+    # `keras-denoise evaluate --json` writes the infinite PSNR of noise factor 0 as null.
+    rows = json.loads(json.dumps([
+        {"noise_factor": 0.0, "method": "noisy", "psnr": None, "ssim": 1.0},
+        {"noise_factor": 0.0, "method": "model", "psnr": 30.5, "ssim": 0.9},
+    ]))  # fmt: skip
+    lines = format_table(rows).splitlines()
+    assert lines[1].split() == ["0.00", "noisy", "inf", "1.0000"]

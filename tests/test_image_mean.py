@@ -1,3 +1,5 @@
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -64,3 +66,58 @@ def test_other_dtypes_are_those_of_keras_mean(metric_class, dtype, batch):
     metric.update_state(*batch)
     assert metric.dtype == "float32" == metric.get_config()["dtype"]
     assert _dtype(metric.result()) == "float32"
+
+
+@pytest.mark.parametrize("metric_class", [PSNR, SSIM])
+@pytest.mark.parametrize(
+    "dtype", ["int32", "int64", "uint8", "bool", "complex64", keras.DTypePolicy("int32")]
+)
+def test_a_dtype_that_is_not_floating_point_is_refused(metric_class, dtype):
+    # An int32 PSNR would truncate its mean (25 for 26.15 dB); an int32 SSIM fails in its
+    # convolution.
+    expected = re.escape(
+        "`dtype` must be a floating-point dtype or dtype policy, such as 'float32' or "
+        f"'mixed_bfloat16'. Received: dtype={dtype!r}"
+    )
+    with pytest.raises(ValueError, match=expected):
+        metric_class(dtype=dtype)
+
+
+@pytest.mark.parametrize("metric_class", [PSNR, SSIM])
+@pytest.mark.parametrize("dtype", ["float", "not_a_dtype", 3, ""])
+def test_a_dtype_keras_cannot_read_is_refused_in_the_same_words(metric_class, dtype):
+    with pytest.raises(ValueError, match=r"`dtype` must be a floating-point dtype"):
+        metric_class(dtype=dtype)
+
+
+@pytest.mark.parametrize("metric_class", [PSNR, SSIM])
+@pytest.mark.parametrize(
+    ("dtype", "result_dtype"),
+    [
+        ("bfloat16", "bfloat16"),
+        (keras.DTypePolicy("float16"), "float16"),
+        (keras.DTypePolicy("mixed_bfloat16"), "bfloat16"),
+        ("int8_from_float32", "float32"),
+    ],
+)
+def test_floating_point_dtypes_and_policies_are_accepted(metric_class, dtype, result_dtype):
+    assert metric_class(dtype=dtype).get_config()["dtype"] == result_dtype
+
+
+@pytest.mark.parametrize("metric_class", [PSNR, SSIM])
+@pytest.mark.parametrize("name", [3, b"psnr", ["psnr"]])
+def test_a_name_that_is_not_a_string_is_refused(metric_class, name):
+    expected = re.escape(f"`name` must be a string. Received: name={name!r}")
+    with pytest.raises(TypeError, match=expected):
+        metric_class(name=name)
+
+
+@pytest.mark.parametrize("metric_class", [PSNR, SSIM])
+def test_the_name_is_checked_first(metric_class):
+    with pytest.raises(TypeError, match="`name` must be a string"):
+        metric_class(data_range=-1.0, name=3, dtype="int32")
+
+
+@pytest.mark.parametrize("metric_class", [PSNR, SSIM])
+def test_no_name_is_the_default_name(metric_class):
+    assert metric_class(name=None).name == metric_class().name

@@ -188,10 +188,36 @@ def test_shape_mismatch_is_rejected(metric, shape):
 
 
 @pytest.mark.parametrize("metric", [psnr, ssim])
-@pytest.mark.parametrize("data_range", [0.0, -1.0, np.inf, np.nan])
+@pytest.mark.parametrize("data_range", [0.0, -1.0, np.inf, np.nan, 1e-200, 9e-31, 2e30, 1e200])
 def test_bad_data_range_value(metric, data_range):
     with pytest.raises(ValueError, match="data_range"):
         metric(np.zeros((8, 8)), np.ones((8, 8)), data_range=data_range)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+def test_a_data_range_out_of_bounds_names_the_bounds(metric):
+    # data_range=1e200 overflowed in `data_range**2` (OverflowError); 1e-200 gave -inf and nan.
+    expected = re.escape(
+        "`data_range` must be a number between 1e-30 and 1e+30. Received: data_range=1e+200"
+    )
+    with pytest.raises(ValueError, match=expected):
+        metric(np.zeros((8, 8)), np.ones((8, 8)), data_range=1e200)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("data_range", [1e-30, 1e-12, 1e12, 1e30])
+def test_scores_are_unchanged_when_images_and_data_range_scale_together(metric, data_range, rng):
+    clean, estimate = _pair(rng, (2, 16, 16), "float64")
+    expected = metric(clean, estimate)
+    scaled = metric(clean * data_range, estimate * data_range, data_range=data_range)
+    assert scaled == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("data_range", [1e-30, 1e30])
+def test_extreme_data_ranges_give_finite_scores(data_range):
+    zeros = np.zeros((1, 16, 16))
+    assert np.isfinite(psnr(zeros, np.full((1, 16, 16), 0.5), data_range=data_range))
+    assert ssim(zeros, zeros, data_range=data_range) == 1.0
 
 
 @pytest.mark.parametrize("metric", [psnr, ssim])

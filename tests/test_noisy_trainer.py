@@ -91,9 +91,9 @@ def test_model_compiled_without_an_optimizer_is_refused():
 @pytest.mark.parametrize(
     ("validation_data", "received"),
     [
-        (np.zeros((8, 12, 12), "float32"), r"\(12, 12, 1\)"),
-        (np.zeros((8, 16, 16, 3), "float32"), r"\(16, 16, 3\)"),
-        ((np.zeros((8, 12, 12), "float32"), np.zeros((8, 12, 12), "float32")), r"\(12, 12, 1\)"),
+        (np.zeros((8, 12, 12), "float32"), r"\(8, 12, 12, 1\)"),
+        (np.zeros((8, 16, 16, 3), "float32"), r"\(8, 16, 16, 3\)"),
+        ((np.zeros((8, 12, 12), "float32"), np.zeros((8, 12, 12), "float32")), r"\(8, 12, 12, 1\)"),
     ],
     ids=["size", "channels", "pair"],
 )
@@ -104,16 +104,16 @@ def test_validation_images_the_model_does_not_take_are_refused_before_training(
     model = _model()
     before = [weights.copy() for weights in model.get_weights()]
     with pytest.raises(ValueError, match=r"`validation_data` must hold images of the shape "
-                       r"`model` takes \(16, 16, 1\)\. Received: validation_data with images "
-                       rf"of shape {received}"):
+                       r"`model` takes \(16, 16, 1\)\. Received: validation_data with shape "
+                       rf"{received}"):
         _fit(model=model, validation_data=validation_data, epochs=1)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
 def test_training_images_the_model_does_not_take_are_refused():
     with pytest.raises(ValueError, match=r"`clean_images` must hold images of the shape `model` "
-                       r"takes \(16, 16, 1\)\. Received: clean_images with images of shape "
-                       r"\(12, 12, 1\)"):
+                       r"takes \(16, 16, 1\)\. Received: clean_images with shape "
+                       r"\(8, 12, 12, 1\)"):
         _fit(_images(8, (12, 12)), epochs=1)
 
 
@@ -500,6 +500,19 @@ def test_trainer_defaults_to_16_steps_per_execution_and_is_named_after_the_model
     expected = 1 if keras.backend.backend() == "torch" else 16  # Keras's loop on PyTorch
     assert recorder.steps_per_execution == expected
     assert recorder.name == f"{model.name}_noisy_trainer"  # callbacks see the trainer
+
+
+def test_more_than_one_step_per_execution_is_refused_up_front_on_pytorch_only():
+    from keras_denoise._noisy_trainer import _check_steps_per_execution
+
+    model = _model()
+    if keras.backend.backend() != "torch":
+        assert _check_steps_per_execution(4, model) == 4
+        return
+    assert _check_steps_per_execution(1, model) == 1
+    # Keras refused it only once `fit` had started.
+    with pytest.raises(ValueError, match=r"must be 1 on the PyTorch backend.*=4$"):
+        _fit(_images(8), model, epochs=1, batch_size=2, steps_per_execution=4)
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute only")

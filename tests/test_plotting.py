@@ -461,6 +461,20 @@ def test_plot_latent_needs_two_images(tiny_model, rng):
         plotting.plot_latent(tiny_model, _images(rng, 1, "gray1", "float32"))
 
 
+@pytest.mark.parametrize("shape", [(8, 8), (8, 8, 1)])
+def test_plot_latent_of_one_image_asks_for_two(tiny_model, rng, shape):
+    # The model encodes one image to one vector: not a fault of `model.encode`.
+    match = re.escape(f"at least two images to project. Received: one image of shape {shape}")
+    with pytest.raises(ValueError, match=match):
+        plotting.plot_latent(tiny_model, rng.random(shape))
+
+
+@pytest.mark.parametrize("labels", [[None, 1, 2, 3], np.array(["a", 1, 2, 3], dtype=object)])
+def test_plot_latent_refuses_labels_of_mixed_kinds(tiny_model, rng, labels):
+    with pytest.raises(TypeError, match=r"`labels` must all be numbers.*dtype object"):
+        plotting.plot_latent(tiny_model, _images(rng, 4, "gray", "float32"), labels=labels)
+
+
 # plot_evaluation
 
 
@@ -492,11 +506,20 @@ def test_plot_evaluation_rejects_missing_keys():
         plotting.plot_evaluation([{"noise_factor": 0.1, "psnr": 20.0}])
 
 
-@pytest.mark.parametrize("value", ["high", None])
+@pytest.mark.parametrize("value", ["high", "12.5", True])
 def test_plot_evaluation_rejects_non_numeric_values(value):
     row = {"noise_factor": 0.1, "method": "noisy", "psnr": value}
     with pytest.raises(ValueError, match=r"`rows\[0\]` must hold numbers under 'noise_factor'"):
         plotting.plot_evaluation([row])
+
+
+def test_plot_evaluation_draws_rows_read_back_from_json():
+    # `keras-denoise evaluate --json` writes the infinite PSNR of noise factor 0 as null,
+    # which is left out of the line as matplotlib leaves out infinite values.
+    rows = [{"noise_factor": 0.0, "method": "noisy", "psnr": None, "ssim": 1.0},
+            {"noise_factor": 0.5, "method": "noisy", "psnr": 9.4, "ssim": 0.2}]  # fmt: skip
+    (line,) = plotting.plot_evaluation(rows).axes[0].lines
+    np.testing.assert_array_equal(line.get_ydata(), [np.inf, 9.4])
 
 
 def test_plot_evaluation_rejects_empty_rows():

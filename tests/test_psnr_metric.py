@@ -160,10 +160,31 @@ def test_config_round_trip_and_serialization():
     assert restored.get_config() == config
 
 
-@pytest.mark.parametrize("data_range", [0.0, -2.0, float("inf"), float("nan")])
+@pytest.mark.parametrize(
+    "data_range", [0.0, -2.0, float("inf"), float("nan"), 1e-200, 9e-31, 2e30, 1e200]
+)
 def test_bad_data_range_value(data_range):
     with pytest.raises(ValueError, match="data_range"):
         PSNR(data_range=data_range)
+
+
+@pytest.mark.parametrize("data_range", [1e-30, 1e-12, 1e12, 1e30])
+def test_scores_are_unchanged_when_images_and_data_range_scale_together(data_range, rng):
+    # `data_range**2` is 0 or inf in float32 past 1e+-19, and so were the metric's scores.
+    clean = rng.random((2, 16, 16, 1))
+    estimate = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0.0, 1.0)
+    metric, scaled = PSNR(), PSNR(data_range=data_range)
+    metric.update_state(clean, estimate)
+    scaled.update_state(clean * data_range, estimate * data_range)
+    assert _result(scaled) == pytest.approx(_result(metric), rel=1e-5)
+
+
+@pytest.mark.parametrize("data_range", [1e-30, 1e30])
+def test_identical_images_are_capped_at_100_db_at_extreme_data_ranges(data_range, rng):
+    images = rng.random((2, 16, 16, 1)) * data_range
+    metric = PSNR(data_range=data_range)
+    metric.update_state(images, images)
+    assert _result(metric) == pytest.approx(100.0)
 
 
 @pytest.mark.parametrize("data_range", ["1", None, [1.0]])

@@ -424,6 +424,16 @@ def test_crafted_hyperparameters_fail_before_allocating(saved, tmp_path, key, va
         load_model(hostile)
 
 
+@pytest.mark.parametrize("config", [[1, 2], "hello", 3, {}, {"class_name": "Dense"}])
+def test_a_config_that_is_no_model_configuration_is_refused(saved, tmp_path, config):
+    # Keras said "Expected a model.weights.h5 or model.weights.npz file.", without the path.
+    odd = tmp_path / "odd.keras"
+    _rewrite_config(saved, odd, lambda _: config)
+    match = r"config\.json that is not a model's configuration .*Received: filepath='.*odd\.keras'"
+    with pytest.raises(ValueError, match=match):
+        load_model(odd)
+
+
 @pytest.mark.parametrize("depth", [500, 100_000])
 def test_deeply_nested_config_is_refused(saved, tmp_path, depth):
     # 100,000 levels overflow the JSON decoder's recursion, 500 the safety walk's.

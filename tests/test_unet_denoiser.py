@@ -337,7 +337,9 @@ def test_gray_model_takes_narrow_images_as_rank_4():
     ("kwargs", "error", "match"),
     [
         ({"image_shape": (None, None)}, ValueError, "image_shape"),
-        ({"image_shape": "any"}, ValueError, "image_shape"),
+        ({"image_shape": "any"}, TypeError, "image_shape"),
+        ({"image_shape": None}, TypeError, r"must be a tuple .*Received: image_shape=None$"),
+        ({"image_shape": {}}, TypeError, "image_shape"),
         ({"image_shape": (3, None, 1)}, ValueError, "image_shape"),
         ({"image_shape": (None, 10**5, 1)}, ValueError, "image_shape"),
         ({"image_shape": (16.0, 16, 1)}, TypeError, "image_shape"),

@@ -19,6 +19,21 @@ _METRICS = ("mse", "mae", "bce")
 _EPSILON = 1e-7
 
 
+def _check_denoiser_takes(model: Any, images: np.ndarray, name: str) -> None:
+    """Denoise one of `images` with `model`; a `ValueError` naming `name` if it refuses it.
+
+    `images` is the argument as given (before a channel axis is added), so that the message
+    shows its shape, not the one made for the model.
+    """
+    from keras_denoise._noisy_trainer import check_model_takes
+
+    def denoise_one(one: np.ndarray) -> Any:
+        # A 4-D batch, as the callers then hand the model: (1, H, W) is no colour image.
+        return model.denoise(one[..., None] if one.ndim == 3 else one, batch_size=1)
+
+    check_model_takes(denoise_one, model, images, name)
+
+
 def anomaly_scores(
     model: Any, images: Any, *, batch_size: int = 64, metric: str = "mse"
 ) -> np.ndarray:
@@ -39,9 +54,11 @@ def anomaly_scores(
         anomalous.
 
     Raises:
-        ValueError: if `metric` is unknown, the images do not fit the model,
-            are empty, hold NaN or infinite values, or (for `"bce"`) lie
-            outside [0, 1].
+        ValueError: if `metric` is unknown, the images do not fit the model
+            (checked on one image before any scoring), are empty, hold NaN or
+            infinite values, or (for `"bce"`) lie outside [0, 1]; or if the
+            model's reconstructions hold NaN or infinite values (as from a
+            model whose training diverged).
         TypeError: if `model` has no `denoise` method or `images` is not a
             float or uint8 array.
 
@@ -67,11 +84,15 @@ def anomaly_scores(
     images = _validation.as_float_images(
         images, "images", min_ndim=3, max_ndim=4, check_range=metric == "bce"
     )
+    _check_denoiser_takes(model, images, "images")
     if images.ndim == 3:
         # Always hand the model a 4-D batch, so an (N, H, W) batch is never
         # mistaken for one colour image.
         images = images[..., None]
     reconstructions = model.denoise(images, batch_size=batch_size).astype(np.float64)
+    _validation.check_finite_output(
+        reconstructions, "reconstruct the images as finite values", "reconstructions"
+    )
     images = images.astype(np.float64)
     if metric == "mse":
         errors = np.square(images - reconstructions)

@@ -126,9 +126,20 @@ def _baselines(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(message) from None
 
 
+def _path(text: str) -> str:
+    """A path, refused when empty (an unset shell variable, say)."""
+    if not text:
+        message = "the path must not be empty. Received: ''"
+        raise argparse.ArgumentTypeError(message)
+    return text
+
+
 def _keras_path(text: str) -> str:
     if not text.endswith(".keras"):
         message = f"the model file must end with `.keras` (lower case). Received: {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    if os.path.basename(text) == ".keras":
+        message = f"the model file must have a name before `.keras`. Received: {text!r}"
         raise argparse.ArgumentTypeError(message)
     return text
 
@@ -202,6 +213,29 @@ def _check_output_file(
     if not os.access(folder, os.W_OK | os.X_OK):
         message = f"`{option}` cannot be written: the folder {folder!r} is read-only. {received}"
         raise PermissionError(message)
+
+
+def _check_not_an_input(path: str, option: str, args: argparse.Namespace) -> None:
+    """Refuse an output `path` that is the model, a data file, or in the `--data` folder.
+
+    Written after the work, it would replace the file, or add a file to the
+    images that the next run reads.
+    """
+    out = os.path.realpath(path)
+    inputs = {"MODEL": args.model, "--data": args.data, "--mnist-path": args.mnist_path}
+    for name, given in inputs.items():
+        if given is None or not os.path.exists(given):
+            continue
+        target = os.path.realpath(given)
+        if out == target:
+            message = f"`{option}` would overwrite {name} {given!r}. Received: {option}={path!r}"
+            raise ValueError(message)
+        if os.path.isdir(target) and os.path.dirname(out) == target:
+            message = (
+                f"`{option}` would write into the folder of images of {name} {given!r}, "
+                f"among the images it reads. Received: {option}={path!r}"
+            )
+            raise ValueError(message)
 
 
 def _as_batch(images: Any, name: str) -> np.ndarray:
@@ -282,6 +316,13 @@ def _load_data(
 
     data = args.data
     test: np.ndarray | None
+    resizing = "--size" if args.size else "--patch-size" if args.patch_size else None
+    if resizing and (data in ("mnist", "sample") or data.lower().endswith(".npz")):
+        message = (
+            f"{resizing} resizes or cuts the images of a folder or of image files; "
+            f"--data {data!r} holds arrays, which it would leave as they are"
+        )
+        raise ValueError(message)
     if data == "mnist":
         train, test = datasets.load_mnist(args.mnist_path)
     elif data == "sample":
@@ -746,7 +787,13 @@ def _read_input(path: str) -> tuple[np.ndarray, Callable[[np.ndarray, str], None
             out, result[0]
         )
     array = datasets._load_npy(path, "input")
-    images = _validation.as_float_images(array, path, min_ndim=2, max_ndim=4)
+    images = _validation.as_float_images(array, path, min_ndim=2, max_ndim=4, check_range=True)
+    if images.ndim == 3 and images.shape[-1] == 2:  # (H, W, 2): gray and alpha, or a batch?
+        message = (
+            f"{path} holds an array of shape {images.shape}, which is neither one image (H, W) "
+            "or (H, W, C) with C in 1, 3, 4, nor a batch of images wider than 2 pixels"
+        )
+        raise ValueError(message)
     one_image = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))
     no_channels = images.ndim == 2 or (images.ndim == 3 and not one_image)
     if no_channels:
@@ -775,6 +822,9 @@ def _denoise(args: argparse.Namespace) -> None:
         raise NotADirectoryError(message)
     outputs: dict[str, str] = {}  # output path -> input path
     for path in args.inputs:
+        if os.path.isdir(path):
+            message = f"{path} is a folder; give the image files in it (such as {path}/*.png)"
+            raise IsADirectoryError(message)
         if not os.path.isfile(path):
             message = f"no such file: {path}"
             raise FileNotFoundError(message)
@@ -823,6 +873,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     for option, path in (("--json", args.json), ("--figure", args.figure)):
         if path is not None:
             _check_output_file(path, option)
+            _check_not_an_input(path, option, args)
     model = load_model(args.model, compile=False)
     height, width, channels = _model_image_shape(model, args.model)
     # Images are resized to a model of one size; for one fixed side, `_fit_images` checks it.
@@ -861,7 +912,10 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "one file) of PNG/JPEG images or single-image .npy files, grayscale or RGB",
     )
     group.add_argument(
-        "--mnist-path", metavar="PATH", help="MNIST .npz in Keras layout (default: download)"
+        "--mnist-path",
+        type=_path,
+        metavar="PATH",
+        help="MNIST .npz in Keras layout (default: download)",
     )
     sizes = group.add_mutually_exclusive_group()
     sizes.add_argument(
@@ -909,7 +963,11 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=f"example:\n  {PROG} demo --out demo --epochs 5",
     )
     demo.add_argument(
-        "--out", default=_DEMO_OUT, metavar="DIR", help=f"output folder (default: ./{_DEMO_OUT})"
+        "--out",
+        type=_path,
+        default=_DEMO_OUT,
+        metavar="DIR",
+        help=f"output folder (default: ./{_DEMO_OUT})",
     )
     demo.add_argument(
         "--epochs",
@@ -1066,11 +1124,12 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
         epilog=f"example:\n  {PROG} denoise digits.keras scan1.png scan2.png -o clean/",
     )
-    denoise.add_argument("model", metavar="MODEL", help="a .keras model file")
+    denoise.add_argument("model", type=_keras_path, metavar="MODEL", help="a .keras model file")
     denoise.add_argument("inputs", nargs="+", metavar="INPUT", help="PNG, JPEG or .npy files")
     denoise.add_argument(
         "-o",
         "--output",
+        type=_path,
         default="denoised",
         metavar="OUTDIR",
         help="output folder (default: ./denoised)",
@@ -1113,7 +1172,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "      --max-images 500 --json scores.json --figure scores.png"
         ),
     )
-    evaluate.add_argument("model", metavar="MODEL", help="a .keras model file")
+    evaluate.add_argument("model", type=_keras_path, metavar="MODEL", help="a .keras model file")
     _add_data_options(evaluate)
     evaluate.add_argument(
         "--noise-factors",
@@ -1143,6 +1202,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--json",
+        type=_path,
         metavar="OUT.json",
         help="also write the rows as JSON (strict JSON: an infinite PSNR, at noise factor 0, "
         "is written as null)",

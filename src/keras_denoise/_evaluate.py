@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from keras_denoise import _validation
+from keras_denoise._anomaly import _check_denoiser_takes
 from keras_denoise._gaussian_noise import GaussianNoise
 from keras_denoise.metrics import psnr, ssim
 
@@ -200,7 +201,9 @@ def evaluate(
         TypeError: if `model` has no `denoise` method, or an argument has the
             wrong type.
         ValueError: if an argument has a bad value (float images outside
-            [0, 1] included), or the images do not fit the model.
+            [0, 1] included), the images do not fit the model (checked on
+            one image before any scoring), or the model's output holds NaN or
+            infinite values (as from a model whose training diverged).
 
     Example:
 
@@ -237,6 +240,7 @@ def evaluate(
         max_images = _validation.check_positive_int(max_images, "max_images")
         clean = clean[:max_images]
     verbose = _validation.check_bool(verbose, "verbose")
+    unexpanded = clean
     if clean.ndim == 3:
         clean = clean[..., None]
     try:
@@ -244,6 +248,9 @@ def evaluate(
     except ImportError:
         message = "`evaluate` needs scikit-image: pip install 'keras-denoise[skimage]'"
         raise ImportError(message) from None
+    if model is not None:
+        # Before any scoring, and on the images as given, so that the message shows their shape.
+        _check_denoiser_takes(model, unexpanded, "clean_images")
 
     methods = ["noisy"] + ([] if model is None else ["model"]) + list(baselines)
     progbar = keras.utils.Progbar(len(noises) * len(methods)) if verbose else None
@@ -255,6 +262,11 @@ def evaluate(
                 estimate = noisy
             elif method == "model":
                 estimate = model.denoise(noisy, batch_size=batch_size)
+                _validation.check_finite_output(
+                    estimate,
+                    "denoise the images to finite values",
+                    f"denoised images at noise_factor={noise_factor!r}",
+                )
             else:
                 estimate = _apply_baseline(method, noisy, noise_factor)
             rows.append(
@@ -278,14 +290,18 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
     Args:
         rows: a non-empty sequence of mappings with keys `"noise_factor"`,
-            `"method"`, `"psnr"` and `"ssim"`, as `evaluate` returns.
+            `"method"`, `"psnr"` and `"ssim"`, as `evaluate` returns (or as
+            read back from `keras-denoise evaluate --json`, where an infinite
+            PSNR is null).
 
     Returns:
         The table as one string, lines separated by newlines, without a final
         newline.
 
     Raises:
-        ValueError: if `rows` is empty or a row lacks one of the keys.
+        ValueError: if `rows` is empty, a row lacks one of the keys or holds
+            something other than a number under one of them (a string, say;
+            None under `"psnr"` is an infinite PSNR).
 
     Example:
 
@@ -308,8 +324,13 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             message = f"Each of `rows` must be a mapping with keys {_ROW_KEYS}. Received: {row!r}"
             raise ValueError(message)
         try:
-            numbers.append(tuple(float(row[key]) for key in ("noise_factor", "psnr", "ssim")))
-        except (TypeError, ValueError):
+            numbers.append(
+                tuple(
+                    _validation.row_number(row[key], key)
+                    for key in ("noise_factor", "psnr", "ssim")
+                )
+            )
+        except (TypeError, ValueError, OverflowError):
             message = (
                 f"`rows[{index}]` must hold numbers under 'noise_factor', 'psnr' and 'ssim'. "
                 f"Received: {row!r}"

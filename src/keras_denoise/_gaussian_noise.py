@@ -185,7 +185,8 @@ class GaussianNoise:
                 A missing channel axis is added.
             batch_size: images per batch. Defaults to 64.
             shuffle: whether to reshuffle the images every epoch.
-            drop_remainder: whether to drop the last, smaller batch.
+            drop_remainder: whether to drop the last, smaller batch (fewer
+                images than `batch_size` in all still make one batch).
             workers: number of threads or processes that prepare batches.
             use_multiprocessing: whether the workers are processes.
             max_queue_size: batches kept ready when `workers > 1`.

@@ -7,7 +7,36 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_denoise import _validation
+
 _HALF_DTYPES = ("float16", "bfloat16")
+_FLOAT_DTYPES = (*_HALF_DTYPES, "float32", "float64")
+
+
+def check_name(name: Any) -> None:
+    """Refuse a metric `name` that is neither a string nor `None` (Keras's default name)."""
+    if name is not None and not isinstance(name, str):
+        message = f"`name` must be a string. Received: name={_validation._short_repr(name)}"
+        raise TypeError(message)
+
+
+def _result_dtype(dtype: Any) -> str:
+    """The dtype a metric computes in for `dtype`, a floating-point dtype or dtype policy.
+
+    As `keras.metrics.Metric` does, this is the policy's compute dtype (a metric keeps its
+    variables in it too); `None` is Keras's float type.
+    """
+    try:
+        policy = keras.dtype_policies.get(keras.config.floatx() if dtype is None else dtype)
+    except (TypeError, ValueError):
+        policy = None
+    if policy is None or policy.compute_dtype not in _FLOAT_DTYPES:
+        message = (
+            "`dtype` must be a floating-point dtype or dtype policy, such as 'float32' or "
+            f"'mixed_bfloat16'. Received: dtype={_validation._short_repr(dtype)}"
+        )
+        raise ValueError(message)
+    return str(policy.compute_dtype)
 
 
 class ImageMean(keras.metrics.Mean):
@@ -24,7 +53,12 @@ class ImageMean(keras.metrics.Mean):
 
     Args:
         name: name of the metric, shown in training logs.
-        dtype: dtype of the result, or `None` for the Keras default (float32).
+        dtype: dtype of the result, or `None` for the Keras default (float32):
+            a floating-point dtype or dtype policy.
+
+    Raises:
+        TypeError: if `name` is not a string (checked first).
+        ValueError: if `dtype` is not a floating-point dtype or dtype policy.
 
     Example:
 
@@ -41,7 +75,8 @@ class ImageMean(keras.metrics.Mean):
     """
 
     def __init__(self, name: str, dtype: Any = None):
-        result_dtype = keras.dtype_policies.get(dtype or keras.config.floatx()).compute_dtype
+        check_name(name)
+        result_dtype = _result_dtype(dtype)
         super().__init__(name=name, dtype="float32" if result_dtype in _HALF_DTYPES else dtype)
         self._result_dtype = result_dtype
 

@@ -27,7 +27,8 @@ class NoisyPairs(keras.utils.PyDataset):
         clip: `(low, high)` bounds for the noisy images, or `None`.
         batch_size: number of images per batch.
         shuffle: whether to visit the images in a new random order each epoch.
-        drop_remainder: whether to drop the last, smaller batch.
+        drop_remainder: whether to drop the last, smaller batch (fewer
+            images than `batch_size` in all still make one batch).
         entropy: integer seed of all the randomness of this stream, >= 0.
         **kwargs: `workers`, `use_multiprocessing` and `max_queue_size`, passed
             to `keras.utils.PyDataset`.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -353,6 +354,12 @@ def _check_steps_per_execution(value: Any, model: keras.Model) -> int:
     if value is None:
         return 1 if one_step else _DEFAULT_STEPS_PER_EXECUTION.get(keras.backend.backend(), 1)
     value = _validation.check_positive_int(value, "steps_per_execution", maximum=1 << 16)
+    if value > 1 and keras.backend.backend() == "torch":
+        message = (
+            "`steps_per_execution` must be 1 on the PyTorch backend (Keras runs one step "
+            f"per call there). Received: steps_per_execution={value!r}"
+        )
+        raise ValueError(message)
     if one_step and value > 1:
         message = (
             f"`steps_per_execution` must be 1 for a model built in the scope of a "
@@ -453,16 +460,23 @@ class _CosineDecay:
         return self.base * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
 
 
-def _check_model_takes(trainer: NoisyTrainer, images: np.ndarray, name: str) -> None:
-    """Call `trainer` on one of `images`; a `ValueError` naming `name` if the model refuses it."""
+def check_model_takes(
+    run: Callable[[np.ndarray], Any], model: Any, images: np.ndarray, name: str
+) -> None:
+    """Run `model` through `run` on one of `images`; a `ValueError` naming `name` if it refuses.
+
+    A check before any work (a training epoch, a table's other rows) that
+    would be wasted; the message gives the shape of `images` as the caller
+    was given it.
+    """
     try:
-        trainer(images[:1])
+        run(images[:1])
     except ValueError as error:
-        expected = getattr(trainer.denoiser, "input_shape", None)
+        expected = getattr(model, "input_shape", None)
         takes = "" if not isinstance(expected, tuple) else f" {expected[1:]}"
         message = (
             f"`{name}` must hold images of the shape `model` takes{takes}. "
-            f"Received: {name} with images of shape {images.shape[1:]}"
+            f"Received: {name} with shape {images.shape}"
         )
         raise ValueError(message) from error
 
@@ -691,9 +705,9 @@ def fit_denoising(
             callbacks and the progress bar are updated that often. Defaults to
             16 on TensorFlow and JAX, 1 on PyTorch and for a model built in
             the scope of a `tf.distribute` strategy with several replicas
-            (where Keras's multi-step loop fails, so larger values raise a
-            `ValueError`). On JAX with a GPU or TPU these steps run as one
-            compiled call.
+            (where Keras's multi-step loop fails); in both, larger values
+            raise a `ValueError`. On JAX with a GPU or TPU these steps run as
+            one compiled call.
         jit_compile: whether to compile the step with XLA; `"auto"` lets
             Keras decide (XLA on JAX and on TensorFlow with a GPU).
         dtype_policy: `"mixed_bfloat16"`, `"mixed_float16"` or `"float32"`
@@ -823,9 +837,9 @@ def fit_denoising(
         trainer.compile(**config)
         # Builds the trainer, which `BackupAndRestore` requires, and checks that the model
         # takes the images (the validation images too, which `fit` reads only after an epoch).
-        _check_model_takes(trainer, clean, "clean_images")
+        check_model_takes(trainer, trainer.denoiser, clean, "clean_images")
         if validation_data is not None:
-            _check_model_takes(trainer, validation_data[0], "validation_data")
+            check_model_takes(trainer, trainer.denoiser, validation_data[0], "validation_data")
         validation_size = 0 if validation_data is None else len(validation_data[0])
         trainer._last_batch_sizes = {
             "train": tuple({len(clean) % batch_size} - {0}),

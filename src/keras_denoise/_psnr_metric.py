@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from keras_denoise import _validation
-from keras_denoise._image_mean import ImageMean
+from keras_denoise._image_mean import ImageMean, check_name
 
 # Smallest mean squared error, relative to `data_range**2`: caps the PSNR at 100 dB.
 _MIN_RELATIVE_MSE = 1e-10
@@ -34,19 +34,23 @@ class PSNR(ImageMean):
     only cast to the metric's dtype, unscaled.
 
     Args:
-        data_range: the span of possible pixel values, a positive number.
-            Defaults to 1.0, for images in [0, 1] and for uint8 images.
+        data_range: the span of possible pixel values, a number between
+            1e-30 and 1e+30. Defaults to 1.0, for images in [0, 1] and for
+            uint8 images.
         name: name of the metric, shown in training logs. Defaults to "psnr".
         dtype: dtype of the result, or `None` for the Keras default
-            (float32). The errors are computed, and the running mean kept,
-            in float32 (float64 for `dtype="float64"`): in float16 the
-            clamp would be 0, and a running total of PSNRs overflows after a
-            few thousand images. Keras's JAX and PyTorch backends compute
-            float64 in float32 all the same.
+            (float32): a floating-point dtype or dtype policy, such as
+            "float16" or "mixed_bfloat16". The errors are computed, and the
+            running mean kept, in float32 (float64 for `dtype="float64"`): in
+            float16 the clamp would be 0, and a running total of PSNRs
+            overflows after a few thousand images. Keras's JAX and PyTorch
+            backends compute float64 in float32 all the same.
 
     Raises:
-        ValueError: if `data_range` is not a positive finite number.
-        TypeError: if `data_range` is not a number.
+        TypeError: if `name` is not a string (checked first), or `data_range`
+            is not a number.
+        ValueError: if `data_range` is not between 1e-30 and 1e+30, or
+            `dtype` is not a floating-point dtype or dtype policy.
 
     Example:
 
@@ -69,7 +73,8 @@ class PSNR(ImageMean):
     """
 
     def __init__(self, data_range: float = 1.0, name: str = "psnr", dtype: Any = None):
-        data_range = _validation.check_positive_float(data_range, "data_range")
+        check_name(name)
+        data_range = _validation.check_data_range(data_range)
         super().__init__(name=name, dtype=dtype)
         self.data_range = data_range
 
@@ -93,9 +98,13 @@ class PSNR(ImageMean):
         # At least float32: the clamp at 1e-10 would be 0 in float16 (and the PSNR inf).
         compute_dtype = "float64" if self.dtype == "float64" else "float32"
         y_true, y_pred = _validation.cast_pixel_pairs(y_true, y_pred, compute_dtype)
+        errors = y_true - y_pred
+        if self.data_range != 1.0:
+            # The errors in units of `data_range`, whose square would be 0 or inf in float32
+            # outside 1e-19 to 1e19.
+            errors = ops.divide(errors, self.data_range)
         pixel_axes = tuple(range(1, len(y_true.shape)))
-        mse = ops.mean(ops.square(y_true - y_pred), axis=pixel_axes)
-        relative_mse = ops.maximum(mse / self.data_range**2, _MIN_RELATIVE_MSE)
+        relative_mse = ops.maximum(ops.mean(ops.square(errors), axis=pixel_axes), _MIN_RELATIVE_MSE)
         super().update_state(-10.0 * ops.log10(relative_mse), sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:

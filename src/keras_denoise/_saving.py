@@ -342,6 +342,12 @@ def load_model(filepath: str | os.PathLike, *, compile: bool = True) -> keras.Mo
                 raise ValueError(message)
             config = json.loads(archive.read(info).decode("utf-8"))
             check_config_safe(config, path)
+            if not isinstance(config, dict) or not {"class_name", "config"} <= set(config):
+                message = (
+                    "`filepath` holds a config.json that is not a model's configuration (a "
+                    f"JSON object with `class_name` and `config`). Received: filepath={path!r}"
+                )
+                raise ValueError(message)
     except RecursionError:
         message = (
             f"`filepath` holds a config.json nested too deeply to load. Received: filepath={path!r}"

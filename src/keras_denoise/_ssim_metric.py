@@ -9,7 +9,7 @@ import numpy as np
 from keras import ops
 
 from keras_denoise import _validation
-from keras_denoise._image_mean import ImageMean
+from keras_denoise._image_mean import ImageMean, check_name
 
 _SIGMA = 1.5
 _RADIUS = 5  # 3.5 sigma, as in scikit-image: an 11x11 window.
@@ -47,21 +47,26 @@ class SSIM(ImageMean):
     Images of any other dtype are only cast to the metric's dtype, unscaled.
 
     Args:
-        data_range: the span of possible pixel values, a positive number.
-            Defaults to 1.0, for images in [0, 1] and for uint8 images.
+        data_range: the span of possible pixel values, a number between
+            1e-30 and 1e+30. Defaults to 1.0, for images in [0, 1] and for
+            uint8 images.
         name: name of the metric, shown in training logs. Defaults to "ssim".
         dtype: dtype of the result, or `None` for the Keras default
-            (float32). The metric computes, and keeps its running mean, in
-            this dtype, except that float16 and bfloat16 (too coarse for the
-            local variances and for counting thousands of images) are
-            computed in float32 and only the result is cast. Keras's JAX and
-            PyTorch backends compute float64 in float32 all the same.
+            (float32): a floating-point dtype or dtype policy, such as
+            "float16" or "mixed_bfloat16". The metric computes, and keeps its
+            running mean, in this dtype, except that float16 and bfloat16 (too
+            coarse for the local variances and for counting thousands of
+            images) are computed in float32 and only the result is cast.
+            Keras's JAX and PyTorch backends compute float64 in float32 all
+            the same.
 
     Raises:
-        ValueError: if `data_range` is not a positive finite number; in
+        TypeError: if `name` is not a string (checked first), or `data_range`
+            is not a number.
+        ValueError: if `data_range` is not between 1e-30 and 1e+30, or
+            `dtype` is not a floating-point dtype or dtype policy; in
             `update_state`, if the images are not of rank 3 or 4 or are
             smaller than 11x11.
-        TypeError: if `data_range` is not a number.
 
     Example:
 
@@ -87,7 +92,8 @@ class SSIM(ImageMean):
     """
 
     def __init__(self, data_range: float = 1.0, name: str = "ssim", dtype: Any = None):
-        data_range = _validation.check_positive_float(data_range, "data_range")
+        check_name(name)
+        data_range = _validation.check_data_range(data_range)
         super().__init__(name=name, dtype=dtype)
         self.data_range = data_range
 
@@ -122,6 +128,12 @@ class SSIM(ImageMean):
                 f"{window_side}x{window_side}. Received: y_true with shape {y_true.shape}"
             )
             raise ValueError(message)
+        if self.data_range != 1.0:
+            # SSIM is the same for `images / data_range` and a data range of 1. Unscaled, the
+            # products of local statistics and constants `(K * data_range)**2`, of the order of
+            # `data_range**4`, would leave float32's range outside about 1e-7 to 1e9.
+            y_true = ops.divide(y_true, self.data_range)
+            y_pred = ops.divide(y_pred, self.data_range)
         channels = y_true.shape[-1]
         # One depthwise convolution computes the five local statistics at once.
         stack = ops.concatenate(
@@ -138,8 +150,7 @@ class SSIM(ImageMean):
         var_true = mean_true2 - mean_true * mean_true
         var_pred = mean_pred2 - mean_pred * mean_pred
         covariance = mean_cross - mean_true * mean_pred
-        c1 = (_K1 * self.data_range) ** 2
-        c2 = (_K2 * self.data_range) ** 2
+        c1, c2 = _K1**2, _K2**2
         ssim_map = ((2.0 * mean_true * mean_pred + c1) * (2.0 * covariance + c2)) / (
             (mean_true * mean_true + mean_pred * mean_pred + c1) * (var_true + var_pred + c2)
         )

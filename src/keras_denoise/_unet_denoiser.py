@@ -149,6 +149,8 @@ def _check_image_shape(value: Any) -> tuple:
             "`image_shape` must be a tuple (height, width, channels). "
             f"Received: image_shape={value!r}"
         )
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise TypeError(message)
         raise ValueError(message)
     height, width, channels = value
     for side in (height, width):

@@ -38,6 +38,11 @@ MAX_SEED = 2**32 - 1
 NUMPY_FILE_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 # `keras.random.SeedGenerator` keeps its state in int32 on the torch backend.
 MAX_LAYER_SEED = 2**31 - 1
+# The data ranges the image metrics accept: SSIM divides products of two terms of the order of
+# `data_range**2` (its constants are `(K * data_range)**2`, K 0.01 and 0.03), which these bounds
+# keep normal float64 numbers (1e-127 to 1e120), and `data_range` a normal float32 number.
+MIN_DATA_RANGE = 1e-30
+MAX_DATA_RANGE = 1e30
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
@@ -126,13 +131,50 @@ def check_noise_factor(value: Any, name: str = "noise_factor") -> float:
     return check_nonnegative_float(value, name, maximum=MAX_NOISE_FACTOR)
 
 
-def check_positive_float(value: Any, name: str) -> float:
-    """Return `value` as a `float` if it is a finite real number `> 0`."""
-    value = check_nonnegative_float(value, name)
-    if value == 0:
-        message = f"`{name}` must be a positive number. Received: {name}={value!r}"
+def check_data_range(value: Any, name: str = "data_range") -> float:
+    """Return `value` as a `float` if it is a number from `MIN_DATA_RANGE` to `MAX_DATA_RANGE`.
+
+    Bools and non-numbers raise `TypeError`; other values, NaN included, `ValueError`.
+    """
+    expected = f"a number between {MIN_DATA_RANGE:g} and {MAX_DATA_RANGE:g}"
+    message = f"`{name}` must be {expected}. Received: {name}={_short_repr(value)}"
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(message)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer past float64's range
+        number = math.inf
+    if not MIN_DATA_RANGE <= number <= MAX_DATA_RANGE:  # False for NaN too
         raise ValueError(message)
-    return value
+    return number
+
+
+def check_finite_output(values: np.ndarray, what: str, received: str) -> None:
+    """Refuse NaN or infinite `values` that a model returned, as from a diverged training.
+
+    The message reads "`model` must {what} (...). Received: {received} with N such values".
+    """
+    finite = np.isfinite(values)
+    if not finite.all():
+        message = (
+            f"`model` must {what} (NaN or infinite ones come from a model whose training "
+            f"diverged). Received: {received} with {int(finite.size - finite.sum())} such values"
+        )
+        raise ValueError(message)
+
+
+def row_number(value: Any, key: str) -> float:
+    """An `evaluate` row's number under `key`, or `TypeError`.
+
+    JSON's null under "psnr" is an infinite PSNR (noise factor 0), as
+    `keras-denoise evaluate --json` writes it; strings and bools are no numbers.
+    """
+    if value is None and key == "psnr":
+        return math.inf
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        message = f"`{key}` must be a number. Received: {key}={_short_repr(value)}"
+        raise TypeError(message)
+    return float(value)
 
 
 def check_bool(value: Any, name: str) -> bool:
@@ -215,6 +257,8 @@ def check_image_shape(value: Any, name: str = "image_shape", *, min_side: int = 
             f"`{name}` must be a tuple (height, width, channels). "
             f"Received: {name}={_short_repr(value)}"
         )
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise TypeError(message)
         raise ValueError(message)
     if not all(is_int(item) for item in value):
         message = f"`{name}` must hold integers. Received: {name}={_short_repr(value)}"

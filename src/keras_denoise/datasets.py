@@ -160,6 +160,8 @@ def load_mnist(
 
     Raises:
         FileNotFoundError: if `path` does not exist.
+        OSError: without `path`, if Keras cannot download MNIST (offline,
+            say) or read its copy.
         ValueError: if the file is not an `.npz` archive, lacks one of the
             four arrays, or holds arrays of the wrong shape or type.
 
@@ -178,7 +180,14 @@ def load_mnist(
     """
     _validation.check_bool(return_labels, "return_labels")
     if path is None:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        try:
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception as error:  # Keras raises a bare `Exception` for a failed download
+            message = (
+                "MNIST could not be downloaded or read by `keras.datasets.mnist.load_data()` "
+                f"({error}); pass `path` to an `.npz` file in its layout. Received: path=None"
+            )
+            raise OSError(message) from error
         arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
         return _mnist_result(arrays, "keras.datasets.mnist", return_labels)
     if not isinstance(path, (str, os.PathLike)):
@@ -660,6 +669,10 @@ def write_image(path: _PathLike, image: Any) -> None:
     Raises:
         ValueError: for another extension, an image of the wrong shape, or
             pixels outside [0, 1] for a `.npy` file.
+        TypeError: if `path` is not a path, or `image` holds neither
+            floating-point nor uint8 pixels (booleans, say).
+        OSError: if the file cannot be written (`FileNotFoundError` for a
+            folder that does not exist, `IsADirectoryError` for a folder).
 
     Example:
 

@@ -102,8 +102,9 @@ def psnr(
             or `(N, height, width, channels)` (see the module docstring), float
             or uint8 (scaled to [0, 1]).
         estimate: the image(s) to score, of the same shape as `clean`.
-        data_range: the span of possible pixel values, a positive number.
-            Defaults to 1.0, right for images in [0, 1] and for uint8 images.
+        data_range: the span of possible pixel values, a number between
+            1e-30 and 1e+30. Defaults to 1.0, right for images in [0, 1] and
+            for uint8 images.
         reduction: `"mean"` for the mean of the per-image PSNRs, `"none"` for
             one value per image.
 
@@ -113,8 +114,8 @@ def psnr(
 
     Raises:
         ValueError: if the shapes differ, an array is empty, has NaN or
-            infinite values or a rank outside 2-4, `data_range` is not a
-            positive finite number, or `reduction` is unknown.
+            infinite values or a rank outside 2-4, `data_range` is not
+            between 1e-30 and 1e+30, or `reduction` is unknown.
         TypeError: if an array is not float or uint8, or `data_range` is not a
             number.
 
@@ -130,7 +131,7 @@ def psnr(
     array([20., 40.])
     """
     clean, estimate = _image_batches(clean, estimate)
-    data_range = _validation.check_positive_float(data_range, "data_range")
+    data_range = _validation.check_data_range(data_range)
     reduction = _check_reduction(reduction)
     mse = np.mean(np.square(clean - estimate), axis=(1, 2, 3))
     with np.errstate(divide="ignore"):
@@ -169,8 +170,9 @@ def ssim(
             or `(N, height, width, channels)` (see the module docstring), float
             or uint8 (scaled to [0, 1]).
         estimate: the image(s) to score, of the same shape as `clean`.
-        data_range: the span of possible pixel values, a positive number.
-            Defaults to 1.0, right for images in [0, 1] and for uint8 images.
+        data_range: the span of possible pixel values, a number between
+            1e-30 and 1e+30. Defaults to 1.0, right for images in [0, 1] and
+            for uint8 images.
         reduction: `"mean"` for the mean of the per-image SSIMs, `"none"` for
             one value per image.
 
@@ -181,8 +183,8 @@ def ssim(
     Raises:
         ImportError: if scikit-image is not installed.
         ValueError: if the shapes differ, an array is empty, has NaN or
-            infinite values or a rank outside 2-4, `data_range` is not a
-            positive finite number, or `reduction` is unknown.
+            infinite values or a rank outside 2-4, `data_range` is not
+            between 1e-30 and 1e+30, or `reduction` is unknown.
         TypeError: if an array is not float or uint8, or `data_range` is not a
             number.
 
@@ -197,7 +199,7 @@ def ssim(
     True
     """
     clean, estimate = _image_batches(clean, estimate)
-    data_range = _validation.check_positive_float(data_range, "data_range")
+    data_range = _validation.check_data_range(data_range)
     reduction = _check_reduction(reduction)
     try:
         from skimage.metrics import structural_similarity

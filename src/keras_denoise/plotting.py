@@ -417,7 +417,8 @@ def plot_latent(
         colour bar, if any).
 
     Raises:
-        TypeError: if `model` has no `encode` method.
+        TypeError: if `model` has no `encode` method, or `labels` mixes
+            kinds of values (numbers and strings, or None).
         ValueError: if fewer than two images are given, `labels` has the
             wrong shape, the images do not fit the model, `model.encode` does
             not return a 2-D array of finite values, or `path` has an
@@ -441,6 +442,13 @@ def plot_latent(
             f"Received: model={model!r}"
         )
         raise TypeError(message)
+    prepare = getattr(model, "_prepare_images", None)  # a keras-denoise model's own reading
+    if callable(prepare) and prepare(images)[1]:  # one image, which it encodes to one vector
+        message = (
+            "`images` must hold at least two images to project. Received: one image of "
+            f"shape {np.shape(images)}"
+        )
+        raise ValueError(message)
     latents = np.asarray(model.encode(images, batch_size=batch_size), dtype=np.float64)
     if latents.ndim != 2:
         message = (
@@ -448,13 +456,9 @@ def plot_latent(
             f"(N, latent_dim). Received: latents with shape {latents.shape}"
         )
         raise ValueError(message)
-    if not np.isfinite(latents).all():
-        message = (
-            "`model` must encode the images to finite latent vectors (NaN or infinite ones "
-            "come from a model whose training diverged). Received: latents with "
-            f"{int(np.size(latents) - np.isfinite(latents).sum())} such values"
-        )
-        raise ValueError(message)
+    _validation.check_finite_output(
+        latents, "encode the images to finite latent vectors", "latents"
+    )
     if len(latents) < 2:
         message = (
             "`images` must hold at least two images to project. "
@@ -469,6 +473,12 @@ def plot_latent(
                 f"Received: labels with shape {labels.shape}"
             )
             raise ValueError(message)
+        if labels.dtype.kind not in "biufUS":
+            message = (
+                "`labels` must all be numbers, all booleans or all strings. Received: labels "
+                f"of dtype {labels.dtype} ({labels.tolist()[:3]!r}...)"
+            )
+            raise TypeError(message)
     coordinates, ratios = _principal_components(latents)
     figure = Figure(figsize=(5.5, 4.5), layout="constrained")
     ax = figure.subplots()
@@ -505,7 +515,9 @@ def plot_evaluation(
 
     Args:
         rows: the output of `keras_denoise.evaluate`: dicts with the keys
-            `noise_factor`, `method`, `psnr` and `ssim`.
+            `noise_factor`, `method`, `psnr` and `ssim` (None under `psnr`,
+            as `keras-denoise evaluate --json` writes an infinite PSNR, is
+            infinite and left out of the line).
         metric: the key to plot, `"psnr"` or `"ssim"`. Defaults to `"psnr"`.
         path: where to save the figure (`.png`, `.pdf` or `.svg`), or None.
 
@@ -549,11 +561,14 @@ def plot_evaluation(
             message = f"`rows` must be a list of dicts. Received: rows[{index}]={row!r}"
             raise TypeError(message)
         try:
-            point = (float(row["noise_factor"]), float(row[metric]))
+            point = (
+                _validation.row_number(row["noise_factor"], "noise_factor"),
+                _validation.row_number(row[metric], metric),
+            )
         except KeyError as error:
             message = f"`rows[{index}]` lacks the key {error.args[0]!r}. Received: {row!r}"
             raise ValueError(message) from None
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             message = (
                 f"`rows[{index}]` must hold numbers under 'noise_factor' and {metric!r}. "
                 f"Received: {row!r}"
