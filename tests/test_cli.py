@@ -163,6 +163,8 @@ def test_demo_writes_its_files(tmp_path):
     )
     assert code == 0, stderr
     assert "loss:" in stdout and "PSNR" in stdout
+    # The digits it trains on, not those it loads (it said 64).
+    assert "Training a ConvAutoencoder on 57 sample digits (7 more validate)" in stdout
     for name in ("comparison.png", "loss.png", "model.keras", "metrics.json"):
         assert (out / name).stat().st_size > 0
     metrics = json.loads((out / "metrics.json").read_text())

@@ -460,7 +460,7 @@ def _final_losses(losses: dict) -> dict:
 def _demo(args: argparse.Namespace) -> None:
     import keras
 
-    from keras_denoise import ConvAutoencoder, datasets, plotting
+    from keras_denoise import ConvAutoencoder, _noisy_trainer, datasets, plotting
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         message = f"`--out` must be a folder. Received: --out={args.out!r}, a file"
@@ -474,11 +474,15 @@ def _demo(args: argparse.Namespace) -> None:
     train, test = datasets.load_sample_digits()
     if args.max_images is not None:
         train, test = train[: args.max_images], test[: args.max_images]
+    train_count = _noisy_trainer.split_count(len(train), _DEMO_VALIDATION_SPLIT)
     os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
     model = ConvAutoencoder(image_shape=train.shape[1:])
     model.compile()
-    print(f"Training a ConvAutoencoder on {len(train)} sample digits for {args.epochs} epoch(s)")
+    print(
+        f"Training a ConvAutoencoder on {train_count} sample digits ({len(train) - train_count} "
+        f"more validate) for {args.epochs} epoch(s)"
+    )
     start = time.perf_counter()
     history = model.fit_denoising(
         train,
@@ -503,7 +507,7 @@ def _demo(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "learning_rate_schedule": args.learning_rate_schedule,
         "dtype_policy": args.dtype_policy,
-        "train_images": int(len(train) * (1 - _DEMO_VALIDATION_SPLIT)),
+        "train_images": train_count,
         "train_seconds": round(seconds, 1),
         **_final_losses(history.history),
         **report,
