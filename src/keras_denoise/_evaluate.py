@@ -330,7 +330,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
                     for key in ("noise_factor", "psnr", "ssim")
                 )
             )
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, OverflowError):  # OverflowError: an int past float64's range
             message = (
                 f"`rows[{index}]` must hold numbers under 'noise_factor', 'psnr' and 'ssim'. "
                 f"Received: {row!r}"

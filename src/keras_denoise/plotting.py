@@ -442,14 +442,15 @@ def plot_latent(
             f"Received: model={model!r}"
         )
         raise TypeError(message)
+    latents = np.asarray(model.encode(images, batch_size=batch_size), dtype=np.float64)
     prepare = getattr(model, "_prepare_images", None)  # a keras-denoise model's own reading
-    if callable(prepare) and prepare(images)[1]:  # one image, which it encodes to one vector
+    if latents.ndim == 1 and callable(prepare) and prepare(images)[1]:
+        # One image, which the model encodes to one vector.
         message = (
             "`images` must hold at least two images to project. Received: one image of "
             f"shape {np.shape(images)}"
         )
         raise ValueError(message)
-    latents = np.asarray(model.encode(images, batch_size=batch_size), dtype=np.float64)
     if latents.ndim != 2:
         message = (
             "`model.encode` must return one latent vector per image, an array "
@@ -568,7 +569,7 @@ def plot_evaluation(
         except KeyError as error:
             message = f"`rows[{index}]` lacks the key {error.args[0]!r}. Received: {row!r}"
             raise ValueError(message) from None
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, OverflowError):  # OverflowError: an int past float64's range
             message = (
                 f"`rows[{index}]` must hold numbers under 'noise_factor' and {metric!r}. "
                 f"Received: {row!r}"
