@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -144,14 +143,7 @@ def _check_convolutions(value: Any, levels: int) -> tuple[int, ...]:
 
 def _check_image_shape(value: Any) -> tuple:
     """`(height, width, channels)` where height and width may be None."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
-        message = (
-            "`image_shape` must be a tuple (height, width, channels). "
-            f"Received: image_shape={value!r}"
-        )
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            raise TypeError(message)
-        raise ValueError(message)
+    _validation.check_shape_triple(value, "image_shape")
     height, width, channels = value
     for side in (height, width):
         if side is not None and not _validation.is_int(side):

@@ -250,8 +250,12 @@ def check_model_dtype(value: Any) -> Any:
     return policy
 
 
-def check_image_shape(value: Any, name: str = "image_shape", *, min_side: int = 4) -> tuple:
-    """Return `value` as `(height, width, channels)` of ints within the library's bounds."""
+def check_shape_triple(value: Any, name: str = "image_shape") -> None:
+    """Refuse `value` unless it is a sequence of three items, `(height, width, channels)`.
+
+    `TypeError` for a value that is no sequence (a string, a number, None),
+    `ValueError` for a sequence of another length.
+    """
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
         message = (
             f"`{name}` must be a tuple (height, width, channels). "
@@ -260,6 +264,11 @@ def check_image_shape(value: Any, name: str = "image_shape", *, min_side: int = 
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             raise TypeError(message)
         raise ValueError(message)
+
+
+def check_image_shape(value: Any, name: str = "image_shape", *, min_side: int = 4) -> tuple:
+    """Return `value` as `(height, width, channels)` of ints within the library's bounds."""
+    check_shape_triple(value, name)
     if not all(is_int(item) for item in value):
         message = f"`{name}` must hold integers. Received: {name}={_short_repr(value)}"
         raise TypeError(message)
