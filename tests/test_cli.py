@@ -164,7 +164,8 @@ def test_demo_writes_its_files(tmp_path):
     assert code == 0, stderr
     assert "loss:" in stdout and "PSNR" in stdout
     # The digits it trains on, not those it loads (it said 64).
-    assert "Training a ConvAutoencoder on 57 sample digits (7 more validate)" in stdout
+    training = "Training a ConvAutoencoder on 57 sample digits (7 more validate) for 1 epoch\n"
+    assert training in stdout
     for name in ("comparison.png", "loss.png", "model.keras", "metrics.json"):
         assert (out / name).stat().st_size > 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -830,6 +831,14 @@ def test_version(capsys):
         # A forgotten model: the first image was taken for it.
         (["denoise", "a.png", "b.png"], "argument MODEL: the model file must end with `.keras`"),
         (["evaluate", "m.h5", "--data", "sample"], "argument MODEL: the model file must end"),
+        # Rules between flags (more in test_model_options_are_checked_before_the_data_is_read).
+        (["train", "--data", "sample", "--filters", "8", "16", "--out", "m.keras"],
+         "keras-denoise train: error: --filters applies to `--model unet` only "
+         "(see `keras-denoise train --help`)"),
+        (["train", "--data", "sample", "--activation", "silu", "--out", "m.keras"],
+         "--activation applies"),
+        (["denoise", "m.keras", "a.png", "--overlap", "8193"],
+         "`overlap` must be at most 8192. Received: overlap=8193"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_2(capsys, argv, fragment):
@@ -962,18 +971,6 @@ def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
         (["denoise", "{image}.keras", "{image}"], "zip"),
         (["denoise", "{plain}", "{image}"], "plain.keras is not a keras-denoise model"),
         (["train", "--data", "{tmp}/nothing", "--out", "{tmp}/m.keras"], "nothing"),
-        (["train", "--data", "sample", "--model", "unet", "--latent-dim", "4",
-          "--out", "{tmp}/m.keras"], "--latent-dim"),
-        (["train", "--data", "sample", "--filters", "8", "16", "--out", "{tmp}/m.keras"],
-         "--filters applies to `--model unet` only"),
-        (["train", "--data", "sample", "--activation", "silu", "--out", "{tmp}/m.keras"],
-         "--activation applies"),
-        (["train", "--data", "sample", "--model", "unet", "--filters", "8", "16",
-          "--convolutions", "3", "2", "1", "--out", "{tmp}/m.keras"], "one count per level"),
-        (["train", "--data", "sample", "--model", "unet", "--convolutions", "3", "2",
-          "--out", "{tmp}/m.keras"], "of `filters` (4)"),
-        (["train", "--data", "sample", "--model", "unet", "--filters", *["4"] * 9,
-          "--out", "{tmp}/m.keras"], "between 1 and 8"),
     ],
 )  # fmt: skip
 def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment):
@@ -1059,6 +1056,20 @@ def test_denoise_refuses_npy_arrays_it_would_misread(capsys, tmp_path, conv_path
     assert main(argv) == 1
     assert_one_line_error(capsys.readouterr().err, "input.npy", fragment)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad", ["wrong-size", "out-of-range"])
+def test_denoise_writes_nothing_when_a_later_input_is_bad(capsys, tmp_path, conv_path, bad):
+    # The first image was denoised and written before the second was read.
+    write_png(tmp_path / "good.png", np.zeros((16, 16), np.uint8))
+    array = np.zeros((12, 12), np.float32) if bad == "wrong-size" else np.full((16, 16), 2.0)
+    np.save(tmp_path / "later.npy", array)
+    out = tmp_path / "out"
+    argv = ["denoise", str(conv_path), str(tmp_path / "good.png"), str(tmp_path / "later.npy"),
+            "-o", str(out)]  # fmt: skip
+    assert main(argv) == 1
+    assert_one_line_error(capsys.readouterr().err, "later.npy")
+    assert not out.exists()
 
 
 def test_denoise_says_a_folder_is_a_folder(capsys, tmp_path, conv_path):
@@ -1177,7 +1188,9 @@ def test_model_options_are_checked_before_the_data_is_read(
 ):
     too_late = _fails_if_called("the model's options should have been checked first")
     monkeypatch.setattr("keras_denoise._cli._load_data", too_late)
-    assert main(["train", "--data", "sample", "--out", str(tmp_path / "m.keras"), *flags]) == 1
+    with pytest.raises(SystemExit) as caught:  # a usage error
+        main(["train", "--data", "sample", "--out", str(tmp_path / "m.keras"), *flags])
+    assert caught.value.code == 2
     assert_one_line_error(capsys.readouterr().err, fragment)
     assert list(tmp_path.iterdir()) == []
 

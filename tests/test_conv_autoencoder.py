@@ -135,7 +135,7 @@ def test_denoise_rejects_images_the_model_was_not_built_for(shape):
     # Smaller and larger sides alike: the model's own error would not name the sizes.
     message = (
         r"`images` do not fit this model, which takes images of shape \(16, 16, 1\) with 1 "
-        rf"channel\(s\). Received: images with shape {re.escape(str(shape))}"
+        rf"channel\. Received: images with shape {re.escape(str(shape))}"
     )
     with pytest.raises(ValueError, match=message):
         _small().denoise(np.zeros(shape, "float32"))

@@ -284,7 +284,7 @@ def test_fixed_size_model_denoises_a_large_image_whole():
 def test_denoise_rejects_wrong_channels(shape):
     message = (
         r"`images` do not fit this model, which takes images of shape "
-        r"\(N, height, width, channels\) with 1 channel\(s\)\. "
+        r"\(N, height, width, channels\) with 1 channel\. "
         rf"Received: images with shape {re.escape(str(shape))}$"
     )
     with pytest.raises(ValueError, match=message):
@@ -300,7 +300,7 @@ def test_denoise_rejects_wrong_rank(shape):
 
 def test_fixed_size_model_rejects_other_sizes():
     message = (
-        r"which takes images of shape \(16, 16, 1\) with 1 channel\(s\)\. "
+        r"which takes images of shape \(16, 16, 1\) with 1 channel\. "
         r"Received: images with shape \(2, 12, 16\)$"
     )
     with pytest.raises(ValueError, match=message):

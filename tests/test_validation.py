@@ -119,3 +119,11 @@ def test_a_seed_of_none_is_refused_unless_allowed():
     message = r"`seed` must be an integer between 0 and 2\*\*32 - 1\. Received: seed=None$"
     with pytest.raises(TypeError, match=message):
         _validation.check_seed(None)
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(0, "0 images"), (1, "1 image"), (2, "2 images"), (1200, "1,200 images")],
+)
+def test_counted_says_one_without_plural(count, expected):
+    assert _validation.counted(count, "image") == expected

@@ -58,7 +58,28 @@ _DEMO_OUT = "keras-denoise-demo"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
-    """An `ArgumentParser` whose usage errors take a single line on stderr."""
+    """An `ArgumentParser` whose usage errors take a single line on stderr.
+
+    `check`, when given, is called with the parsed arguments: a `ValueError`
+    from it is a usage error, for rules between flags that no flag's `type`
+    can check alone.
+    """
+
+    def __init__(
+        self, *args: Any, check: Callable[[argparse.Namespace], Any] | None = None, **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        self.check = check
+
+    def parse_known_args(self, args=None, namespace=None):
+        # A command's parser is run through this method by its parent, too.
+        namespace, extras = super().parse_known_args(args, namespace)
+        if self.check is not None:
+            try:
+                self.check(namespace)
+            except ValueError as error:
+                self.error(str(error))
+        return namespace, extras
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -90,9 +111,12 @@ def _fraction(value: float, name: str) -> float:
     return value
 
 
-def _nonnegative_int(value: int, name: str) -> int:
+def _nonnegative_int(value: int, name: str, maximum: int | None = None) -> int:
     if value < 0:
         message = f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
+        raise ValueError(message)
+    if maximum is not None and value > maximum:
+        message = f"`{name}` must be at most {maximum}. Received: {name}={value!r}"
         raise ValueError(message)
     return value
 
@@ -384,8 +408,8 @@ def _match_channels(images: np.ndarray, channels: int, name: str) -> np.ndarray:
         images = np.repeat(images, 3, axis=-1)
     if images.shape[-1] != channels:
         message = (
-            f"{name} has {received} channel(s), which cannot be converted to the "
-            f"{channels} channel(s) the model takes"
+            f"{name} has {_validation.counted(received, 'channel')}, which cannot be converted "
+            f"to the {_validation.counted(channels, 'channel')} the model takes"
         )
         raise ValueError(message)
     return images
@@ -443,7 +467,8 @@ def _psnr_report(
         "psnr_denoised": float(metrics.psnr(clean, denoised)),
     }
     print(
-        f"PSNR on {len(clean)} held-out images (noise_factor={noise_factor}): "
+        f"PSNR on {_validation.counted(len(clean), 'held-out image')} "
+        f"(noise_factor={noise_factor}): "
         f"noisy {report['psnr_noisy']:.2f} dB -> denoised {report['psnr_denoised']:.2f} dB"
     )
     return report, noisy, denoised
@@ -480,8 +505,9 @@ def _demo(args: argparse.Namespace) -> None:
     model = ConvAutoencoder(image_shape=train.shape[1:])
     model.compile()
     print(
-        f"Training a ConvAutoencoder on {train_count} sample digits ({len(train) - train_count} "
-        f"more validate) for {args.epochs} epoch(s)"
+        f"Training a ConvAutoencoder on {_validation.counted(train_count, 'sample digit')} "
+        f"({len(train) - train_count:,} more validate) for "
+        f"{_validation.counted(args.epochs, 'epoch')}"
     )
     start = time.perf_counter()
     history = model.fit_denoising(
@@ -725,8 +751,8 @@ def _train(args: argparse.Namespace) -> None:
         )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     print(
-        f"Training a {type(model).__name__} on {split_at} images of "
-        f"{'x'.join(map(str, train.shape[1:]))} for {args.epochs} epoch(s)"
+        f"Training a {type(model).__name__} on {_validation.counted(split_at, 'image')} of "
+        f"{'x'.join(map(str, train.shape[1:]))} for {_validation.counted(args.epochs, 'epoch')}"
     )
     history = model.fit_denoising(
         train,
@@ -769,7 +795,7 @@ def _train(args: argparse.Namespace) -> None:
     # removed it.
     if not history.history:
         print(
-            f"{PROG}: --resume: the backup held all {args.epochs} epoch(s), so none was left to "
+            f"{PROG}: --resume: the backup held every epoch ({args.epochs}), so none was left to "
             "train; the restored model is written and scored"
             + ("" if losses else ", with no losses to plot"),
             file=sys.stderr,
@@ -860,11 +886,14 @@ def _denoise(args: argparse.Namespace) -> None:
             )
             raise ValueError(message)
         options[name] = value
-    # The folder is made before the first write, so that a bad first input leaves nothing.
+    # Every input is read and checked before any is denoised, so that a bad one, wherever it
+    # comes in the list, leaves no output (and no folder) behind. Each is read again below
+    # rather than kept: the inputs may not fit in memory together.
+    for path in outputs.values():
+        _fit_images(model, _read_input(path)[0], path)
     for out, path in outputs.items():
         images, write = _read_input(path)
-        images = _fit_images(model, images, path)
-        result = model.denoise(images, **options)
+        result = model.denoise(_fit_images(model, images, path), **options)
         os.makedirs(args.output, exist_ok=True)
         write(result, out)
         print(f"{path} -> {out}")
@@ -986,6 +1015,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "train",
         parents=[common],
         formatter_class=formatter,
+        check=_model_options,  # a flag of the other model is a usage error
         help="train a denoiser on MNIST, the sample, an .npz or a folder of images",
         description=(
             "Train a denoiser on clean images, with fresh Gaussian noise every epoch, and\n"
@@ -1153,7 +1183,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     denoise.add_argument(
         "--overlap",
-        type=_checked(int, _nonnegative_int, "overlap"),
+        type=_checked(int, _nonnegative_int, "overlap", maximum=_validation.MAX_IMAGE_SIDE),
         metavar="N",
         help="pixels of context around each tile (default: the model's receptive radius, "
         "which makes tiling exact)",

@@ -171,7 +171,8 @@ class DenoiserMixin(_ModelBase):
             )
             message = (
                 f"`{name}` do not fit this model, which takes images of shape {expected} "
-                f"with {channels} channel(s). Received: {name} with shape {shape}"
+                f"with {_validation.counted(channels, 'channel')}. "
+                f"Received: {name} with shape {shape}"
             )
             raise ValueError(message)
         return array, single, squeezed

@@ -55,6 +55,11 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     return text
 
 
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun`, plural unless one: "1 image", "1,200 images"."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def is_int(value: Any) -> bool:
     """Whether `value` is an integer (and not a bool)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
