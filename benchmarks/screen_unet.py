@@ -520,7 +520,6 @@ def main(argv=None) -> dict:
     if args.passes > 1 or variant:
         # The experiments build their own graph; unset options take UNetDenoiser's defaults.
         from keras_denoise import _validation
-        from keras_denoise._unet_denoiser import _check_convolutions
 
         defaults = inspect.signature(UNetDenoiser).parameters
         keywords = {name: options.get(name, defaults[name].default) for name in allowed}
@@ -530,7 +529,9 @@ def main(argv=None) -> dict:
                 raise ValueError(f"--groups must divide every width of `filters`. Received: "
                                  f"--groups={args.groups}, filters={list(filters)}")
             if variant:
-                convolutions = _check_convolutions(keywords["convolutions"], len(filters))
+                convolutions = _validation.check_convolutions(
+                    keywords["convolutions"], len(filters)
+                )
         except (TypeError, ValueError) as error:  # TypeError: not a sequence of integers
             parser.error(str(error))
         decoder_filters = None

@@ -745,6 +745,34 @@ def test_unknown_flag_exits_2_in_a_real_process():
     assert_one_line_error(stderr, "--epoch-count")
 
 
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["train", "--data", "sample", "--out", "m.keras", "--bogus"], "--bogus"),
+        (["train", "--data", "sample", "--out", "m.keras", "--filters", "8", "16"], "--filters"),
+        (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--filters", "8",
+          "16", "--convolutions", "2", "2", "2"], "one count per level"),
+    ],
+    ids=["unknown-flag", "other-model", "convolutions"],
+)  # fmt: skip
+def test_usage_errors_come_before_keras_starts(argv, fragment):
+    # Checking the flags imported Keras, whose backend's start-up logs came before the error.
+    script = (
+        "import sys\n"
+        "from keras_denoise._cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit as exit:\n"
+        "    print(exit.code, 'keras' in sys.modules)\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert process.stdout == "2 False\n", process.stderr
+    assert_one_line_error(process.stderr, fragment)
+
+
 # --- errors, in this process -----------------------------------------------------------------
 
 

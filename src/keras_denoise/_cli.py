@@ -570,8 +570,6 @@ def _model_options(args: argparse.Namespace) -> dict:
         ValueError: for a flag of the other model, or `--convolutions` that do
             not fit the levels of `--filters`.
     """
-    from keras_denoise._unet_denoiser import UNetDenoiser, _check_convolutions
-
     for model, names in _MODEL_FLAGS.items():
         for name in names:
             if model != args.model and getattr(args, name) is not None:
@@ -590,8 +588,13 @@ def _model_options(args: argparse.Namespace) -> dict:
         if len(counts) == 1:
             options["convolutions"] = counts[0]  # for every level
         else:
-            filters = options.get("filters", _default(UNetDenoiser, "filters"))
-            options["convolutions"] = _check_convolutions(counts, len(filters))
+            if "filters" in options:
+                filters = options["filters"]
+            else:  # Keras is imported only here: usage errors come before its start-up logs
+                from keras_denoise._unet_denoiser import UNetDenoiser
+
+                filters = _default(UNetDenoiser, "filters")
+            options["convolutions"] = _validation.check_convolutions(counts, len(filters))
     return options
 
 

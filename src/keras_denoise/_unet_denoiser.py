@@ -122,25 +122,6 @@ def _conv_weights(
     return total + filters[0] * channels  # the 1x1 output convolution
 
 
-def _check_convolutions(value: Any, levels: int) -> tuple[int, ...]:
-    """`value` as one count of convolutions per level (an int applies to every level)."""
-    if _validation.is_int(value):
-        count = _validation.check_positive_int(
-            value, "convolutions", maximum=_validation.MAX_CONVOLUTIONS
-        )
-        return (count,) * levels
-    counts = _validation.check_filters(
-        value, "convolutions", maximum=_validation.MAX_CONVOLUTIONS
-    )
-    if len(counts) != levels:
-        message = (
-            f"`convolutions` must hold one count per level of `filters` ({levels}). "
-            f"Received: convolutions={value!r}"
-        )
-        raise ValueError(message)
-    return counts
-
-
 def _check_image_shape(value: Any) -> tuple:
     """`(height, width, channels)` where height and width may be None."""
     _validation.check_shape_triple(value, "image_shape")
@@ -297,7 +278,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
     ):
         image_shape = _check_image_shape(image_shape)
         filters = _validation.check_filters(filters, "filters")
-        convolutions = _check_convolutions(convolutions, len(filters))
+        convolutions = _validation.check_convolutions(convolutions, len(filters))
         activation = _validation.check_activation(activation, "activation")
         batch_norm = _validation.check_bool(batch_norm, "batch_norm")
         mark_clipped = _validation.check_bool(mark_clipped, "mark_clipped")

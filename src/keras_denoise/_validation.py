@@ -219,6 +219,21 @@ def check_filters(value: Any, name: str, *, maximum: int = MAX_FILTERS) -> tuple
 MODEL_KEYWORDS = ("name", "trainable")
 
 
+def check_convolutions(value: Any, levels: int) -> tuple[int, ...]:
+    """`value` as one count of convolutions per level (an int applies to every level)."""
+    if is_int(value):
+        count = check_positive_int(value, "convolutions", maximum=MAX_CONVOLUTIONS)
+        return (count,) * levels
+    counts = check_filters(value, "convolutions", maximum=MAX_CONVOLUTIONS)
+    if len(counts) != levels:
+        message = (
+            f"`convolutions` must hold one count per level of `filters` ({levels}). "
+            f"Received: convolutions={value!r}"
+        )
+        raise ValueError(message)
+    return counts
+
+
 def check_model_kwargs(kwargs: dict, owner: str) -> None:
     """Refuse keywords that neither `owner` nor `keras.Model` would use (typos, say)."""
     unknown = sorted(set(kwargs) - set(MODEL_KEYWORDS))
