@@ -995,7 +995,9 @@ def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
         (["denoise", "{conv}", "{image}", "{tmp}/other/image.png", "-o", "{tmp}/out"],
          "would both be written to"),
         (["denoise", "{conv}", "{image}", "-o", "{tmp}"], "overwrite"),
-        (["denoise", "{tmp}/missing.keras", "{image}"], "missing.keras"),
+        (["denoise", "{tmp}/missing.keras", "{image}"], "no such model file: "),
+        (["evaluate", "{tmp}/missing.keras", "--data", "sample"], "no such model file: "),
+        (["denoise", "{tmp}/dir.keras", "{image}"], "dir.keras is a folder, not a `.keras` model"),
         (["denoise", "{image}.keras", "{image}"], "zip"),
         (["denoise", "{plain}", "{image}"], "plain.keras is not a keras-denoise model"),
         (["train", "--data", "{tmp}/nothing", "--out", "{tmp}/m.keras"], "nothing"),
@@ -1005,6 +1007,7 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment
     image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "folder.png").mkdir()
+    (tmp_path / "dir.keras").mkdir()
     (tmp_path / "other").mkdir()
     write_png(tmp_path / "other" / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "image.png.keras").write_bytes(b"not a zip")
@@ -1364,6 +1367,7 @@ def denoise_argv_raising(monkeypatch, tmp_path, error):
 
     monkeypatch.setattr(keras_denoise, "load_model", load_model)
     image = write_png(tmp_path / "image.png", np.zeros((16, 16), np.uint8))
+    (tmp_path / "m.keras").write_bytes(b"")  # a file, for the command line's own check
     return ["denoise", str(tmp_path / "m.keras"), str(image), "-o", str(tmp_path / "out")]
 
 

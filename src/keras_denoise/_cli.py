@@ -847,9 +847,20 @@ def _read_input(path: str) -> tuple[np.ndarray, Callable[[np.ndarray, str], None
     return images, write
 
 
-def _denoise(args: argparse.Namespace) -> None:
+def _load_model(path: str) -> Any:
+    """The model of MODEL, with the command line's words for a path that is not a file."""
     from keras_denoise import load_model
 
+    if os.path.isdir(path):
+        message = f"{path} is a folder, not a `.keras` model file"
+        raise IsADirectoryError(message)
+    if not os.path.exists(path):
+        message = f"no such model file: {path}"  # `load_model` would name its `filepath`
+        raise FileNotFoundError(message)
+    return load_model(path, compile=False)
+
+
+def _denoise(args: argparse.Namespace) -> None:
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         message = f"`--output` must be a folder. Received: --output={args.output!r}, a file"
         raise NotADirectoryError(message)
@@ -873,7 +884,7 @@ def _denoise(args: argparse.Namespace) -> None:
             raise ValueError(message)
         outputs[out] = path
         _check_output_file(out, "--output", given=args.output, make_folder=True)
-    model = load_model(args.model, compile=False)
+    model = _load_model(args.model)
     height, width, _ = _model_image_shape(model, args.model)
     options = {} if args.batch_size is None else {"batch_size": args.batch_size}
     # --overlap counts for the automatic tiling of large images too, not only with --tile-size.
@@ -903,14 +914,14 @@ def _denoise(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from keras_denoise import load_model, plotting
+    from keras_denoise import plotting
     from keras_denoise._evaluate import evaluate, format_table
 
     for option, path in (("--json", args.json), ("--figure", args.figure)):
         if path is not None:
             _check_output_file(path, option)
             _check_not_an_input(path, option, args)
-    model = load_model(args.model, compile=False)
+    model = _load_model(args.model)
     height, width, channels = _model_image_shape(model, args.model)
     # Images are resized to a model of one size; for one fixed side, `_fit_images` checks it.
     size = None if height is None or width is None else (height, width)
