@@ -154,3 +154,20 @@ def test_trains_a_model_and_survives_save_and_load(model_class, tmp_path, rng):
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     np.testing.assert_allclose(loaded.predict(images, verbose=0),
                                model.predict(images, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16"])
+def test_kernels_of_other_float_dtypes_take_its_step(dtype, rng):
+    # Keras's scale factor was a float32 tensor: a float64 kernel's step failed on TensorFlow
+    # ("Input 'y' of 'Mul' Op has type float32 that does not match type float64").
+    layer = keras.layers.Conv2D(6, 3, use_bias=False, dtype=dtype)
+    kernel = _kernel(layer, (None, 8, 8, 4))
+    (gradient,), (move,) = _one_step(ConvMuon(0.01), [kernel], rng)
+    assert kernel.dtype == dtype
+    reference = keras.layers.Conv2D(6, 3, use_bias=False)
+    reference.build((None, 8, 8, 4))
+    reference.kernel.assign(np.zeros(reference.kernel.shape))
+    ConvMuon(0.01).apply_gradients([(gradient, reference.kernel)])
+    expected = -keras.ops.convert_to_numpy(reference.kernel)
+    np.testing.assert_allclose(move, expected, rtol=0.05 if dtype == "float16" else 1e-4,
+                               atol=1e-4 if dtype == "float16" else 1e-6)

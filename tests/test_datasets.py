@@ -299,6 +299,25 @@ def test_load_images_16_bit_png(tmp_path):
     np.testing.assert_allclose(load_images(path)[0, ..., 0], pixels / 65535.0, atol=1e-6)
 
 
+def test_read_image_16_bit_grayscale_with_alpha_png_is_grayscale(tmp_path):
+    # Pillow decodes such files ("LA;16B") as 8-bit RGBA: they were read as 3 equal channels,
+    # and turned every image of a folder holding one into colour.
+    path = tmp_path / "gray-alpha.png"
+    pixels = np.array([[0, 30000], [65535, 1000]], np.uint16)
+    rows = b"".join(
+        b"\x00" + b"".join(struct.pack(">HH", value, 65535) for value in row) for row in pixels
+    )
+    header = struct.pack(">IIBBBBB", 2, 2, 16, 4, 0, 0, 0)  # 16 bits, grayscale with alpha
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+                     + _png_chunk(b"IDAT", zlib.compress(rows)) + _png_chunk(b"IEND", b""))
+    assert Image.open(path).mode == "RGBA"
+    image = read_image(path)
+    assert image.shape == (2, 2, 1)
+    np.testing.assert_allclose(image[..., 0], pixels / 65535.0, atol=1 / 255)  # the high bytes
+    _save(tmp_path / "plain.png", np.zeros((2, 2), np.uint8))
+    assert load_images(tmp_path).shape == (2, 2, 2, 1)
+
+
 def test_read_image_big_endian_16_bit_tiff(tmp_path):
     # Mode "I;16B", the byte order of many scientific TIFFs: Pillow's own extrema and
     # conversions refuse it ("image has wrong mode").
@@ -400,9 +419,26 @@ def test_gray_palette_images_keep_one_channel(tmp_path):
     assert read_image(tmp_path / "c.png").shape == (8, 8, 3)
 
 
-def test_unconvertible_colour_space_names_the_file(tmp_path):
+def test_lab_images_read_as_grayscale_through_rgb(tmp_path):
+    # Pillow turns LAB into RGB but not into grayscale: `channels=1` refused what the
+    # default reading took.
+    Image.new("LAB", (8, 8), (50, 20, 200)).save(tmp_path / "lab.tif")
+    colour = read_image(tmp_path / "lab.tif")
+    gray = load_images(tmp_path / "lab.tif", channels=1)[0]
+    assert colour.shape == (8, 8, 3) and gray.shape == (8, 8, 1)
+    np.testing.assert_allclose(gray[..., 0], colour @ np.array([0.299, 0.587, 0.114]),
+                               atol=1 / 255)
+
+
+def test_unconvertible_colour_space_names_the_file(tmp_path, monkeypatch):
     Image.new("LAB", (8, 8)).save(tmp_path / "lab.tif")
-    with pytest.raises(ValueError, match="lab.tif"):
+
+    def convert(self, mode=None, *args, **kwargs):
+        message = f"conversion from {self.mode} to {mode} not supported"
+        raise ValueError(message)
+
+    monkeypatch.setattr(Image.Image, "convert", convert)
+    with pytest.raises(ValueError, match=r"^Could not read the image file '.*lab\.tif': conv"):
         load_images(tmp_path / "lab.tif", channels=1)
 
 

@@ -76,6 +76,42 @@ def test_atomic_path_cleans_up_after_an_interrupt(tmp_path):
     assert os.listdir(tmp_path) == ["data.txt"]
 
 
+def test_atomic_path_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    # A private file came back readable by everyone: the new file took the umask's mode.
+    target = tmp_path / "private.txt"
+    target.write_text("old")
+    target.chmod(0o600)
+    with atomic_path(target) as tmp:
+        with open(tmp, "w") as handle:
+            handle.write("new")
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_atomic_path_writes_through_a_link(tmp_path):
+    # The link was replaced by a plain file, and the file it named kept the old content.
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "best.txt"
+    target.write_text("old")
+    link = tmp_path / "best.txt"
+    link.symlink_to(target)
+    with atomic_path(link) as tmp:
+        with open(tmp, "w") as handle:
+            handle.write("new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert sorted(os.listdir(tmp_path / "runs")) == ["best.txt"]
+
+
+@pytest.mark.parametrize("name", ["a" * 251 + ".png", "\u56fe" * 80 + ".npy", "b" * 200 + ".txt"])
+def test_atomic_path_takes_the_longest_names(tmp_path, name):
+    # The temporary file was named after the file and some 20 bytes longer, so names that
+    # the file system takes (up to 255 bytes; 80 CJK characters are 240) failed with
+    # "File name too long" for the temporary file.
+    with atomic_path(tmp_path / name) as tmp:
+        with open(tmp, "w") as handle:
+            handle.write("data")
+    assert os.listdir(tmp_path) == [name]
+
+
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
 def test_atomic_path_gives_default_permissions(tmp_path, umask, mode):
     # The permissions `open` would give a new file under the user's umask.
@@ -123,6 +159,9 @@ def test_save_refuses_to_overwrite_when_asked(saved, method):
         ({"model": "model"}, TypeError, "model='model'"),
         ({"model": _NotAKerasModel()}, TypeError, "model=<not a Keras model>"),
         ({"filepath": 3}, TypeError, "filepath=3"),
+        # Keras's unzipped format, a folder whose name must not end in .keras; it named the
+        # temporary file.
+        ({"zipped": False}, ValueError, r"^`zipped` must be True: .* Received: zipped=False$"),
     ],
 )
 def test_save_rejects_bad_arguments_and_leaves_the_file(saved, kwargs, error, match):

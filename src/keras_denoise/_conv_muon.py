@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -108,8 +109,13 @@ class ConvMuon(keras.optimizers.Muon):
         return ops.reshape(matrix, shape)
 
     def lr_adjust(self, x: Any) -> Any:
-        # Keras scales the step by sqrt(max(rows, columns)): those of the matrix, not the kernel.
-        return ops.reshape(super().lr_adjust(_as_matrix(x)), x.shape)
+        # Keras scales the step by sqrt(max(rows, columns)) * rms_rate: those of the matrix,
+        # not the kernel. The factor is a Python number here, so that it takes the dtype of `x`
+        # (Keras's is a float32 tensor, which a float64 model's TensorFlow step refuses).
+        if self.rms_rate is None:
+            return x
+        rows, columns = math.prod(x.shape[:-1]), x.shape[-1]
+        return x * (math.sqrt(max(rows, columns)) * self.rms_rate)
 
 
 def _as_matrix(x: Any) -> Any:

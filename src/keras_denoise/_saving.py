@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -57,9 +58,11 @@ def atomic_path(path: str | os.PathLike, name: str = "path") -> Iterator[str]:
     The temporary file lives in the same folder, with the same extension, so
     the final `os.replace` is atomic: readers see either the old file or the
     complete new one. On any exception the temporary file is removed and the
-    previous file (if any) is left intact. A missing folder, or a folder at
-    `path`, raises before anything is written, with the argument `name`
-    and `path` in the message (not the temporary file's name).
+    previous file (if any) is left intact. The new file keeps the permissions
+    of the one it replaces, and a symbolic link at `path` stays one: the file
+    it names is replaced, as `open` would write it. A missing folder, or a
+    folder at `path`, raises before anything is written, with the argument
+    `name` and `path` in the message (not the temporary file's name).
 
     Example:
 
@@ -72,23 +75,32 @@ def atomic_path(path: str | os.PathLike, name: str = "path") -> Iterator[str]:
     >>> target.read_text()
     '1 2 3'
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    given = path = os.fspath(path)
+    # Through a link to the file it names, as `open` writes: the link stays a link.
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        message = f"`{name}` is in a folder that does not exist. Received: {name}={path!r}"
+        message = f"`{name}` is in a folder that does not exist. Received: {name}={given!r}"
         raise FileNotFoundError(message)
     if os.path.isdir(path):
-        message = f"`{name}` is a folder, not a file. Received: {name}={path!r}"
+        message = f"`{name}` is a folder, not a file. Received: {name}={given!r}"
         raise IsADirectoryError(message)
     base = os.path.basename(path)
     extension = "".join(Path(base).suffixes[-1:])
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{extension}", dir=directory)
+    # Named after the file, but for a long name (close to the 255 bytes most file systems take)
+    # whose temporary name, some 20 bytes longer, could not be made.
+    stem = base if len(os.fsencode(base)) <= 200 else "keras-denoise"
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{extension}", dir=directory)
     os.close(fd)
-    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
+        # mkstemp makes the file private (0600); give it the permissions of the file it
+        # replaces, or those a plain open() would give a new one.
+        if os.path.isfile(path):
+            shutil.copymode(path, tmp)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -133,7 +145,8 @@ def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bo
         **kwargs: passed to `keras.saving.save_model`.
 
     Raises:
-        ValueError: if `filepath` does not end with `.keras`.
+        ValueError: if `filepath` does not end with `.keras`, or `zipped` is
+            given and not True.
         TypeError: if `model` is not a Keras model or `overwrite` not a bool.
         FileExistsError: if the file exists and `overwrite` is False.
 
@@ -153,6 +166,12 @@ def save_model(model: keras.Model, filepath: str | os.PathLike, *, overwrite: bo
     if not isinstance(model, keras.Model):
         message = f"`model` must be a keras.Model. Received: model={model!r}"
         raise TypeError(message)
+    if kwargs.get("zipped", True) is not True:  # Keras writes a folder, named other than .keras
+        message = (
+            "`zipped` must be True: keras-denoise saves `.keras` archives. "
+            f"Received: zipped={kwargs['zipped']!r}"
+        )
+        raise ValueError(message)
     if not overwrite and os.path.exists(path):
         message = f"`filepath` already exists and `overwrite` is False. Received: filepath={path!r}"
         raise FileExistsError(message)

@@ -281,14 +281,18 @@ def _check_path(path: Any, name: str = "path") -> str:
     return path
 
 
-def _open_image(path: str) -> Image.Image:
-    """The decoded Pillow image of the file at `path`."""
+def _open_image(path: str) -> tuple[Image.Image, bool]:
+    """The decoded Pillow image of the file at `path`, and whether its file is grayscale."""
     try:
         image = Image.open(path)
     except _DECODE_ERRORS as error:
         message = f"Could not read the image file {path!r}: {error}"
         raise ValueError(message) from None
     with image:
+        # Pillow decodes 16-bit grayscale-with-alpha PNGs ("LA;16B") as 8-bit RGBA.
+        gray = image.getbands() in _GRAY_BANDS or any(
+            isinstance(tile.args, str) and tile.args.startswith("LA") for tile in image.tile
+        )
         if max(image.size) > _validation.MAX_IMAGE_SIDE:
             message = (
                 f"The image file {path!r} is {image.width}x{image.height} pixels, larger than "
@@ -303,7 +307,7 @@ def _open_image(path: str) -> Image.Image:
         except _DECODE_ERRORS as error:
             message = f"Could not read the image file {path!r}: {error}"
             raise ValueError(message) from None
-    return upright
+    return upright, gray
 
 
 def _read_image_file(
@@ -314,8 +318,7 @@ def _read_image_file(
     `channels=None` keeps grayscale files as 1 channel and the others as 3.
     Alpha channels are dropped.
     """
-    image = _open_image(path)
-    gray = image.getbands() in _GRAY_BANDS
+    image, gray = _open_image(path)
     if image.mode in ("P", "PA"):  # a palette of grey levels is grayscale too
         colours = np.asarray(image.convert("RGB"))
         gray = bool((colours == colours[..., :1]).all())
@@ -335,9 +338,13 @@ def _read_image_file(
             raise ValueError(message)
         image, scale = Image.fromarray(pixels.astype(np.float32)), 65535.0
     else:
+        target = "L" if gray or channels == 1 else "RGB"
         try:
-            image = image.convert("L" if gray or channels == 1 else "RGB")
-        except ValueError as error:  # a colour space Pillow cannot convert, such as LAB
+            try:
+                image = image.convert(target)
+            except ValueError:  # a colour space Pillow turns into RGB only, such as LAB
+                image = image.convert("RGB").convert(target)
+        except ValueError as error:  # one it cannot convert at all
             message = f"Could not read the image file {path!r}: {error}"
             raise ValueError(message) from None
         scale = 255.0
@@ -600,7 +607,8 @@ def read_image(path: _PathLike) -> np.ndarray:
     grayscale (palette images whose colours are all grey included) and 3 for
     colour (alpha dropped), turned upright as their EXIF orientation tag says
     (as image viewers show them). 8-bit pixels are divided by 255, 16-bit
-    grayscale ones by 65535 (Pillow reads 16-bit colour PNGs as 8-bit);
+    grayscale ones by 65535 (Pillow reads 16-bit colour PNGs, and 16-bit
+    grayscale PNGs with alpha, as 8-bit);
     integer pixels outside 0-65535 and floating-point pixels are refused. A
     `.npy` file gives the
     image it holds, `(height, width)` or `(height, width, 1 or 3)`, as
