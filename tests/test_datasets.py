@@ -171,7 +171,8 @@ def _mnist_like(path, **overrides):
     [
         ({"x_test": None}, "missing"),
         ({"y_train": None}, "missing"),
-        ({"x_train": np.zeros((4, 16, 16), np.uint8)}, "x_train"),
+        # The shape as stored (it gave (4, 16, 16, 1), with the channel axis it adds).
+        ({"x_train": np.zeros((4, 16, 16), np.uint8)}, r"x_train.* Received: shape \(4, 16, 16\)$"),
         ({"x_test": np.zeros((2, 28, 28, 3), np.uint8)}, "x_test"),
         ({"y_train": np.zeros(3, np.uint8)}, "y_train"),
         ({"y_test": np.zeros(2, np.float32)}, "y_test"),
@@ -201,7 +202,9 @@ def test_load_mnist_accepts_channel_axis(tmp_path):
 def test_load_mnist_rejects_files_that_are_not_npz(tmp_path):
     text = tmp_path / "notes.npz"
     text.write_text("not an archive")
-    with pytest.raises(ValueError, match="notes.npz"):
+    # NumPy's own words were that the file "contains pickled (object) data".
+    match = r"notes\.npz' as an `\.npz` archive: it is not a NumPy file: neither an `\.npy` array"
+    with pytest.raises(ValueError, match=match):
         load_mnist(text)
     array = tmp_path / "array.npy"
     np.save(array, np.zeros((2, 28, 28), np.uint8))
@@ -689,6 +692,8 @@ BAD_NPY = {
     "bool": (np.zeros((4, 4), bool), "dtype bool"),
     "bytes_scale": (np.full((4, 4), 200.0, np.float32), "values in [200, 200]"),
     "negative": (np.full((4, 4), -0.5), "values in [-0.5, -0.5]"),
+    # Just above 1: it read "values in [1, 1]".
+    "just_above_one": (np.full((4, 4), 1.0000001, np.float32), "in [1.0000001, 1.0000001]"),
     "nan": (np.full((4, 4), np.nan, np.float32), "NaN"),
 }
 
@@ -717,7 +722,8 @@ def test_load_images_bad_npy_in_a_folder(tmp_path, name):
     ("content", "match"),
     [
         (b"", r"readable `\.npy` file\. Received: path=.*broken\.npy' \(it is empty\)$"),
-        (b"plain text", r"readable `\.npy` file\. Received: path=.*broken\.npy'"),
+        (b"plain text",
+         r"readable `\.npy` file\. Received: path=.*broken\.npy' \(it is not a NumPy file"),
         (None, r"`\.npz` archive.*path=.*broken\.npy"),
     ],
 )
@@ -834,6 +840,17 @@ def test_write_image_bad_shape(tmp_path, shape):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".png", ".jpg"])
+def test_write_image_refuses_sides_read_image_would_refuse(tmp_path, suffix):
+    # Written without a word (JPEG: Pillow's "broken data stream"), then refused on reading.
+    match = r"^`image` must be at most 8192 pixels on a side\. Received: shape \(1, 9000, 1\)$"
+    with pytest.raises(ValueError, match=match):
+        write_image(tmp_path / f"wide{suffix}", np.zeros((1, 9000), np.uint8))
+    assert os.listdir(tmp_path) == []
+    write_image(tmp_path / f"widest{suffix}", np.zeros((1, 8192), np.uint8))
+    assert read_image(tmp_path / f"widest{suffix}").shape[:2] == (1, 8192)
+
+
 @pytest.mark.parametrize("value", [-0.25, 1.5])
 def test_write_npy_refuses_pixels_read_image_would_refuse(tmp_path, value):
     # Written exactly, an unclipped noisy image made a file that `read_image` refused.
@@ -910,3 +927,15 @@ def test_make_sample_script_checks_the_source(script, tmp_path, capsys):
     assert script.main(["--source", str(fake), "--out", str(out)]) == 1
     assert "SHA-256" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_read_image_with_damaged_exif_warns_and_reads_the_pixels(tmp_path):
+    # Pillow cannot parse the metadata: the whole file was refused, its pixels good.
+    pixels = _pixels((8, 12))
+    path = tmp_path / "damaged.png"
+    Image.fromarray(pixels).save(path, exif=b"Exif\x00\x00\x00\x00\x00")
+    match = r"EXIF metadata of the image file .*damaged\.png"
+    with pytest.warns(UserWarning, match=match) as caught:
+        image = read_image(path)
+    assert caught[0].filename == __file__  # the warning points at the caller
+    np.testing.assert_allclose(image[..., 0], pixels / 255.0, atol=1e-6)

@@ -95,7 +95,9 @@ def test_get_config_and_repr():
     assert repr(noise) == "GaussianNoise(noise_factor=0.25, clip=None, seed=5)"
 
 
-@pytest.mark.parametrize("noise_factor", [-0.1, float("nan"), float("inf"), 1e39, 1.1e6])
+@pytest.mark.parametrize(
+    "noise_factor", [-0.1, float("nan"), float("inf"), 1e39, 1.1e6, 10**400]  # 10**400: no float
+)
 def test_bad_noise_factor_value(noise_factor):
     with pytest.raises(ValueError, match="noise_factor"):
         GaussianNoise(noise_factor)
@@ -114,16 +116,17 @@ def test_bad_noise_factor_type(noise_factor):
 
 
 @pytest.mark.parametrize(
-    "clip", [(1.0, 0.0), (0.5, 0.5), (0.0,), (0.0, 1.0, 2.0), (0.0, float("inf"))]
+    "clip", [(1.0, 0.0), (0.5, 0.5), (0.0,), (0.0, 1.0, 2.0), (0.0, float("inf")), (0, 2**1100)]
 )
 def test_bad_clip_value(clip):
     with pytest.raises(ValueError, match="clip"):
         GaussianNoise(0.5, clip=clip)
 
 
-@pytest.mark.parametrize("clip", ["01", b"01", 5, [0.0]])
+@pytest.mark.parametrize("clip", ["01", b"01", 5, [0.0], {0, 1}, {0: 1, 1: 2}])
 def test_clip_that_is_not_a_pair(clip):
-    # A string of two characters is not a pair of bounds, whatever its length.
+    # A string of two characters is not a pair of bounds, whatever its length; a set or a dict
+    # of two has no order (they were taken as (0.0, 1.0)).
     with pytest.raises(ValueError, match=r"`clip` must be a pair \(low, high\) or None"):
         GaussianNoise(0.5, clip=clip)
 
@@ -135,6 +138,8 @@ def test_clip_takes_numpy_and_integer_bounds_and_keeps_python_floats():
     assert repr(noise) == "GaussianNoise(noise_factor=0.5, clip=(0.25, 1.0), seed=0)"
     noisy = noise(np.full((2, 8, 8), 0.5, "float32"))
     assert noisy.min() >= 0.25 and noisy.max() <= 1.0
+    # An integer beyond int64, which NumPy's isfinite refused with a TypeError.
+    assert GaussianNoise(0.5, clip=(0, 2**64)).clip == (0.0, float(2**64))
 
 
 @pytest.mark.parametrize("clip", [("a", "b"), (False, True), (0.0, np.True_), (None, 1.0)])

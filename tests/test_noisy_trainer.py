@@ -401,6 +401,10 @@ def test_backup_and_restore_resumes(tmp_path):
          ValueError),
         ({"validation_data": (_images(4, (8, 8)), _images(4))}, "validation_data.*shape",
          ValueError),
+        # Keras's (x, y, sample_weight), of equal shapes: read as three validation images.
+        ({"validation_data": (_images(4), _images(4), _images(4))},
+         r"sample weights are not supported\. Received: validation_data, a tuple of 3$",
+         ValueError),
         ({"callbacks": "abc"}, r"callbacks='abc'", TypeError),
         ({"callbacks": [keras.callbacks.History(), 3]}, "callbacks", TypeError),
         ({"callbacks": list(range(100))}, r"Received: callbacks=\[0, 1, 2, [^]]*\.\.\.$",

@@ -295,6 +295,13 @@ def test_plot_history_rejects_a_validation_freq_that_does_not_fit(validation_fre
                               validation_freq=validation_freq)
 
 
+def test_plot_history_says_when_it_inferred_validation_freq():
+    # Given nothing, it echoed the value it worked out as if the caller had passed it.
+    match = r"holds 3\. Received: validation_freq=None \(inferred as 1\)$"
+    with pytest.raises(ValueError, match=match):
+        plotting.plot_history({"loss": [1, 2], "val_loss": [1, 2, 3]})
+
+
 def test_plot_history_checks_validation_freq_without_validation_values():
     with pytest.raises(ValueError, match=r"`validation_freq` must be a positive integer"):
         plotting.plot_history({"loss": [0.3, 0.2]}, validation_freq=-2)
@@ -371,6 +378,15 @@ def test_plot_latent_colours_by_value_float_labels_and_many_classes(tiny_model, 
     figure = plotting.plot_latent(tiny_model, images, labels=many_classes)
     assert len(figure.axes) == 2
     np.testing.assert_array_equal(figure.axes[0].collections[0].get_array(), many_classes)
+
+
+def test_plot_latent_names_the_classes_of_many_string_labels(tiny_model, rng):
+    # More than ten classes take a colour bar: its ticks were the classes' codes, 0 to 11.
+    images = _images(rng, 12, "gray", "float32")
+    names = [f"class {i:02d}" for i in range(12)]
+    figure = plotting.plot_latent(tiny_model, images, labels=names)
+    colour_bar = figure.axes[1]
+    assert [tick.get_text() for tick in colour_bar.get_yticklabels()] == names
 
 
 def test_plot_latent_of_identical_latents_explains_no_variance(rng):
@@ -469,7 +485,11 @@ def test_plot_latent_of_one_image_asks_for_two(tiny_model, rng, shape):
         plotting.plot_latent(tiny_model, rng.random(shape))
 
 
-@pytest.mark.parametrize("labels", [[None, 1, 2, 3], np.array(["a", 1, 2, 3], dtype=object)])
+@pytest.mark.parametrize(
+    "labels",
+    [[None, 1, 2, 3], np.array(["a", 1, 2, 3], dtype=object),
+     [0, "a", 1, "b"], (0.5, "a", "b", "c")],  # NumPy turns these numbers into strings
+)  # fmt: skip
 def test_plot_latent_refuses_labels_of_mixed_kinds(tiny_model, rng, labels):
     with pytest.raises(TypeError, match=r"`labels` must all be numbers.*dtype object"):
         plotting.plot_latent(tiny_model, _images(rng, 4, "gray", "float32"), labels=labels)
@@ -580,9 +600,11 @@ def test_plot_anomaly_scores_rejects_mismatched_lengths():
         plotting.plot_anomaly_scores([0.1, 0.4, 0.8], [0, 1])
 
 
-def test_plot_anomaly_scores_rejects_non_finite_threshold():
-    with pytest.raises(ValueError, match="threshold"):
-        plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], threshold=float("inf"))
+@pytest.mark.parametrize("threshold", [float("inf"), float("nan"), 10**400])
+def test_plot_anomaly_scores_rejects_non_finite_threshold(threshold):
+    # 10**400, past float64's range, raised Python's OverflowError.
+    with pytest.raises(ValueError, match=r"`threshold` must be finite\. Received: threshold="):
+        plotting.plot_anomaly_scores([0.1, 0.4], [0, 1], threshold=threshold)
 
 
 @pytest.mark.parametrize("threshold", ["high", True, np.True_])

@@ -356,8 +356,11 @@ def test_gray_model_takes_narrow_images_as_rank_4():
         ({"convolutions": (2, 2, 2, 17)}, ValueError, "between 1 and 16"),
         ({"convolutions": 17}, ValueError, r"at most 16\. Received: convolutions=17$"),
         ({"convolutions": (2, 2, 2, 2.0)}, TypeError, "convolutions"),
-        ({"convolutions": "2"}, TypeError, "convolutions"),
-        ({"convolutions": True}, TypeError, "convolutions"),
+        # Not "a sequence of positive integers": a single integer is one too.
+        ({"convolutions": "2"}, TypeError,
+         r"^`convolutions` must be a positive integer, or a sequence of one per level\. "
+         r"Received: convolutions='2'$"),
+        ({"convolutions": True}, TypeError, r"or a sequence .* Received: convolutions=True$"),
         ({"activation": "not_an_activation"}, ValueError, "activation"),
         ({"activation": 3}, TypeError, "activation"),
         ({"batch_norm": "yes"}, TypeError, "batch_norm"),

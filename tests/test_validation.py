@@ -87,12 +87,23 @@ def test_boolean_images_get_no_integer_hint():
         _validation.as_float_images(np.zeros((4, 4), bool))
 
 
+class _Pipeline:
+    """Not an array, as a `tf.data.Dataset` is not: NumPy makes it a 0-d object array."""
+
+    def __repr__(self):
+        return "<a data pipeline>"
+
+
 @pytest.mark.parametrize(
-    "images", ["abc", b"abc", [[0.1, 0.2], [0.3]], [np.zeros(2), np.zeros(3)]]
+    "images", ["abc", b"abc", [[0.1, 0.2], [0.3]], [np.zeros(2), np.zeros(3)], _Pipeline()]
 )
 def test_images_that_are_not_numeric_arrays(images):
+    # A pipeline was said to have "dtype object", without its value.
     received = re.escape(_validation._short_repr(images))
-    message = rf"^`images` must be a numeric array\. Received: images={received}$"
+    message = (
+        r"^`images` must be a numeric array \(a NumPy array of images, say\)\. "
+        rf"Received: images={received}$"
+    )
     with pytest.raises(TypeError, match=message):
         _validation.as_float_images(images)
 
@@ -127,3 +138,12 @@ def test_a_seed_of_none_is_refused_unless_allowed():
 )
 def test_counted_says_one_without_plural(count, expected):
     assert _validation.counted(count, "image") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(np.float32(1.01), "1.01"), (np.float32(1.0000001), "1.0000001"), (np.float32(200), "200"),
+     (-0.5, "-0.5"), (0.0, "0"), (np.float16(1.5), "1.5"), (1e30, "1e+30"), (3e-6, "3e-06")],
+)  # fmt: skip
+def test_short_float_gives_the_digits_that_tell_a_float_apart(value, expected):
+    assert _validation.short_float(value) == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,9 @@ from keras_denoise._noisy_pairs import NoisyPairs
 def _check_clip(clip: Any) -> tuple[float, float] | None:
     if clip is None:
         return None
-    if isinstance(clip, (str, bytes)) or not hasattr(clip, "__len__") or len(clip) != 2:
+    # A sequence: a set or a dict has no order to tell low from high.
+    ordered = isinstance(clip, (Sequence, np.ndarray)) and not isinstance(clip, (str, bytes))
+    if not ordered or len(clip) != 2:
         message = f"`clip` must be a pair (low, high) or None. Received: clip={clip!r}"
         raise ValueError(message)
     low, high = clip
@@ -23,7 +27,11 @@ def _check_clip(clip: Any) -> tuple[float, float] | None:
         ):
             message = f"`clip` must hold two numbers. Received: clip={clip!r}"
             raise TypeError(message)
-        if not np.isfinite(bound):
+        try:
+            finite = math.isfinite(bound)
+        except OverflowError:  # an integer past float64's range
+            finite = False
+        if not finite:
             message = f"`clip` must hold two finite numbers. Received: clip={clip!r}"
             raise ValueError(message)
     if not low < high:

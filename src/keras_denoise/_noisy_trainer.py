@@ -790,6 +790,13 @@ def fit_denoising(
         raise ValueError(message)
 
     if validation_data is not None:
+        if isinstance(validation_data, tuple) and len(validation_data) == 3:
+            # Keras's (x, y, sample_weight): NumPy would read it as three images, or refuse it.
+            message = (
+                "`validation_data` must be clean images or a (noisy, clean) pair; sample "
+                "weights are not supported. Received: validation_data, a tuple of 3"
+            )
+            raise ValueError(message)
         if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
             validation_data = _check_validation_pair(validation_data)
         else:

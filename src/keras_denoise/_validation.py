@@ -36,6 +36,17 @@ MAX_SEED = 2**32 - 1
 # What NumPy raises for a file that is not a readable `.npy` or `.npz` (zlib's error for a
 # damaged compressed member of an `.npz`).
 NUMPY_FILE_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+
+
+def numpy_file_problem(error: BaseException) -> str:
+    """`error`, from NumPy loading a file without pickles, in a user's words.
+
+    NumPy takes any file that is neither `.npy` nor zip for a pickle, and says
+    it "contains pickled (object) data", as of a text file.
+    """
+    if isinstance(error, ValueError) and str(error).startswith("This file contains pickled"):
+        return "it is not a NumPy file: neither an `.npy` array nor an `.npz` archive"
+    return str(error)
 # `keras.random.SeedGenerator` keeps its state in int32 on the torch backend.
 MAX_LAYER_SEED = 2**31 - 1
 # The data ranges the image metrics accept: SSIM divides products of two terms of the order of
@@ -53,6 +64,14 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def short_float(value: Any) -> str:
+    """The shortest digits that tell a NumPy float from its neighbours: 1.0000001, not 1."""
+    number = float(value)  # for the comparisons; `value` keeps its precision for the digits
+    if number == 0 or 1e-4 <= abs(number) < 1e16:
+        return np.format_float_positional(value, trim="-")
+    return np.format_float_scientific(value, trim="-")
 
 
 def counted(count: int, noun: str) -> str:
@@ -113,7 +132,10 @@ def check_nonnegative_float(value: Any, name: str, *, maximum: float | None = No
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         message = f"`{name}` must be a non-negative number. Received: {name}={_short_repr(value)}"
         raise TypeError(message)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer past float64's range
+        number = math.inf
     if not math.isfinite(number) or number < 0:
         message = (
             f"`{name}` must be a finite, non-negative number. "
@@ -224,6 +246,12 @@ def check_convolutions(value: Any, levels: int) -> tuple[int, ...]:
     if is_int(value):
         count = check_positive_int(value, "convolutions", maximum=MAX_CONVOLUTIONS)
         return (count,) * levels
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        message = (
+            "`convolutions` must be a positive integer, or a sequence of one per level. "
+            f"Received: convolutions={_short_repr(value)}"
+        )
+        raise TypeError(message)
     counts = check_filters(value, "convolutions", maximum=MAX_CONVOLUTIONS)
     if len(counts) != levels:
         message = (
@@ -388,14 +416,16 @@ def as_float_images(
     arrays, NaN or infinite pixels, and a rank outside `[min_ndim, max_ndim]`
     raise `ValueError`.
     """
-    if isinstance(images, (str, bytes)):
-        message = f"`{name}` must be a numeric array. Received: {name}={_short_repr(images)}"
-        raise TypeError(message)
     try:
-        array = np.asarray(images)
+        array = None if isinstance(images, (str, bytes)) else np.asarray(images)
     except (ValueError, TypeError):
-        message = f"`{name}` must be a numeric array. Received: {name}={_short_repr(images)}"
-        raise TypeError(message) from None
+        array = None
+    if array is None or (array.dtype == object and array.ndim == 0):  # not an array at all
+        message = (
+            f"`{name}` must be a numeric array (a NumPy array of images, say). "
+            f"Received: {name}={_short_repr(images)}"
+        )
+        raise TypeError(message)
     if array.dtype == np.uint8:
         array = array.astype(dtype) / np.asarray(255.0, dtype)
     elif np.issubdtype(array.dtype, np.floating) or array.dtype.name == "bfloat16":
@@ -427,7 +457,7 @@ def as_float_images(
     if check_range and (array.min() < 0.0 or array.max() > 1.0):
         message = (
             f"`{name}` must hold pixels in [0, 1]. Received: {name} with values in "
-            f"[{array.min():.4g}, {array.max():.4g}]"
+            f"[{short_float(array.min())}, {short_float(array.max())}]"
         )
         raise ValueError(message)
     return array

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, overload
 
@@ -75,12 +76,13 @@ def _mnist_split(images: Any, labels: Any, split: str, source: str) -> tuple:
     except (TypeError, ValueError) as error:  # the file's fault: a value, named with the file
         message = f"{error} (in {source})"
         raise ValueError(message) from None
+    shape = images.shape  # as stored, before a channel axis is added
     if images.ndim == 3:
         images = images[..., None]
     if images.shape[1:] != (_MNIST_SIDE, _MNIST_SIDE, 1):
         message = (
             f"`{name}` in {source} must have shape (N, 28, 28) or (N, 28, 28, 1). "
-            f"Received: shape {images.shape}"
+            f"Received: shape {shape}"
         )
         raise ValueError(message)
     labels = np.asarray(labels)
@@ -102,7 +104,8 @@ def _mnist_result(arrays: dict, source: str, return_labels: bool) -> tuple:
 
 
 def _unreadable_npz(source: str, error: Exception) -> ValueError:
-    message = f"Could not read {source} as an `.npz` archive: {error}"
+    problem = _validation.numpy_file_problem(error)
+    message = f"Could not read {source} as an `.npz` archive: {problem}"
     return ValueError(message)
 
 
@@ -301,12 +304,20 @@ def _open_image(path: str) -> tuple[Image.Image, bool]:
             raise ValueError(message)
         try:
             image.load()
-            # Upright, as viewers show it: cameras store the pixels as the sensor saw them
-            # and the rotation in an EXIF tag.
-            upright = ImageOps.exif_transpose(image)
         except _DECODE_ERRORS as error:
             message = f"Could not read the image file {path!r}: {error}"
             raise ValueError(message) from None
+        try:
+            # Upright, as viewers show it: cameras store the pixels as the sensor saw them
+            # and the rotation in an EXIF tag.
+            upright = ImageOps.exif_transpose(image)
+        except _DECODE_ERRORS as error:  # damaged metadata: the pixels are still good
+            warnings.warn(
+                f"The EXIF metadata of the image file {path!r} cannot be read ({error}); "
+                "the image is read as stored, without turning it upright.",
+                stacklevel=5,  # the caller of `read_image` or `load_images`
+            )
+            upright = image.copy()
     return upright, gray
 
 
@@ -369,7 +380,7 @@ def _load_npy(path: str, name: str = "path") -> np.ndarray:
         array = np.load(path, allow_pickle=False)
     except _validation.NUMPY_FILE_ERRORS as error:
         empty = isinstance(error, EOFError) and os.path.getsize(path) == 0
-        reason = "it is empty" if empty else error
+        reason = "it is empty" if empty else _validation.numpy_file_problem(error)
         message = f"`{name}` must be a readable `.npy` file. Received: {name}={path!r} ({reason})"
         raise ValueError(message) from None
     if not isinstance(array, np.ndarray):  # an `.npz` archive named `.npy`
@@ -405,7 +416,8 @@ def _read_npy(path: str) -> np.ndarray:
             requirement = "not hold NaN or infinite values (nor values beyond float32)"
             raise _bad_npy(path, requirement, f"an array of dtype {array.dtype}")
         if image.min() < 0.0 or image.max() > 1.0:
-            received = f"values in [{image.min():.4g}, {image.max():.4g}]"
+            low, high = _validation.short_float(image.min()), _validation.short_float(image.max())
+            received = f"values in [{low}, {high}]"
             raise _bad_npy(path, "hold pixels in [0, 1]", received)
     return image if image.ndim == 3 else image[..., None]
 
@@ -655,6 +667,12 @@ def _as_image(image: Any, name: str, *, check_range: bool = False) -> np.ndarray
             f"Received: shape {image.shape}"
         )
         raise ValueError(message)
+    if max(image.shape[:2]) > _validation.MAX_IMAGE_SIDE:  # what `read_image` reads back
+        message = (
+            f"`{name}` must be at most {_validation.MAX_IMAGE_SIDE} pixels on a side. "
+            f"Received: shape {image.shape}"
+        )
+        raise ValueError(message)
     return image
 
 
@@ -675,7 +693,8 @@ def write_image(path: _PathLike, image: Any) -> None:
             `(height, width, 3)` array in [0, 1] (uint8 is scaled by 1/255).
 
     Raises:
-        ValueError: for another extension, an image of the wrong shape, or
+        ValueError: for another extension, an image of the wrong shape or
+            more than 8192 pixels on a side (which `read_image` refuses), or
             pixels outside [0, 1] for a `.npy` file.
         TypeError: if `path` is not a path, or `image` holds neither
             floating-point nor uint8 pixels (booleans, say).

@@ -357,17 +357,19 @@ def _curve_epochs(
     """The epochs of the `count` values of the curve `key`."""
     if not key.startswith("val_") or (validation_freq is None and count == len(epochs)):
         return epochs[:count] if count <= len(epochs) else np.arange(1, count + 1)
-    if validation_freq is None:
+    given = validation_freq
+    if validation_freq is None:  # inferred: one validation every this many epochs
         validation_freq = max(len(epochs) // count, 1)
     if isinstance(validation_freq, int):
         placed = epochs[epochs % validation_freq == 0]
     else:
         placed = epochs[np.isin(epochs, validation_freq)]
     if len(placed) != count:
+        inferred = f" (inferred as {validation_freq})" if given is None else ""
         message = (
             f"`validation_freq` places {len(placed)} validation values on epochs "
             f"{epochs[0]}-{epochs[-1]}, but history[{key!r}] holds {count}. "
-            f"Received: validation_freq={validation_freq!r}"
+            f"Received: validation_freq={given!r}{inferred}"
         )
         raise ValueError(message)
     return placed
@@ -467,7 +469,11 @@ def plot_latent(
         )
         raise ValueError(message)
     if labels is not None:
-        labels = np.asarray(labels)
+        given, labels = labels, np.asarray(labels)
+        # NumPy turns numbers among strings into strings: [0, "a"] has a string dtype.
+        mixed = labels.dtype.kind in "US" and not isinstance(given, np.ndarray)
+        if mixed and not all(isinstance(label, (str, bytes)) for label in given):
+            labels = np.asarray(given, dtype=object)
         if labels.shape != (len(latents),):
             message = (
                 f"`labels` must have one label per image, shape ({len(latents)},). "
@@ -499,7 +505,11 @@ def plot_latent(
         else:
             values = labels.astype(np.float64) if labels.dtype.kind in "iuf" else codes
             points = ax.scatter(x, y, s=12, alpha=0.7, c=values, cmap="viridis")
-            figure.colorbar(points, ax=ax, label="label")
+            colorbar = figure.colorbar(points, ax=ax, label="label")
+            if labels.dtype.kind in "US":  # the colours stand for classes: name them
+                spread = np.linspace(0, len(classes) - 1, min(len(classes), 20)).round()
+                shown = [int(code) for code in np.unique(spread)]
+                colorbar.set_ticks(shown, labels=[str(classes[code]) for code in shown])
     ax.set_xlabel(f"PC 1 ({100 * ratios[0]:.1f}% of variance)")
     ax.set_ylabel(f"PC 2 ({100 * ratios[1]:.1f}% of variance)")
     ax.set_title("latent space (PCA)")
@@ -633,7 +643,11 @@ def plot_anomaly_scores(
         if not isinstance(threshold, numbers.Real) or isinstance(threshold, (bool, np.bool_)):
             message = f"`threshold` must be a number or None. Received: threshold={threshold!r}"
             raise TypeError(message)
-        if not math.isfinite(threshold):
+        try:
+            finite = math.isfinite(threshold)
+        except OverflowError:  # an integer past float64's range
+            finite = False
+        if not finite:
             message = f"`threshold` must be finite. Received: threshold={threshold!r}"
             raise ValueError(message)
     path = _check_path(path)
