@@ -103,6 +103,18 @@ def test_bad_noise_factor_value(noise_factor):
         GaussianNoise(noise_factor)
 
 
+def test_defaults_are_the_reference_task():
+    assert GaussianNoise().get_config() == {"noise_factor": 0.5, "clip": (0.0, 1.0), "seed": None}
+
+
+@pytest.mark.parametrize("noise_factor", [2.0, 10.0])
+def test_noise_factor_above_one_sets_the_spread(noise_factor):
+    # The statistics tests stop at 1.0; up to 1e6 is allowed.
+    clean = np.full((40, 16, 16), 0.5, dtype="float32")
+    residual = GaussianNoise(noise_factor, clip=None, seed=3)(clean) - clean
+    assert residual.std() == pytest.approx(noise_factor, rel=0.05)
+
+
 @pytest.mark.parametrize("noise_factor", [0, 0.0, 1e6, np.float32(0.5), np.int64(2)])
 def test_noise_factor_bounds_are_accepted(noise_factor):
     noise = GaussianNoise(noise_factor)

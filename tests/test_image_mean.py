@@ -121,3 +121,24 @@ def test_the_name_is_checked_first(metric_class):
 @pytest.mark.parametrize("metric_class", [PSNR, SSIM])
 def test_no_name_is_the_default_name(metric_class):
     assert metric_class(name=None).name == metric_class().name
+
+
+@pytest.mark.parametrize("metric_class", [PSNR, SSIM])
+def test_no_dtype_follows_keras_floatx(metric_class):
+    rng = np.random.default_rng(0)
+    clean = rng.random((4, 16, 16, 1))
+    keras.config.set_floatx("float16")  # not float64, which JAX without x64 computes in float32
+    try:
+        metric = metric_class()
+        metric.update_state(clean, np.clip(clean + 0.05, 0, 1))
+        assert metric.get_config()["dtype"] == "float16" == _dtype(metric.result())
+    finally:
+        keras.config.set_floatx("float32")
+
+
+def test_image_mean_checks_the_name_first():
+    # PSNR and SSIM check `name` themselves; the base class promises the same order.
+    from keras_denoise._image_mean import ImageMean
+
+    with pytest.raises(TypeError, match="`name` must be a string"):
+        ImageMean(name=3, dtype="int32")

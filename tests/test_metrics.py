@@ -164,9 +164,11 @@ def test_psnr_of_gaussian_noise_is_near_theory():
     assert psnr(clean, noisy) == pytest.approx(20.0, abs=0.1)
 
 
+@pytest.mark.parametrize("narrow", ["height", "width"])  # the window fits the smaller side
 @pytest.mark.parametrize("side", [1, 4, 7, 10])
-def test_ssim_handles_images_smaller_than_the_window(side, rng):
-    clean, estimate = _pair(rng, (2, side, side + 3), "float64")
+def test_ssim_handles_images_smaller_than_the_window(side, narrow, rng):
+    shape = (2, side, side + 3) if narrow == "height" else (2, side + 3, side)
+    clean, estimate = _pair(rng, shape, "float64")
     values = ssim(clean, estimate, reduction="none")
     assert np.all((values >= -1.0) & (values <= 1.0))
     assert ssim(clean, clean) == pytest.approx(1.0)

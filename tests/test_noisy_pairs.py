@@ -172,7 +172,24 @@ def test_streams_of_different_seeds_are_seeded_apart():
     # different streams, where a narrow range would repeat some.
     images = np.zeros((2, 4, 4), "float32")
     entropies = {GaussianNoise(0.5, seed=seed).dataset(images).entropy for seed in range(300)}
-    assert len(entropies) == 300
+    assert len(entropies) == 300 and max(entropies) >= 2**32
+
+
+def test_each_dataset_call_draws_its_own_stream():
+    # Two streams of one noise source, or of two unseeded ones, must not repeat each other's
+    # noise: each takes its seed from its source's generator.
+    noise = GaussianNoise(0.5, seed=0)
+    first, second = (noise.dataset(_images(10), batch_size=4) for _ in range(2))
+    assert not np.array_equal(first[0][0], second[0][0])
+    unseeded = [GaussianNoise(0.5).dataset(_images(10), batch_size=4)[0][0] for _ in range(2)]
+    assert not np.array_equal(*unseeded)
+
+
+def test_stream_noise_above_one_keeps_its_spread():
+    clean = np.full((64, 16, 16, 1), 0.5, "float32")
+    stream = GaussianNoise(3.0, clip=None, seed=0).dataset(clean, batch_size=32)
+    residual = np.concatenate([stream[i][0] - stream[i][1] for i in range(len(stream))])
+    assert residual.std() == pytest.approx(3.0, rel=0.05)
 
 
 def _pairs(**kwargs):

@@ -56,6 +56,23 @@ def test_tiles_reproduce_a_model_whose_radius_fits_the_overlap(shape, tile_size,
     np.testing.assert_allclose(tiled, _box_sum(images, radius), rtol=1e-5, atol=1e-5)
 
 
+def test_axis_spans_cut_at_the_lower_middle_of_an_odd_overlap():
+    # The last two windows [4, 10) and [5, 11) overlap on [5, 10): its middle, 7.5, cuts at 7.
+    spans = [tuple(span) for span in axis_spans(11, window=6, step=4)]
+    assert spans == [(0, 6, 0, 5), (4, 6, 5, 7), (5, 6, 7, 11)]
+
+
+def test_predict_tiled_defaults_to_batches_of_8_and_no_size_multiple():
+    seen = []
+
+    def record(tiles):
+        seen.append(tiles.shape)
+        return tiles
+
+    predict_tiled(record, np.zeros((1, 9, 9, 1), "float32"), tile_size=3, overlap=1)
+    assert seen == [(8, 5, 5, 1), (1, 5, 5, 1)]  # 3 x 3 windows of 5 pixels, odd and unpadded
+
+
 def test_too_little_overlap_shows_seams():
     images = np.random.default_rng(0).random((1, 40, 40, 1)).astype("float32")
     tiled = predict_tiled(lambda tiles: _box_sum(tiles, 4), images, tile_size=8, overlap=2)
