@@ -416,7 +416,8 @@ def test_resume_continues_a_run_started_with_resume(monkeypatch, capsys, tmp_pat
     assert model.is_file() and not (tmp_path / "m.keras.backup").exists()
     # The loss plot and the final losses are of the whole run: the first epoch from the backup.
     (losses,) = plotted
-    assert set(losses) == {"loss", "val_loss"} == set(epoch_1)
+    # The learning rate too, as a run without --resume plots it (the recorder saw no rate).
+    assert set(losses) == {"loss", "val_loss", "learning_rate"} == set(epoch_1)
     for name, values in losses.items():
         assert len(values) == 2 and values[0] == epoch_1[name] and np.isfinite(values[1])
     metrics = strict_json(tmp_path / "m.metrics.json")
@@ -496,6 +497,24 @@ def test_resume_settings_leave_out_what_does_not_change_the_run(tmp_path):
     assert _resume_settings(_build_parser().parse_args([*argv, "--debug"]), str(backup)) == settings
 
 
+def test_resume_takes_the_same_data_spelled_another_way(monkeypatch, tmp_path):
+    # `--data ./data.npz` was refused as another run than `--data data.npz`.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.npz").write_bytes(b"")
+    (tmp_path / "other.npz").write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    backup = tmp_path / "m.keras.backup"
+
+    def settings(data):
+        argv = ["train", "--data", data, "--resume", "--out", "m.keras"]
+        return _resume_settings(_build_parser().parse_args(argv), str(backup))
+
+    write_backup(backup, json.dumps(settings("data.npz")))
+    assert settings("./data.npz") == settings(str(tmp_path / "sub" / ".." / "data.npz"))
+    with pytest.raises(ValueError, match=r"--data '.*data\.npz' there, '.*other\.npz' now"):
+        settings("other.npz")
+
+
 @pytest.mark.parametrize("saved", ["[1, 2]", '"options"', "null"])
 def test_resume_refuses_options_that_are_not_a_json_object(tmp_path, saved):
     backup = tmp_path / "m.keras.backup"
@@ -512,14 +531,20 @@ def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, r
     model = tmp_path / "m.keras"
     argv = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "4",
             "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
-    # A run stopped after its last epoch's backup, before Keras removed the backup.
-    with monkeypatch.context() as patch:
-        patch.setattr(keras.callbacks.BackupAndRestore, "on_train_end", lambda self, logs: None)
-        assert main(argv) == 0
-    trained = load_model(model).get_weights()
-    final_loss = strict_json(tmp_path / "m.metrics.json")["final_loss"]
-    for path in (model, tmp_path / "m.metrics.json", tmp_path / "m.loss.png"):
-        path.unlink()
+    # A run stopped after its last epoch, while the model was being written. Keras deleted
+    # its backup when training ended, before: the whole run was lost.
+    trained = []
+
+    def interrupted_save(self, *args, **kwargs):
+        trained.append(self.get_weights())
+        raise Interrupted
+
+    with monkeypatch.context() as patch, pytest.raises(Interrupted):
+        patch.setattr(ConvAutoencoder, "save", interrupted_save)
+        main(argv)
+    assert not model.exists()
+    history = json.loads((tmp_path / "m.keras.backup" / _RESUME_HISTORY).read_text())
+    final_loss = history["epochs"][-1]["loss"]
     if not recorded:  # as a backup of a version that recorded no losses
         (tmp_path / "m.keras.backup" / _RESUME_HISTORY).unlink()
     capsys.readouterr()
@@ -533,7 +558,7 @@ def test_resume_of_a_backup_holding_every_epoch(monkeypatch, capsys, tmp_path, r
     loss_plot = f"{tmp_path / 'm.loss.png'}, " if recorded else ""
     assert wrote == f"Wrote {model}, {loss_plot}{tmp_path / 'm.metrics.json'}"
     restored = load_model(model).get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(trained, restored, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(trained[0], restored, strict=True))
     metrics = strict_json(tmp_path / "m.metrics.json")
     assert metrics.get("final_loss") == (final_loss if recorded else None)
     assert np.isfinite(metrics["psnr_denoised"])
@@ -995,6 +1020,16 @@ def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
         (["denoise", "{conv}", "{image}", "{tmp}/other/image.png", "-o", "{tmp}/out"],
          "would both be written to"),
         (["denoise", "{conv}", "{image}", "-o", "{tmp}"], "overwrite"),
+        # Outputs that would replace or join an input (a link left in the output folder).
+        (["denoise", "{conv}", "{image}", "{tmp}/second.png", "-o", "{tmp}/linked"],
+         "linked/image.png would overwrite the input {tmp}/second.png"),
+        (["train", "--data", "{tmp}/other", "--out", "{tmp}/other/m.keras", "--epochs", "1"],
+         "`--out` would write into the folder of images of --data"),
+        (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/x.png", "--figure",
+          "{tmp}/./x.png"], "`--json` and `--figure` must be different files"),
+        # load_mnist's `path` is the --mnist-path option.
+        (["train", "--data", "mnist", "--mnist-path", "{tmp}/nope.npz", "--out", "{tmp}/m.keras"],
+         "`--mnist-path` does not exist or is not a file. Received: --mnist-path='"),
         (["denoise", "{tmp}/missing.keras", "{image}"], "no such model file: "),
         (["evaluate", "{tmp}/missing.keras", "--data", "sample"], "no such model file: "),
         (["denoise", "{tmp}/dir.keras", "{image}"], "dir.keras is a folder, not a `.keras` model"),
@@ -1008,13 +1043,17 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "folder.png").mkdir()
     (tmp_path / "dir.keras").mkdir()
+    write_png(tmp_path / "second.png", np.zeros((16, 16), np.uint8))
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "image.png").symlink_to(tmp_path / "second.png")
     (tmp_path / "other").mkdir()
     write_png(tmp_path / "other" / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "image.png.keras").write_bytes(b"not a zip")
     np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
     names = {"conv": conv_path, "image": image, "tmp": tmp_path, "plain": plain_path}
     assert main([arg.format(**names) for arg in argv]) == 1
-    assert_one_line_error(capsys.readouterr().err, fragment)
+    assert_one_line_error(capsys.readouterr().err, fragment.format(**names))
+    assert (tmp_path / "second.png").read_bytes() == (tmp_path / "image.png").read_bytes()
 
 
 @pytest.mark.parametrize("output", [".", "./", "sub/..", "link"])

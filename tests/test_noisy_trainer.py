@@ -671,6 +671,22 @@ def test_cosine_schedule_decays_per_epoch_and_restores_the_learning_rate():
     assert float(model.optimizer.learning_rate) == pytest.approx(0.002)
 
 
+def test_cosine_schedule_shows_its_rate_to_the_callers_callbacks():
+    # The scheduler ran after them: they saw the previous epoch's rate, and no rate in the logs.
+    seen = []
+
+    def rate(epoch, logs):
+        seen.append(float(recorder.model.optimizer.learning_rate))
+
+    recorder = keras.callbacks.LambdaCallback(
+        on_epoch_begin=rate, on_epoch_end=lambda epoch, logs: seen.append(logs["learning_rate"])
+    )
+    model = _model()
+    model.compile(optimizer=keras.optimizers.Adam(0.002))
+    _fit(model=model, epochs=2, learning_rate_schedule="cosine", callbacks=[recorder])
+    np.testing.assert_allclose(seen, [0.002, 0.002, 0.001, 0.001], rtol=1e-6)
+
+
 def test_cosine_schedule_changes_training_and_none_keeps_the_rate():
     runs = {}
     for schedule in (None, "cosine"):

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import time
 import zipfile
@@ -246,7 +247,9 @@ def _check_not_an_input(path: str, option: str, args: argparse.Namespace) -> Non
     images that the next run reads.
     """
     out = os.path.realpath(path)
-    inputs = {"MODEL": args.model, "--data": args.data, "--mnist-path": args.mnist_path}
+    inputs = {"--data": args.data, "--mnist-path": args.mnist_path}
+    if args.command != "train":  # whose --model names a kind of model, not a file
+        inputs["MODEL"] = args.model
     for name, given in inputs.items():
         if given is None or not os.path.exists(given):
             continue
@@ -260,6 +263,11 @@ def _check_not_an_input(path: str, option: str, args: argparse.Namespace) -> Non
                 f"among the images it reads. Received: {option}={path!r}"
             )
             raise ValueError(message)
+
+
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file, through links and `..`, existing or not."""
+    return os.path.realpath(first) == os.path.realpath(second)
 
 
 def _as_batch(images: Any, name: str) -> np.ndarray:
@@ -348,7 +356,12 @@ def _load_data(
         )
         raise ValueError(message)
     if data == "mnist":
-        train, test = datasets.load_mnist(args.mnist_path)
+        try:
+            train, test = datasets.load_mnist(args.mnist_path)
+        except (ValueError, OSError) as error:  # its `path` is the --mnist-path option
+            message = str(error).replace("`path`", "`--mnist-path`")
+            message = re.sub(r"(?<![\w-])path=", "--mnist-path=", message)
+            raise type(error)(message) from None
     elif data == "sample":
         train, test = datasets.load_sample_digits()
     elif not os.path.exists(data):
@@ -623,6 +636,10 @@ def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
         {name: value for name, value in sorted(vars(args).items())
          if name not in _NOT_RESUME_SETTINGS}
     )  # fmt: skip
+    # Files by where they are, so that `./data.npz` continues a run of `data.npz`.
+    for name in ("data", "mnist_path"):
+        if settings.get(name) is not None and os.path.exists(settings[name]):
+            settings[name] = os.path.realpath(settings[name])
     path = os.path.join(backup, _RESUME_SETTINGS)
     has_checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {
         _RESUME_SETTINGS,
@@ -723,6 +740,7 @@ def _train(args: argparse.Namespace) -> None:
     backup = f"{args.out}.backup"
     for path in (args.out, loss_path, metrics_path):
         _check_output_file(path, "--out", given=args.out, make_folder=True)
+        _check_not_an_input(path, "--out", args)
     resume_settings = _resume_settings(args, backup) if args.resume else None
     train, test = _load_data(args)
     _check_test_split(train, test, args)
@@ -749,8 +767,11 @@ def _train(args: argparse.Namespace) -> None:
         # Before the backup, so that it never holds an epoch whose losses are unrecorded.
         callbacks.append(_history_recorder(os.path.join(backup, _RESUME_HISTORY), rows))
         # Two copies: a backup interrupted while being written falls back to the previous one.
+        # Kept when training ends (Keras would delete it then) until the model is written.
         callbacks.append(
-            keras.callbacks.BackupAndRestore(backup_dir=backup, double_checkpoint=True)
+            keras.callbacks.BackupAndRestore(
+                backup_dir=backup, double_checkpoint=True, delete_checkpoint=False
+            )
         )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     print(
@@ -794,8 +815,8 @@ def _train(args: argparse.Namespace) -> None:
         )
         metrics.update(report)
     written = [args.out, loss_path, metrics_path]
-    # No epoch trained: a backup taken after the last epoch, by a run stopped before Keras
-    # removed it.
+    # No epoch trained: a backup taken after the last epoch, by a run stopped before its
+    # files were written (and the backup removed).
     if not history.history:
         print(
             f"{PROG}: --resume: the backup held every epoch ({args.epochs}), so none was left to "
@@ -808,6 +829,8 @@ def _train(args: argparse.Namespace) -> None:
     else:
         written.remove(loss_path)
     _write_json(metrics_path, metrics)
+    if args.resume:  # the run's files are written: its backup is no longer needed
+        shutil.rmtree(backup)
     print(f"Wrote {', '.join(written)}")
 
 
@@ -865,6 +888,7 @@ def _denoise(args: argparse.Namespace) -> None:
         message = f"`--output` must be a folder. Received: --output={args.output!r}, a file"
         raise NotADirectoryError(message)
     outputs: dict[str, str] = {}  # output path -> input path
+    real_inputs = {os.path.realpath(path): path for path in args.inputs}
     for path in args.inputs:
         if os.path.isdir(path):
             message = f"{path} is a folder; give the image files in it (such as {path}/*.png)"
@@ -876,8 +900,12 @@ def _denoise(args: argparse.Namespace) -> None:
             message = f"{path} is not a PNG, JPEG or .npy file"
             raise ValueError(message)
         out = os.path.join(args.output, os.path.basename(path))
-        if os.path.realpath(out) == os.path.realpath(path):  # through links, too
+        overwritten = real_inputs.get(os.path.realpath(out))  # through links, too
+        if overwritten == path:
             message = f"{out} would overwrite its input; choose another folder with -o"
+            raise ValueError(message)
+        if overwritten is not None:  # a link left in the output folder, say
+            message = f"{out} would overwrite the input {overwritten}; choose another folder"
             raise ValueError(message)
         if out in outputs:
             message = f"{outputs[out]} and {path} would both be written to {out}"
@@ -921,6 +949,12 @@ def _evaluate(args: argparse.Namespace) -> None:
         if path is not None:
             _check_output_file(path, option)
             _check_not_an_input(path, option, args)
+    if None not in (args.json, args.figure) and _same_file(args.json, args.figure):
+        message = (
+            "`--json` and `--figure` must be different files: the figure would replace the "
+            f"table. Received: --json={args.json!r}, --figure={args.figure!r}"
+        )
+        raise ValueError(message)
     model = _load_model(args.model)
     height, width, channels = _model_image_shape(model, args.model)
     # Images are resized to a model of one size; for one fixed side, `_fit_images` checks it.

@@ -856,8 +856,10 @@ def fit_denoising(
         base_learning_rate = None
         if learning_rate_schedule == "cosine":
             base_learning_rate = _settable_learning_rate(model.optimizer)
-            callbacks.append(
-                keras.callbacks.LearningRateScheduler(_CosineDecay(base_learning_rate, epochs))
+            # First, so that the caller's callbacks see the epoch's rate, and its
+            # `learning_rate` in the logs at the epoch's end (a CSVLogger, say).
+            callbacks.insert(
+                0, keras.callbacks.LearningRateScheduler(_CosineDecay(base_learning_rate, epochs))
             )
 
         # Every layer takes the policy but the output layers of keras-denoise's models,
