@@ -1027,6 +1027,11 @@ def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
          "`--out` would write into the folder of images of --data"),
         (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/x.png", "--figure",
           "{tmp}/./x.png"], "`--json` and `--figure` must be different files"),
+        # Named as the option, before the model is built (it said `clean_images`, after
+        # "Training a ConvAutoencoder on 7 images").
+        (["train", "--data", "{tmp}/bright.npz", "--out", "{tmp}/m.keras"],
+         "--data '{tmp}/bright.npz' must hold pixels in [0, 1] (uint8 0-255, or floats in "
+         "[0, 1]); its values lie in [0, 3]"),
         # load_mnist's `path` is the --mnist-path option.
         (["train", "--data", "mnist", "--mnist-path", "{tmp}/nope.npz", "--out", "{tmp}/m.keras"],
          "`--mnist-path` does not exist or is not a file. Received: --mnist-path='"),
@@ -1050,6 +1055,7 @@ def test_failures_exit_1(capsys, tmp_path, conv_path, plain_path, argv, fragment
     write_png(tmp_path / "other" / "image.png", np.zeros((16, 16), np.uint8))
     (tmp_path / "image.png.keras").write_bytes(b"not a zip")
     np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
+    np.savez(tmp_path / "bright.npz", images=np.linspace(0, 3, 8 * 256).reshape(8, 16, 16))
     names = {"conv": conv_path, "image": image, "tmp": tmp_path, "plain": plain_path}
     assert main([arg.format(**names) for arg in argv]) == 1
     assert_one_line_error(capsys.readouterr().err, fragment.format(**names))

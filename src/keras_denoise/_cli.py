@@ -382,6 +382,16 @@ def _load_data(
         test = None
     train = _as_batch(train, data)
     test = None if test is None else _as_batch(test, data)
+    # Checked here, before the model is built, in the words of the command line: training
+    # and scoring refuse such images too, naming their own arguments.
+    for images in (train, test):
+        if images is not None and (images.min() < 0 or images.max() > 1):
+            low, high = _validation.short_float(images.min()), _validation.short_float(images.max())
+            message = (
+                f"--data {data!r} must hold pixels in [0, 1] (uint8 0-255, or floats in [0, 1]); "
+                f"its values lie in [{low}, {high}]"
+            )
+            raise ValueError(message)
     return train, test
 
 
