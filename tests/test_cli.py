@@ -326,6 +326,69 @@ def test_train_on_an_npz_of_one_array(tmp_path, rng, key, name):
     assert metrics["train_images"] == 8 and metrics["heldout_images"] == 2
 
 
+@pytest.mark.parametrize(
+    ("shape", "dtype"), [((10, 16, 16), np.uint8), ((10, 16, 16, 1), np.float32)]
+)
+def test_train_on_a_batch_in_one_npy_file(tmp_path, rng, shape, dtype):
+    # As `denoise` takes a batch in one .npy file, so does --data (uint8, or floats in [0, 1]).
+    batch = rng.integers(0, 256, shape, dtype=np.uint8)
+    np.save(tmp_path / "batch.npy", batch if dtype == np.uint8 else (batch / 255).astype(dtype))
+    argv = ["train", "--data", str(tmp_path / "batch.npy"), "--epochs", "1", "--batch-size", "4",
+            "--latent-dim", "4", "--validation-split", "0.2", "--out", str(tmp_path / "m.keras")]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "m.metrics.json").read_text())
+    assert metrics["image_shape"] == [16, 16, 1]
+    assert metrics["train_images"] == 8 and metrics["heldout_images"] == 2
+
+
+def test_train_on_one_image_in_an_npy_file_resized(tmp_path, rng):
+    # One image (H, W[, C]) in an .npy file is read as an image file is: --size applies.
+    np.save(tmp_path / "one.npy", rng.integers(0, 256, (20, 24, 1), dtype=np.uint8))
+    argv = ["train", "--data", str(tmp_path / "one.npy"), "--epochs", "1", "--size", "8", "12",
+            "--latent-dim", "4", "--validation-split", "0", "--out", str(tmp_path / "m.keras")]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "m.metrics.json").read_text())
+    assert metrics["image_shape"] == [8, 12, 1] and metrics["train_images"] == 1
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8, 5), (2, 3, 8, 8, 1)])
+def test_npy_data_of_no_image_layout(capsys, tmp_path, shape):
+    np.save(tmp_path / "odd.npy", np.zeros(shape, np.uint8))
+    argv = ["train", "--data", str(tmp_path / "odd.npy"), "--out", str(tmp_path / "m.keras")]
+    assert main(argv) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, f"--data '{tmp_path / 'odd.npy'}' must hold one image (H, W)",
+        f"Received: an array of shape {shape}",
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["odd.npy"]
+
+
+def test_folder_errors_name_the_data_option(capsys, tmp_path, digits_folder):
+    np.save(digits_folder / "batch.npy", np.zeros((4, 16, 16), np.uint8))
+    argv = ["train", "--data", str(digits_folder), "--out", str(tmp_path / "m.keras")]
+    assert main(argv) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "each file of `--data` must hold one image",
+        f"Received: '{digits_folder / 'batch.npy'}', an array of shape (4, 16, 16)",
+        "is --data itself",
+    )
+    empty = tmp_path / "images.npz"  # a folder, whatever its name
+    empty.mkdir()
+    assert main(["train", "--data", str(empty), "--out", str(tmp_path / "m.keras")]) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "`--data` is a folder with no PNG, JPEG or `.npy` files",
+        f"Received: --data='{empty}'",
+    )
+
+
+def test_train_on_a_folder_named_like_an_archive(tmp_path, digits_folder):
+    folder = digits_folder.rename(tmp_path / "digits.npz")
+    argv = ["train", "--data", str(folder), "--epochs", "1", "--batch-size", "4",
+            "--latent-dim", "4", "--out", str(tmp_path / "m.keras")]  # fmt: skip
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "m.metrics.json").read_text())["image_shape"] == [16, 16, 1]
+
+
 def test_train_without_held_out_images_into_a_new_folder(tmp_path, digits_folder):
     # No test split and no validation split: nothing to score, and no error for it.
     model = tmp_path / "new" / "sub" / "m.keras"  # folders made without --resume too
@@ -1101,12 +1164,13 @@ def test_evaluate_refuses_outputs_that_overwrite_or_join_its_inputs(
     assert after == before
 
 
-@pytest.mark.parametrize("data", ["sample", "data.npz"])
+@pytest.mark.parametrize("data", ["sample", "data.npz", "batch.npy"])
 @pytest.mark.parametrize("flags", [["--size", "8", "8"], ["--patch-size", "8", "8"]])
 def test_size_options_are_refused_for_arrays_they_would_leave_as_they_are(
     capsys, tmp_path, conv_path, data, flags
 ):
     np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
+    np.save(tmp_path / "batch.npy", np.zeros((4, 16, 16), np.uint8))
     data = data if data == "sample" else str(tmp_path / data)
     assert main(["evaluate", str(conv_path), "--data", data, *flags]) == 1
     assert_one_line_error(

@@ -337,6 +337,36 @@ def _as_options(message: str) -> str:
     return message
 
 
+def _as_data_option(message: str, data: str) -> str:
+    """`load_images`'s message with its `path` spelled as `--data`, or as a file of it."""
+    if f"path={data!r}" in message:
+        return message.replace("`path`", "`--data`").replace(f"path={data!r}", f"--data={data!r}")
+    message = message.replace("`path` must", "each file of `--data` must")
+    message = message.replace("Received: path=", "Received: ")
+    if "must hold one image, of shape" in message:
+        message += " (a batch in one .npy file is read when that file is --data itself)"
+    return message
+
+
+def _npy_batch(path: str) -> np.ndarray | None:
+    """The images of a `.npy` file that holds a batch `(N, H, W[, C])`, or None for one image.
+
+    One image, `(H, W)` or `(H, W, 1 or 3)`, is read as the image files of a folder are.
+    """
+    from keras_denoise import datasets
+
+    array = datasets._load_npy(path, "--data")
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (1, 3)):
+        return None
+    if not (array.ndim == 3 or (array.ndim == 4 and array.shape[-1] in (1, 3))):
+        message = (
+            f"--data {path!r} must hold one image (H, W) or (H, W, 1 or 3), or a batch "
+            f"(N, H, W) or (N, H, W, 1 or 3). Received: an array of shape {array.shape}"
+        )
+        raise ValueError(message)
+    return array
+
+
 def _load_data(
     args: argparse.Namespace, *, size: tuple[int, int] | None = None, channels: int | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -349,7 +379,9 @@ def _load_data(
     data = args.data
     test: np.ndarray | None
     resizing = "--size" if args.size else "--patch-size" if args.patch_size else None
-    if resizing and (data in ("mnist", "sample") or data.lower().endswith(".npz")):
+    batch = _npy_batch(data) if os.path.isfile(data) and data.lower().endswith(".npy") else None
+    arrays = os.path.isfile(data) and data.lower().endswith(".npz")
+    if resizing and (data in ("mnist", "sample") or arrays or batch is not None):
         message = (
             f"{resizing} resizes or cuts the images of a folder or of image files; "
             f"--data {data!r} holds arrays, which it would leave as they are"
@@ -367,8 +399,10 @@ def _load_data(
     elif not os.path.exists(data):
         message = f"--data must be 'mnist', 'sample', an .npz file or a folder. Received: {data!r}"
         raise FileNotFoundError(message)
-    elif data.lower().endswith(".npz"):
+    elif arrays:
         train, test = _load_npz(data)
+    elif batch is not None:
+        train, test = batch, None
     else:
         try:
             train = datasets.load_images(
@@ -378,7 +412,7 @@ def _load_data(
                 channels=channels,
             )
         except ValueError as error:
-            raise ValueError(_as_options(str(error))) from error
+            raise ValueError(_as_data_option(_as_options(str(error)), data)) from error
         test = None
     train = _as_batch(train, data)
     test = None if test is None else _as_batch(test, data)
@@ -1000,7 +1034,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         help="'mnist' (see --mnist-path), 'sample' (the small digit set bundled with "
         "keras-denoise, offline), an .npz file (Keras layout with x_train/x_test, or a single "
         "array `images` or `x`, (N, H, W[, C]), uint8 or float in [0, 1]), or a folder (or "
-        "one file) of PNG/JPEG images or single-image .npy files, grayscale or RGB",
+        "one file) of PNG/JPEG images or single-image .npy files, grayscale or RGB; one "
+        ".npy file may also hold a batch (N, H, W[, C])",
     )
     group.add_argument(
         "--mnist-path",
