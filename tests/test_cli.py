@@ -578,6 +578,23 @@ def test_resume_takes_the_same_data_spelled_another_way(monkeypatch, tmp_path):
         settings("other.npz")
 
 
+@pytest.mark.parametrize("kind", ["file", "dangling-link"])
+def test_resume_refuses_a_file_where_its_backup_folder_goes(capsys, tmp_path, kind):
+    # It failed with "File exists" after training's start-up, once the data was read.
+    backup = tmp_path / "m.keras.backup"
+    if kind == "file":
+        backup.write_text("notes")
+    else:
+        backup.symlink_to(tmp_path / "gone")
+    argv = ["train", "--data", "sample", "--resume", "--out", str(tmp_path / "m.keras")]
+    assert main(argv) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, f"--resume backs the run up in the folder {backup}/, but a file"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["m.keras.backup"]
+    assert backup.is_symlink() if kind == "dangling-link" else backup.read_text() == "notes"
+
+
 @pytest.mark.parametrize("saved", ["[1, 2]", '"options"', "null"])
 def test_resume_refuses_options_that_are_not_a_json_object(tmp_path, saved):
     backup = tmp_path / "m.keras.backup"

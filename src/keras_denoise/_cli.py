@@ -674,8 +674,15 @@ def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
     options, is not checked.
 
     Raises:
+        NotADirectoryError: if something other than a folder is at `backup`.
         ValueError: naming each option that differs from the backup's.
     """
+    if os.path.lexists(backup) and not os.path.isdir(backup):
+        message = (
+            f"--resume backs the run up in the folder {backup}/, but a file is there; "
+            "move it away or train without --resume"
+        )
+        raise NotADirectoryError(message)
     settings = _strict_json(
         {name: value for name, value in sorted(vars(args).items())
          if name not in _NOT_RESUME_SETTINGS}
