@@ -25,6 +25,7 @@ from keras_denoise._cli import (
     _FIGURE_SUFFIXES,
     _RESUME_HISTORY,
     _RESUME_SETTINGS,
+    _UNET_FILTERS,
     _build_parser,
     _history_of_rows,
     _history_recorder,
@@ -695,6 +696,7 @@ def test_help_gives_the_models_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     unet = inspect.signature(UNetDenoiser).parameters
     conv = inspect.signature(ConvAutoencoder).parameters
+    assert _UNET_FILTERS == unet["filters"].default  # the command line's copy, without Keras
     assert f"(default: {' '.join(map(str, unet['filters'].default))})" in text
     assert f"one per level (default: {unet['convolutions'].default})" in text
     assert f"such as relu (default: {unet['activation'].default})" in text
@@ -858,8 +860,14 @@ def test_unknown_flag_exits_2_in_a_real_process():
         (["train", "--data", "sample", "--out", "m.keras", "--filters", "8", "16"], "--filters"),
         (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--filters", "8",
           "16", "--convolutions", "2", "2", "2"], "one count per level"),
+        # The default filters' levels, without importing the U-Net for them.
+        (["train", "--data", "sample", "--out", "m.keras", "--model", "unet", "--convolutions",
+          "2", "3"], "of `filters` (4)"),
+        (["train", "--data", "sample", "--out", "m.keras", "--size", "8", "8"], "holds arrays"),
+        (["evaluate", "m.keras", "--data", "sample", "--json", "a.png", "--figure", "./a.png"],
+         "`--json` and `--figure` must be different files"),
     ],
-    ids=["unknown-flag", "other-model", "convolutions"],
+    ids=["unknown-flag", "other-model", "convolutions", "default-filters", "size", "same-file"],
 )  # fmt: skip
 def test_usage_errors_come_before_keras_starts(argv, fragment):
     # Checking the flags imported Keras, whose backend's start-up logs came before the error.
@@ -972,6 +980,9 @@ def test_version(capsys):
          "--activation applies"),
         (["denoise", "m.keras", "a.png", "--overlap", "8193"],
          "`overlap` must be at most 8192. Received: overlap=8193"),
+        (["evaluate", "m.keras", "--data", "sample", "--json", "x.png", "--figure", "./x.png"],
+         "`--json` and `--figure` must be different files: the figure would replace the table. "
+         "Received: --json='x.png', --figure='./x.png'"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_2(capsys, argv, fragment):
@@ -1105,8 +1116,6 @@ def test_a_model_of_one_fixed_side_refuses_other_sizes_and_tiling(
          "linked/image.png would overwrite the input {tmp}/second.png"),
         (["train", "--data", "{tmp}/other", "--out", "{tmp}/other/m.keras", "--epochs", "1"],
          "`--out` would write into the folder of images of --data"),
-        (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/x.png", "--figure",
-          "{tmp}/./x.png"], "`--json` and `--figure` must be different files"),
         # Named as the option, before the model is built (it said `clean_images`, after
         # "Training a ConvAutoencoder on 7 images").
         (["train", "--data", "{tmp}/bright.npz", "--out", "{tmp}/m.keras"],
@@ -1181,15 +1190,21 @@ def test_evaluate_refuses_outputs_that_overwrite_or_join_its_inputs(
     assert after == before
 
 
-@pytest.mark.parametrize("data", ["sample", "data.npz", "batch.npy"])
+@pytest.mark.parametrize("data", ["sample", "mnist", "data.npz", "batch.npy"])
 @pytest.mark.parametrize("flags", [["--size", "8", "8"], ["--patch-size", "8", "8"]])
 def test_size_options_are_refused_for_arrays_they_would_leave_as_they_are(
     capsys, tmp_path, conv_path, data, flags
 ):
+    # A usage error where the name tells (`batch.npy` may hold one image: read first).
     np.savez(tmp_path / "data.npz", images=np.zeros((4, 16, 16), np.uint8))
     np.save(tmp_path / "batch.npy", np.zeros((4, 16, 16), np.uint8))
-    data = data if data == "sample" else str(tmp_path / data)
-    assert main(["evaluate", str(conv_path), "--data", data, *flags]) == 1
+    data = data if data in ("sample", "mnist") else str(tmp_path / data)
+    if data.endswith(".npy"):
+        assert main(["evaluate", str(conv_path), "--data", data, *flags]) == 1
+    else:
+        with pytest.raises(SystemExit) as caught:
+            main(["evaluate", str(conv_path), "--data", data, *flags])
+        assert caught.value.code == 2
     assert_one_line_error(
         capsys.readouterr().err, f"{flags[0]} resizes or cuts the images of a folder",
         f"--data {data!r} holds arrays",

@@ -21,7 +21,6 @@ commands, so building the parser stays cheap.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -337,6 +336,40 @@ def _as_options(message: str) -> str:
     return message
 
 
+def _check_resizing(args: argparse.Namespace, *, arrays: bool = False) -> None:
+    """Refuse `--size` and `--patch-size` for `--data` of arrays (or `arrays=True`).
+
+    Raises:
+        ValueError: for MNIST, the sample, an `.npz` archive, or `arrays`.
+    """
+    resizing = "--size" if args.size else "--patch-size" if args.patch_size else None
+    data = args.data
+    archive = data.lower().endswith(".npz") and not os.path.isdir(data)
+    if resizing and (arrays or archive or data in ("mnist", "sample")):
+        message = (
+            f"{resizing} resizes or cuts the images of a folder or of image files; "
+            f"--data {data!r} holds arrays, which it would leave as they are"
+        )
+        raise ValueError(message)
+
+
+def _check_train_flags(args: argparse.Namespace) -> None:
+    """The rules between `train`'s flags (a `ValueError` is a usage error)."""
+    _model_options(args)
+    _check_resizing(args)
+
+
+def _check_evaluate_flags(args: argparse.Namespace) -> None:
+    """The rules between `evaluate`'s flags (a `ValueError` is a usage error)."""
+    _check_resizing(args)
+    if None not in (args.json, args.figure) and _same_file(args.json, args.figure):
+        message = (
+            "`--json` and `--figure` must be different files: the figure would replace the "
+            f"table. Received: --json={args.json!r}, --figure={args.figure!r}"
+        )
+        raise ValueError(message)
+
+
 def _as_data_option(message: str, data: str) -> str:
     """`load_images`'s message with its `path` spelled as `--data`, or as a file of it."""
     if f"path={data!r}" in message:
@@ -378,15 +411,10 @@ def _load_data(
 
     data = args.data
     test: np.ndarray | None
-    resizing = "--size" if args.size else "--patch-size" if args.patch_size else None
     batch = _npy_batch(data) if os.path.isfile(data) and data.lower().endswith(".npy") else None
+    if batch is not None:  # the parser refuses the options for the other arrays, by their names
+        _check_resizing(args, arrays=True)
     arrays = os.path.isfile(data) and data.lower().endswith(".npz")
-    if resizing and (data in ("mnist", "sample") or arrays or batch is not None):
-        message = (
-            f"{resizing} resizes or cuts the images of a folder or of image files; "
-            f"--data {data!r} holds arrays, which it would leave as they are"
-        )
-        raise ValueError(message)
     if data == "mnist":
         try:
             train, test = datasets.load_mnist(args.mnist_path)
@@ -609,10 +637,8 @@ def _training_options(args: argparse.Namespace) -> dict:
     }
 
 
-def _default(cls: type, name: str) -> Any:
-    """The default value of the keyword `name` of `cls`."""
-    return inspect.signature(cls).parameters[name].default
-
+# `UNetDenoiser`'s default `filters`, known without importing Keras (a test compares the two).
+_UNET_FILTERS = (48, 48, 48, 32)
 
 _MODEL_FLAGS = {
     "conv": ("latent_dim",),
@@ -647,10 +673,8 @@ def _model_options(args: argparse.Namespace) -> dict:
         else:
             if "filters" in options:
                 filters = options["filters"]
-            else:  # Keras is imported only here: usage errors come before its start-up logs
-                from keras_denoise._unet_denoiser import UNetDenoiser
-
-                filters = _default(UNetDenoiser, "filters")
+            else:  # without importing Keras: usage errors come before its start-up logs
+                filters = _UNET_FILTERS
             options["convolutions"] = _validation.check_convolutions(counts, len(filters))
     return options
 
@@ -1000,12 +1024,6 @@ def _evaluate(args: argparse.Namespace) -> None:
         if path is not None:
             _check_output_file(path, option)
             _check_not_an_input(path, option, args)
-    if None not in (args.json, args.figure) and _same_file(args.json, args.figure):
-        message = (
-            "`--json` and `--figure` must be different files: the figure would replace the "
-            f"table. Received: --json={args.json!r}, --figure={args.figure!r}"
-        )
-        raise ValueError(message)
     model = _load_model(args.model)
     height, width, channels = _model_image_shape(model, args.model)
     # Images are resized to a model of one size; for one fixed side, `_fit_images` checks it.
@@ -1115,7 +1133,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "train",
         parents=[common],
         formatter_class=formatter,
-        check=_model_options,  # a flag of the other model is a usage error
+        check=_check_train_flags,  # a flag of the other model is a usage error
         help="train a denoiser on MNIST, the sample, an .npz or a folder of images",
         description=(
             "Train a denoiser on clean images, with fresh Gaussian noise every epoch, and\n"
@@ -1163,7 +1181,7 @@ def _build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="N",
         help="channels of each level of `--model unet`, from full resolution down to the "
-        "bottleneck (default: 48 48 48 32)",
+        f"bottleneck (default: {' '.join(map(str, _UNET_FILTERS))})",
     )
     train.add_argument(
         "--convolutions",
@@ -1293,6 +1311,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "evaluate",
         parents=[common],
         formatter_class=formatter,
+        check=_check_evaluate_flags,
         help="score a model against the noisy input and classical filters",
         description=(
             "Noise the test images (the data's test split, or all of them) at each noise\n"
