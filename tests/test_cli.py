@@ -27,6 +27,7 @@ from keras_denoise._cli import (
     _RESUME_SETTINGS,
     _UNET_FILTERS,
     _build_parser,
+    _check_resumed_images,
     _history_of_rows,
     _history_recorder,
     _match_channels,
@@ -496,6 +497,16 @@ def test_resume_refuses_a_backup_of_other_options(monkeypatch, capsys, tmp_path,
             "--latent-dim", "4", "--resume", "--out", str(model)]  # fmt: skip
     run_interrupted_after_epoch_1(monkeypatch, argv)
     capsys.readouterr()
+    # The same --data, holding colour images by now: Keras failed with a list of layers.
+    kept = data.read_bytes()
+    colour = rng.integers(0, 256, (16, 16, 16, 3), dtype=np.uint8)
+    np.savez(data, x_train=colour[:12], x_test=colour[12:])
+    assert main(argv) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "is of a run on 12 images of 16x16x1", "now gives 12 images of "
+        "16x16x3; restore the data, or delete the folder to start over",
+    )
+    data.write_bytes(kept)
     changed = [arg if arg != "4" else "8" for arg in argv]  # --latent-dim 8, --batch-size 8
     assert main(changed) == 1
     assert_one_line_error(
@@ -528,6 +539,26 @@ def test_resume_ignores_the_options_of_a_backup_without_a_checkpoint(tmp_path):
     (backup / "latest.weights.h5").write_bytes(b"")  # Keras's checkpoint: something to resume
     with pytest.raises(ValueError, match=r"--epochs 99 there, .*--latent-dim 2 there, 4 now"):
         _resume_settings(args, str(backup))
+
+
+def test_resume_compares_the_training_images_once_read(tmp_path):
+    backup = tmp_path / "m.keras.backup"
+    args = _build_parser().parse_args(["train", "--data", "sample", "--resume", "--out", "m.keras"])
+    settings = _resume_settings(args, str(backup))
+    _check_resumed_images(str(backup), settings, np.zeros((12, 16, 16, 1)))
+    assert settings["training_images_shape"] == [12, 16, 16, 1]
+    write_backup(backup, json.dumps(settings))
+    # The same images resume; the options check leaves the images to the check after reading.
+    again = _resume_settings(args, str(backup))
+    _check_resumed_images(str(backup), again, np.zeros((12, 16, 16, 1)))
+    assert again == settings
+    match = r"run on 12 images of 16x16x1, and --data 'sample' now gives 1 image of 8x8x1; restore"
+    with pytest.raises(ValueError, match=match):
+        _check_resumed_images(str(backup), dict(again), np.zeros((1, 8, 8, 1)))
+    # A backup written without the shape (an earlier version) is not checked.
+    write_backup(tmp_path / "old", json.dumps({k: v for k, v in settings.items()
+                                                if k != "training_images_shape"}))
+    _check_resumed_images(str(tmp_path / "old"), dict(settings), np.zeros((1, 8, 8, 1)))
 
 
 def write_backup(backup, options):
@@ -794,10 +825,12 @@ def test_strict_json_turns_numpy_values_into_python_ones_and_non_finite_into_non
 
 def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
     data = write_tiny_npz(tmp_path / "data.npz", rng)
-    scores = tmp_path / "scores.json"
+    scores = tmp_path / "new" / "scores.json"  # its folder is made, as train's and denoise's
+    figure = tmp_path / "figures" / "sub" / "scores.png"
     argv = ["evaluate", str(conv_path), "--data", str(data), "--noise-factors", "0,0.5",
-            "--baselines", "none", "--json", str(scores)]  # fmt: skip
+            "--baselines", "none", "--json", str(scores), "--figure", str(figure)]  # fmt: skip
     assert main(argv) == 0
+    assert figure.read_bytes().startswith(b"\x89PNG")
     # Output that is not a terminal gets the table without a progress bar's control codes.
     assert capsys.readouterr().out.startswith("noise  method")
     rows = strict_json(scores)
@@ -983,6 +1016,15 @@ def test_version(capsys):
         (["evaluate", "m.keras", "--data", "sample", "--json", "x.png", "--figure", "./x.png"],
          "`--json` and `--figure` must be different files: the figure would replace the table. "
          "Received: --json='x.png', --figure='./x.png'"),
+        # Said by the command, whose help lists what it takes; an unquoted shell glob leaves
+        # the images after the first as arguments `train` does not take.
+        (["train", "--data", "a.png", "b.png", "c.png", "--out", "m.keras"],
+         "keras-denoise train: error: unrecognized arguments: b.png c.png (--data takes one "
+         "path: for several images, the folder that holds them) (see `keras-denoise train "
+         "--help`)"),
+        (["denoise", "m.keras", "a.png", "--tiles", "8"],
+         "keras-denoise denoise: error: unrecognized arguments: --tiles 8 (see `keras-denoise "
+         "denoise --help`)"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_2(capsys, argv, fragment):
@@ -1263,12 +1305,12 @@ def test_figure_suffixes_are_those_of_plotting():
          ["--out", "m.metrics.json", "which is a folder"]),
         (["train", "--data", "sample", "--out", "{tmp}/notes.txt/sub/m.keras"],
          ["--out", "notes.txt", "is a file"]),
-        (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/nodir/ev.json"],
-         ["--json", "nodir", "does not exist"]),
+        (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/notes.txt/ev.json"],
+         ["--json", "notes.txt", "is a file"]),
         (["evaluate", "{conv}", "--data", "sample", "--json", "{tmp}/folder.keras"],
          ["--json", "folder.keras", "not a folder"]),
-        (["evaluate", "{conv}", "--data", "sample", "--figure", "{tmp}/nodir/ev.png"],
-         ["--figure", "nodir", "does not exist"]),
+        (["evaluate", "{conv}", "--data", "sample", "--figure", "{tmp}/notes.txt/a/ev.png"],
+         ["--figure", "notes.txt", "is a file"]),
         (["denoise", "{conv}", "{tmp}/image.png", "-o", "{tmp}/notes.txt"],
          ["--output", "notes.txt"]),
     ],
@@ -1422,9 +1464,24 @@ def test_train_checks_the_validation_split_before_training(capsys, tmp_path, cou
     stdout, stderr = capsys.readouterr()
     assert "Training" not in stdout  # not "Training a ConvAutoencoder on 0 images"
     assert_one_line_error(
-        stderr, f"leaves no training or no validation images out of {count}", f"={split}"
+        stderr, f"`--validation-split` leaves no training or no validation images out of {count}",
+        f"Received: --validation-split={split}",
     )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data.npz"]
+
+
+def test_denoise_checks_the_tile_size_against_the_model_before_reading(
+    capsys, tmp_path, unet_path
+):
+    (tmp_path / "later.png").write_text("not read: the tile size is checked first")
+    argv = ["denoise", str(unet_path), str(tmp_path / "later.png"), "--tile-size", "7",
+            "-o", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 1
+    assert_one_line_error(
+        capsys.readouterr().err, f"`--tile-size` must be a multiple of 2 for {unet_path} (its "
+        "`size_multiple`). Received: --tile-size=7",
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def write_npy(path):

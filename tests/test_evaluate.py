@@ -395,3 +395,11 @@ def test_format_table_reads_rows_back_from_the_command_lines_json(tmp_path):
     ]))  # fmt: skip
     lines = format_table(rows).splitlines()
     assert lines[1].split() == ["0.00", "noisy", "inf", "1.0000"]
+
+
+def test_one_image_with_channels_needs_a_batch_axis(rng):
+    image = rng.random((16, 16, 1))
+    with pytest.raises(ValueError, match=r"`clean_images` is ambiguous: one image with 1 channel"):
+        evaluate(None, image, noise_factors=(0.5,), baselines=(), verbose=False)
+    rows = evaluate(None, image[None], noise_factors=(0.5,), baselines=(), verbose=False)
+    assert [row["method"] for row in rows] == ["noisy"]

@@ -66,6 +66,46 @@ def test_clipping_bounds_are_applied():
     assert noisy.max() == pytest.approx(0.7)
 
 
+@pytest.mark.parametrize("method", ["__call__", "pairs", "dataset"])
+def test_float_pixels_in_0_255_are_refused_not_clipped(rng, method):
+    # Their noisy copies would be clipped to [0, 1] while the clean targets reach 255.
+    images = rng.integers(0, 256, (4, 16, 16)).astype("float32")
+    noise = GaussianNoise(0.5, seed=0)
+    match = (
+        r"`images` must hold pixels in \[0, 1\] \(floats, or uint8 0-255\), as the noisy "
+        r"images are clipped to `clip` \(0\.0, 1\.0\); pass clip=None for other ranges\. "
+        rf"Received: images with values in \[{images.min():g}, {images.max():g}\]"
+    )
+    with pytest.raises(ValueError, match=match):
+        getattr(noise, method)(images)
+    # The same pixels as uint8, or with no clipping, are taken.
+    assert getattr(noise, method)(images.astype(np.uint8)) is not None
+    assert getattr(GaussianNoise(0.5, clip=None, seed=0), method)(images) is not None
+
+
+@pytest.mark.parametrize(
+    ("clip", "low", "high", "taken"),
+    [((0.2, 0.7), 0.0, 1.0, True), ((-1.0, 2.0), -1.0, 2.0, True), ((-1.0, 2.0), -1.0, 2.5, False),
+     ((0.0, 1.0), -0.001, 1.0, False)],
+)  # fmt: skip
+def test_images_may_span_zero_to_one_or_a_wider_clip(clip, low, high, taken):
+    images = np.linspace(low, high, 4 * 8 * 8, dtype="float32").reshape(4, 8, 8)
+    noise = GaussianNoise(0.5, clip=clip, seed=0)
+    if taken:
+        assert noise(images).shape == images.shape
+    else:
+        with pytest.raises(ValueError, match=r"must hold pixels in \[-?[01](\.0)?, [12](\.0)?\]"):
+            noise(images)
+
+
+def test_dataset_refuses_one_image_with_channels(rng):
+    # A call noises one image as it is; a stream needs a batch (it made 16 one-pixel images).
+    image = rng.random((16, 16, 1))
+    assert GaussianNoise(0.5, seed=0)(image).shape == (16, 16, 1)
+    with pytest.raises(ValueError, match=r"`images` is ambiguous: one image with 1 channel"):
+        GaussianNoise(0.5, seed=0).dataset(image)
+
+
 def test_zero_noise_factor_returns_clean_copy(rng):
     images = rng.random((3, 16, 16)).astype("float32")
     np.testing.assert_array_equal(GaussianNoise(0.0, seed=0)(images), images)

@@ -167,14 +167,15 @@ def test_psnr_of_gaussian_noise_is_near_theory():
 @pytest.mark.parametrize("narrow", ["height", "width"])  # the window fits the smaller side
 @pytest.mark.parametrize("side", [1, 4, 7, 10])
 def test_ssim_handles_images_smaller_than_the_window(side, narrow, rng):
-    shape = (2, side, side + 3) if narrow == "height" else (2, side + 3, side)
+    # With a channel axis: a rank-3 batch 1 pixel wide reads as one image (and is refused).
+    shape = (2, side, side + 3, 1) if narrow == "height" else (2, side + 3, side, 1)
     clean, estimate = _pair(rng, shape, "float64")
     values = ssim(clean, estimate, reduction="none")
     assert np.all((values >= -1.0) & (values <= 1.0))
     assert ssim(clean, clean) == pytest.approx(1.0)
     # The widest odd window that fits the smaller side.
     expected = [
-        _paper_ssim(reference, image, win_size=side - 1 + side % 2)
+        _paper_ssim(reference[..., 0], image[..., 0], win_size=side - 1 + side % 2)
         for reference, image in zip(clean, estimate, strict=True)
     ]
     np.testing.assert_allclose(values, expected, rtol=1e-9)
@@ -304,3 +305,13 @@ def test_float64_keras_metrics_keep_double_precision(metric_class, function, rng
     result = metric.result()
     assert keras.backend.standardize_dtype(result.dtype) == "float64"
     assert float(result) == pytest.approx(function(clean, estimate), abs=1e-9)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_one_image_with_channels_needs_a_batch_axis(rng, metric, channels):
+    # As `read_image` returns it: read as a batch, 16 images 1 or 3 pixels wide.
+    clean, estimate = _pair(rng, (16, 16, channels), "float64")
+    with pytest.raises(ValueError, match=r"`clean` is ambiguous: one image with"):
+        metric(clean, estimate)
+    assert np.isfinite(metric(clean[None], estimate[None]))

@@ -213,6 +213,8 @@ def _pairs(**kwargs):
     ({"images": [[[[0.5]]]]}, ValueError, r"images=\[\[\[\[0\.5\]\]\]\]$"),
     ({"entropy": -1}, ValueError, r"must be >= 0\. Received: entropy=-1$"),
     ({"entropy": 1.5}, TypeError, "entropy=1.5"),
+    ({"images": np.full((4, 8, 8, 1), 255.0, "float32")}, ValueError,
+     r"pixels in \[0, 1\] .*Received: images with values in \[255, 255\]"),
 ])
 def test_direct_construction_checks_its_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

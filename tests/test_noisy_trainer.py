@@ -474,6 +474,8 @@ def test_callbacks_one_callback_or_a_tuple(wrap):
         (np.zeros((4, 16), "float32"), ValueError),
         (np.zeros((0, 16, 16), "uint8"), ValueError),
         (np.zeros((16, 16), "uint8"), ValueError),  # one image, not a batch
+        (np.zeros((16, 16, 1), "float32"), ValueError),  # one image, not 16 of 1 pixel wide
+        (np.zeros((16, 16, 3), "uint8"), ValueError),
         (np.zeros((2, 4, 16, 16, 1), "uint8"), ValueError),  # a batch of batches
         (np.zeros((4, 16, 16), "int32"), TypeError),
     ],

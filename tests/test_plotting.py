@@ -681,3 +681,14 @@ def test_public_api():
         "show_images",
     ]
     assert all(callable(getattr(plotting, name)) for name in plotting.__all__)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_one_image_with_channels_needs_a_batch_axis(rng, channels):
+    # Drawn as a batch, it made 16 strips 1 or 3 pixels wide.
+    image = rng.random((16, 16, channels))
+    with pytest.raises(ValueError, match=r"`images` is ambiguous: one image with"):
+        plotting.show_images(image)
+    with pytest.raises(ValueError, match=r"`clean` is ambiguous: one image with"):
+        plotting.compare(image, image, image)
+    assert len(plotting.show_images(image[None]).axes) == 1

@@ -200,6 +200,7 @@ def test_save_onto_a_folder_names_the_path(tmp_path):
     [
         ("model.h5", "Legacy HDF5"),
         ("model.HDF5", "Legacy HDF5"),
+        ("model.weights.h5", r"names a weights file \(`\.weights\.h5`\), not a model: weights"),
         ("model.zip", "`filepath` must end with `.keras`"),
         ("model", "`filepath` must end with `.keras`"),
         ("model.KERAS", r"`filepath` must end with `.keras` \(lower case\)"),
@@ -335,6 +336,14 @@ def test_legacy_h5_is_refused(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"\x89HDF\r\n\x1a\n")
     with pytest.raises(ValueError, match="HDF5"):
+        load_model(path)
+
+
+def test_a_weights_file_is_refused_with_where_weights_go(tmp_path):
+    model = _small()
+    path = tmp_path / "model.weights.h5"
+    model.save_weights(path)  # Keras's own weights file
+    with pytest.raises(ValueError, match=r"`filepath` names a weights file .*`model\.load_w"):
         load_model(path)
 
 

@@ -147,3 +147,22 @@ def test_counted_says_one_without_plural(count, expected):
 )  # fmt: skip
 def test_short_float_gives_the_digits_that_tell_a_float_apart(value, expected):
     assert _validation.short_float(value) == expected
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_check_batch_layout_refuses_one_image_read_as_a_batch(channels):
+    shape = (28, 20, channels)
+    match = re.escape(
+        f"`clean` is ambiguous: one image with {channels} channel"
+        f"{'' if channels == 1 else 's'}, or a batch of 28 grayscale images 20 pixels high "
+        f"and {channels} wide. Pass one image as a batch of one (`clean[None]`, shape "
+        f"(1, 28, 20, {channels})), or narrow images with a channel axis (shape "
+        f"(28, 20, {channels}, 1)). Received: clean with shape {shape}"
+    )
+    with pytest.raises(ValueError, match=match):
+        _validation.check_batch_layout(np.zeros(shape), "clean")
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16), (3, 16, 2), (3, 16, 4), (1, 16, 16, 3), (16, 16)])
+def test_check_batch_layout_takes_batches_and_other_ranks(shape):
+    _validation.check_batch_layout(np.zeros(shape))

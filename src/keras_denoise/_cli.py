@@ -29,7 +29,7 @@ import shutil
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,8 @@ class _ArgumentParser(argparse.ArgumentParser):
     ):
         super().__init__(*args, **kwargs)
         self.check = check
+        # The parser of each command, by name (set on the program's parser).
+        self.commands: Mapping[str, argparse.ArgumentParser] = {}
 
     def parse_known_args(self, args=None, namespace=None):
         # A command's parser is run through this method by its parent, too.
@@ -684,6 +686,8 @@ _RESUME_SETTINGS = "keras_denoise_train.json"
 # Written into the --resume backup folder after every epoch: the losses of the epochs so far,
 # so that a resumed run's loss plot and metrics cover the whole run, not only its last part.
 _RESUME_HISTORY = "keras_denoise_history.json"
+# The key, among the options of a --resume backup, of the shape of the training images.
+_RESUME_IMAGES = "training_images_shape"
 # Options that do not change what a run trains (`out` names the backup folder itself).
 _NOT_RESUME_SETTINGS = ("command", "run", "debug", "resume", "out")
 
@@ -715,24 +719,10 @@ def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
     for name in ("data", "mnist_path"):
         if settings.get(name) is not None and os.path.exists(settings[name]):
             settings[name] = os.path.realpath(settings[name])
-    path = os.path.join(backup, _RESUME_SETTINGS)
-    has_checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {
-        _RESUME_SETTINGS,
-        _RESUME_HISTORY,
-    }
-    if has_checkpoint and os.path.isfile(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                saved = json.load(handle)
-        except (OSError, ValueError):
-            saved = None
-        if not isinstance(saved, dict):
-            message = (
-                f"--resume: the options of the backup in {backup}/ cannot be read from "
-                f"{_RESUME_SETTINGS}; delete the folder to start over"
-            )
-            raise ValueError(message)
-        changed = [name for name in sorted(set(saved) | set(settings))
+    saved = _saved_resume_settings(backup)
+    if saved is not None:
+        # The images are compared once read (`_check_resumed_images`).
+        changed = [name for name in sorted((set(saved) | set(settings)) - {_RESUME_IMAGES})
                    if saved.get(name) != settings.get(name)]  # fmt: skip
         if changed:
             differences = ", ".join(
@@ -747,6 +737,62 @@ def _resume_settings(args: argparse.Namespace, backup: str) -> dict:
             )
             raise ValueError(message)
     return settings
+
+
+def _saved_resume_settings(backup: str) -> dict | None:
+    """The options a --resume backup was written with, or None where it holds nothing to resume.
+
+    A backup folder with no checkpoint yet, or from a version that wrote no
+    options, gives None.
+
+    Raises:
+        ValueError: if its options file cannot be read as a JSON object.
+    """
+    path = os.path.join(backup, _RESUME_SETTINGS)
+    has_checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {
+        _RESUME_SETTINGS,
+        _RESUME_HISTORY,
+    }
+    if not (has_checkpoint and os.path.isfile(path)):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+    except (OSError, ValueError):
+        saved = None
+    if not isinstance(saved, dict):
+        message = (
+            f"--resume: the options of the backup in {backup}/ cannot be read from "
+            f"{_RESUME_SETTINGS}; delete the folder to start over"
+        )
+        raise ValueError(message)
+    return saved
+
+
+def _check_resumed_images(backup: str, settings: dict, images: np.ndarray) -> None:
+    """Add the training images' shape to `settings`; refuse a backup of other images.
+
+    The same `--data` path may hold other images by now (more of them, or in
+    colour): Keras would fail to restore the weights with a list of layers, or
+    continue on other data without a word.
+
+    Raises:
+        ValueError: naming both shapes.
+    """
+    settings[_RESUME_IMAGES] = list(images.shape)
+    saved = (_saved_resume_settings(backup) or {}).get(_RESUME_IMAGES)
+    if saved is not None and saved != settings[_RESUME_IMAGES]:
+
+        def described(shape: list) -> str:
+            count, *image = shape
+            return f"{_validation.counted(count, 'image')} of {'x'.join(map(str, image))}"
+
+        message = (
+            f"--resume: the backup in {backup}/ is of a run on {described(saved)}, and --data "
+            f"{settings.get('data')!r} now gives {described(settings[_RESUME_IMAGES])}; restore "
+            "the data, or delete the folder to start over"
+        )
+        raise ValueError(message)
 
 
 def _read_backup_history(backup: str) -> list[dict[str, float] | None]:
@@ -818,8 +864,14 @@ def _train(args: argparse.Namespace) -> None:
         _check_not_an_input(path, "--out", args)
     resume_settings = _resume_settings(args, backup) if args.resume else None
     train, test = _load_data(args)
+    if resume_settings is not None:
+        _check_resumed_images(backup, resume_settings, train)
     _check_test_split(train, test, args)
-    split_at = _noisy_trainer.split_count(len(train), args.validation_split)
+    try:
+        split_at = _noisy_trainer.split_count(len(train), args.validation_split)
+    except ValueError as error:  # in the words of the command line
+        message = str(error).replace("`validation_split`", "`--validation-split`")
+        raise ValueError(message.replace("validation_split=", "--validation-split=")) from None
     heldout = train[split_at:] if test is None and split_at < len(train) else test
     keras.utils.set_random_seed(args.seed)
     if args.model == "conv":
@@ -833,8 +885,9 @@ def _train(args: argparse.Namespace) -> None:
         rows = _read_backup_history(backup)
         if not os.path.isdir(backup):
             print(
-                f"{PROG}: --resume: there is no backup to resume from in {backup}/ (only runs "
-                "started with --resume keep one); training starts at epoch 1",
+                f"{PROG}: --resume: no backup in {backup}/ yet, so training starts at epoch 1 "
+                "and is backed up there after every epoch (a run started without --resume "
+                "leaves none to resume)",
                 file=sys.stderr,
             )
         os.makedirs(backup, exist_ok=True)
@@ -1003,6 +1056,13 @@ def _denoise(args: argparse.Namespace) -> None:
             )
             raise ValueError(message)
         options[name] = value
+    multiple = getattr(model, "size_multiple", 1)
+    if args.tile_size is not None and args.tile_size % multiple:  # before reading any input
+        message = (
+            f"`--tile-size` must be a multiple of {multiple} for {args.model} (its "
+            f"`size_multiple`). Received: --tile-size={args.tile_size}"
+        )
+        raise ValueError(message)
     # Every input is read and checked before any is denoised, so that a bad one, wherever it
     # comes in the list, leaves no output (and no folder) behind. Each is read again below
     # rather than kept: the inputs may not fit in memory together.
@@ -1021,8 +1081,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     from keras_denoise._evaluate import evaluate, format_table
 
     for option, path in (("--json", args.json), ("--figure", args.figure)):
-        if path is not None:
-            _check_output_file(path, option)
+        if path is not None:  # its folders are made, as for the other commands' outputs
+            _check_output_file(path, option, make_folder=True)
             _check_not_an_input(path, option, args)
     model = _load_model(args.model)
     height, width, channels = _model_image_shape(model, args.model)
@@ -1041,6 +1101,9 @@ def _evaluate(args: argparse.Namespace) -> None:
         **options,
     )
     print(format_table(rows))
+    for path in (args.json, args.figure):
+        if path is not None:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if args.json is not None:
         _write_json(args.json, rows)
     if args.figure is not None:
@@ -1085,7 +1148,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> _ArgumentParser:
     def formatter(prog: str) -> argparse.HelpFormatter:
         return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
@@ -1371,6 +1434,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
     denoise.set_defaults(run=_denoise)
     evaluate.set_defaults(run=_evaluate)
+    parser.commands = commands.choices  # for `main`'s word on arguments no command takes
     return parser
 
 
@@ -1393,7 +1457,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # said by the command's parser, whose help lists what it takes
+        message = f"unrecognized arguments: {' '.join(extras)}"
+        if args.command in ("train", "evaluate") and not extras[0].startswith("-"):
+            message += " (--data takes one path: for several images, the folder that holds them)"
+        parser.commands[args.command].error(message)
     try:
         args.run(args)
     except (ValueError, TypeError, OSError, *_FILE_ERRORS) as error:

@@ -201,7 +201,8 @@ def evaluate(
         TypeError: if `model` has no `denoise` method, or an argument has the
             wrong type.
         ValueError: if an argument has a bad value (float images outside
-            [0, 1] included), the images do not fit the model (checked on
+            [0, 1] included, or one image `(height, width, 1 or 3)` without a
+            batch axis), the images do not fit the model (checked on
             one image before any scoring), or the model's output holds NaN or
             infinite values (as from a model whose training diverged).
 
@@ -228,6 +229,7 @@ def evaluate(
     clean = _validation.as_float_images(
         clean_images, "clean_images", min_ndim=3, max_ndim=4, check_range=True
     )
+    _validation.check_batch_layout(clean, "clean_images")
     # A seed is required: `None` would make a table that cannot be reproduced.
     seed = _validation.check_seed(seed)
     # One noise per level, all with the same seed: each level's images do not depend on the others.

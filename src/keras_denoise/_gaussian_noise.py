@@ -55,9 +55,10 @@ class GaussianNoise:
 
     Images may be a single image `(height, width)` or `(height, width,
     channels)`, or a batch `(N, height, width)` or `(N, height, width,
-    channels)`. Floating-point images are used as they are (expected in
-    [0, 1]); **uint8 images are read as 8-bit pixels and scaled to [0, 1]**
-    (divided by 255) before the noise is added. Other integer, boolean, complex
+    channels)`. Floating-point images are used as they are, and must lie in
+    [0, 1] (or within a wider `clip`: pixels in 0-255 stored as floats are
+    refused, not clipped); **uint8 images are read as 8-bit pixels and scaled
+    to [0, 1]** (divided by 255) before the noise is added. Other integer, boolean, complex
     or non-numeric arrays raise `TypeError`. The result is always float32.
 
     Args:
@@ -135,8 +136,8 @@ class GaussianNoise:
 
         Raises:
             TypeError: if `images` is not a float or uint8 array.
-            ValueError: if `images` is empty, has NaN or infinite values, or a
-                rank outside 2-4.
+            ValueError: if `images` is empty, has NaN or infinite values or
+                values outside [0, 1] and `clip`, or a rank outside 2-4.
 
         Example:
 
@@ -150,12 +151,14 @@ class GaussianNoise:
         0.4
         """
         clean = _validation.as_float_images(images, "images")
+        _validation.check_within_clip(clean, self.clip)
         return self._corrupt(clean)
 
     def pairs(self, images: Any) -> tuple[np.ndarray, np.ndarray]:
         """Return `(noisy, clean)`, both float32, for training or validation.
 
-        `clean` is `images` as float32 in [0, 1] (uint8 scaled by 1/255).
+        `clean` is `images` as float32 in [0, 1] (uint8 scaled by 1/255). The
+        images are checked as by calling the noise.
 
         Example:
 
@@ -166,6 +169,7 @@ class GaussianNoise:
         True
         """
         clean = _validation.as_float_images(images, "images")
+        _validation.check_within_clip(clean, self.clip)
         return self._corrupt(clean), clean
 
     def dataset(
@@ -189,8 +193,8 @@ class GaussianNoise:
 
         Args:
             images: a batch of clean images, `(N, height, width)` or
-                `(N, height, width, channels)`, float in [0, 1] or uint8.
-                A missing channel axis is added.
+                `(N, height, width, channels)`, float in [0, 1] (or within a
+                wider `clip`) or uint8. A missing channel axis is added.
             batch_size: images per batch. Defaults to 64.
             shuffle: whether to reshuffle the images every epoch.
             drop_remainder: whether to drop the last, smaller batch (fewer
@@ -211,6 +215,8 @@ class GaussianNoise:
         (4, (32, 16, 16, 1))
         """
         clean = _validation.as_float_images(images, "images", min_ndim=3, max_ndim=4)
+        _validation.check_batch_layout(clean)
+        _validation.check_within_clip(clean, self.clip)
         if clean.ndim == 3:
             clean = clean[..., None]
         batch_size = _validation.check_positive_int(

@@ -34,9 +34,10 @@ class NoisyPairs(keras.utils.PyDataset):
             to `keras.utils.PyDataset`.
 
     Raises:
-        ValueError: if `images` is not a 4-D float array, `noise_factor` is
-            outside [0, 1e6], `clip` is not a pair with low < high, or `batch_size`
-            or `entropy` is out of range.
+        ValueError: if `images` is not a 4-D float array or lies outside
+            [0, 1] and `clip`, `noise_factor` is outside [0, 1e6], `clip` is
+            not a pair with low < high, or `batch_size` or `entropy` is out of
+            range.
         TypeError: if an argument has the wrong type.
 
     Example:
@@ -75,6 +76,7 @@ class NoisyPairs(keras.utils.PyDataset):
         from keras_denoise._gaussian_noise import _check_clip
 
         clip = _check_clip(clip)
+        _validation.check_within_clip(images, clip)
         batch_size = _validation.check_positive_int(
             batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
         )

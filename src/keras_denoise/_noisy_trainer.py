@@ -295,6 +295,7 @@ def _check_clean_images(images: Any, name: str, *, check_range: bool = True) -> 
         array = _validation.as_float_images(
             images, name, min_ndim=3, max_ndim=4, check_range=check_range
         )
+    _validation.check_batch_layout(array, name)
     return array[..., None] if array.ndim == 3 else array
 
 

@@ -117,6 +117,13 @@ def _check_keras_path(filepath: Any, name: str = "filepath") -> str:
         raise TypeError(message)
     path = os.fspath(filepath)
     lowered = path.lower()
+    if lowered.endswith(".weights.h5"):  # Keras's name for weights only, not a model
+        message = (
+            f"`{name}` names a weights file (`.weights.h5`), not a model: weights go through "
+            "`model.save_weights` and `model.load_weights` of a built model; whole models "
+            f"are `.keras` files. Received: {name}={path!r}"
+        )
+        raise ValueError(message)
     if lowered.endswith((".h5", ".hdf5")):
         message = (
             "Legacy HDF5 model files are not supported: they cannot be loaded safely. "

@@ -74,6 +74,46 @@ def short_float(value: Any) -> str:
     return np.format_float_scientific(value, trim="-")
 
 
+def check_batch_layout(images: np.ndarray, name: str = "images") -> None:
+    """Refuse a rank-3 batch `(N, height, width)` that reads as one image with channels.
+
+    Read as a batch, one `(height, width, 1 or 3)` image (as `read_image` returns) would be
+    `height` images 1 or 3 pixels wide, scored or drawn without an error.
+    """
+    shape = images.shape
+    if images.ndim == 3 and shape[-1] in (1, 3):
+        message = (
+            f"`{name}` is ambiguous: one image with {counted(shape[-1], 'channel')}, or a "
+            f"batch of {shape[0]} grayscale images {shape[1]} pixels high and {shape[2]} wide. "
+            f"Pass one image as a batch of one (`{name}[None]`, shape {(1, *shape)}), or "
+            f"narrow images with a channel axis (shape {(*shape, 1)}). "
+            f"Received: {name} with shape {shape}"
+        )
+        raise ValueError(message)
+
+
+def check_within_clip(
+    images: np.ndarray, clip: tuple[float, float] | None, name: str = "images"
+) -> None:
+    """Refuse clean `images` outside [0, 1] and `clip`, when their noisy copies are clipped.
+
+    Float pixels in 0-255 (not scaled to [0, 1]) have noisy copies clipped to [0, 1]: a
+    model would learn toward pixels its inputs never reach. `clip=None` takes any range.
+    """
+    if clip is None:
+        return
+    bounds = (min(0.0, clip[0]), max(1.0, clip[1]))
+    if images.min() < bounds[0] or images.max() > bounds[1]:
+        allowed = "[0, 1]" if bounds == (0.0, 1.0) else f"[{bounds[0]:g}, {bounds[1]:g}]"
+        message = (
+            f"`{name}` must hold pixels in {allowed} (floats, or uint8 0-255), as the noisy "
+            f"images are clipped to `clip` {clip}; pass clip=None for other ranges. "
+            f"Received: {name} with values in "
+            f"[{short_float(images.min())}, {short_float(images.max())}]"
+        )
+        raise ValueError(message)
+
+
 def counted(count: int, noun: str) -> str:
     """`count` and `noun`, plural unless one: "1 image", "1,200 images"."""
     return f"{count:,} {noun}" + ("" if count == 1 else "s")

@@ -9,9 +9,9 @@ The NumPy functions take a single image or a batch, with one rule for both
 arrays:
 
 - rank 2, `(height, width)`: one grayscale image;
-- rank 3, `(N, height, width)`: a batch of grayscale images. A single colour
-  image `(height, width, channels)` must be given a batch axis first
-  (`image[None]`), or it would be read as `height` grayscale images;
+- rank 3, `(N, height, width)`: a batch of grayscale images. A single image
+  `(height, width, 1 or 3)` must be given a batch axis first (`image[None]`):
+  it would read as `height` images 1 or 3 pixels wide, and is refused;
 - rank 4, `(N, height, width, channels)`: a batch of images.
 
 uint8 images are scaled to [0, 1] (divided by 255), so the default
@@ -49,6 +49,7 @@ def _image_batches(clean: Any, estimate: Any) -> tuple[np.ndarray, np.ndarray]:
     lose the small errors of a near-perfect estimate (tenths of a dB at 140 dB).
     """
     clean = _validation.as_float_images(clean, "clean", dtype="float64")
+    _validation.check_batch_layout(clean, "clean")
     estimate = _validation.as_float_images(estimate, "estimate", dtype="float64")
     if estimate.shape != clean.shape:
         message = (
@@ -114,8 +115,9 @@ def psnr(
 
     Raises:
         ValueError: if the shapes differ, an array is empty, has NaN or
-            infinite values or a rank outside 2-4, `data_range` is not
-            between 1e-30 and 1e+30, or `reduction` is unknown.
+            infinite values or a rank outside 2-4, is one image with channels
+            but no batch axis, `data_range` is not between 1e-30 and 1e+30, or
+            `reduction` is unknown.
         TypeError: if an array is not float or uint8, or `data_range` is not a
             number.
 
@@ -183,8 +185,9 @@ def ssim(
     Raises:
         ImportError: if scikit-image is not installed.
         ValueError: if the shapes differ, an array is empty, has NaN or
-            infinite values or a rank outside 2-4, `data_range` is not
-            between 1e-30 and 1e+30, or `reduction` is unknown.
+            infinite values or a rank outside 2-4, is one image with channels
+            but no batch axis, `data_range` is not between 1e-30 and 1e+30, or
+            `reduction` is unknown.
         TypeError: if an array is not float or uint8, or `data_range` is not a
             number.
 

@@ -84,6 +84,7 @@ def _finish(figure: Figure, path: str | None) -> Figure:
 def _as_display_images(images: Any, name: str) -> np.ndarray:
     """`images` as float32 `(N, H, W)` (grayscale) or `(N, H, W, 3)`, clipped to [0, 1]."""
     array = _validation.as_float_images(images, name, min_ndim=3, max_ndim=4)
+    _validation.check_batch_layout(array, name)
     if array.ndim == 4:
         if array.shape[-1] not in (1, 3):
             message = (
@@ -127,7 +128,8 @@ def show_images(
 
     Raises:
         ValueError: if the images are empty, of the wrong rank or channel
-            count, `ncols` is not positive, `titles` has the wrong length, or
+            count (one image `(height, width, 1 or 3)` needs a batch axis
+            first), `ncols` is not positive, `titles` has the wrong length, or
             `path` has an unsupported extension.
         TypeError: if `images` is not a float or uint8 array, `ncols` is
             not an integer, or `titles` is not a sequence (a single string is
@@ -199,7 +201,8 @@ def compare(
 
     Raises:
         ValueError: if the arrays differ in shape, are empty, of the wrong
-            rank or channel count, `n` is not positive, or `path` has an
+            rank or channel count (one image `(height, width, 1 or 3)` needs a
+            batch axis first), `n` is not positive, or `path` has an
             unsupported extension.
         TypeError: if an array is not float or uint8, or `n` is not an
             integer.
@@ -218,6 +221,7 @@ def compare(
         name: _validation.as_float_images(value, name, min_ndim=3, max_ndim=4)
         for name, value in arrays.items()
     }
+    _validation.check_batch_layout(arrays["clean"], "clean")
     for name in ("noisy", "denoised"):
         if arrays[name].shape != arrays["clean"].shape:
             message = (
