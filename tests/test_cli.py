@@ -1478,7 +1478,7 @@ def test_denoise_checks_the_tile_size_against_the_model_before_reading(
             "-o", str(tmp_path / "out")]  # fmt: skip
     assert main(argv) == 1
     assert_one_line_error(
-        capsys.readouterr().err, f"`--tile-size` must be a multiple of 2 for {unet_path} (its "
+        capsys.readouterr().err, "`--tile-size` must be a multiple of 2 (the model's "
         "`size_multiple`). Received: --tile-size=7",
     )
     assert not (tmp_path / "out").exists()

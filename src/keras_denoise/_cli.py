@@ -1056,13 +1056,8 @@ def _denoise(args: argparse.Namespace) -> None:
             )
             raise ValueError(message)
         options[name] = value
-    multiple = getattr(model, "size_multiple", 1)
-    if args.tile_size is not None and args.tile_size % multiple:  # before reading any input
-        message = (
-            f"`--tile-size` must be a multiple of {multiple} for {args.model} (its "
-            f"`size_multiple`). Received: --tile-size={args.tile_size}"
-        )
-        raise ValueError(message)
+    if args.tile_size is not None:  # before reading any input; only a U-Net gets here
+        model._check_tile_size(args.tile_size, "--tile-size")
     # Every input is read and checked before any is denoised, so that a bad one, wherever it
     # comes in the list, leaves no output (and no folder) behind. Each is read again below
     # rather than kept: the inputs may not fit in memory together.

@@ -472,6 +472,22 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
         config.setdefault("convolutions", 2)
         return cls(**config)  # the argument checks turn the config's lists into tuples
 
+    def _check_tile_size(self, tile_size: Any, name: str = "tile_size") -> int:
+        """`tile_size` checked: a positive integer that `size_multiple` divides.
+
+        The command line passes its option as `name`.
+        """
+        tile_size = _validation.check_positive_int(
+            tile_size, name, maximum=_validation.MAX_IMAGE_SIDE
+        )
+        if tile_size % self.size_multiple:
+            message = (
+                f"`{name}` must be a multiple of {self.size_multiple} (the model's "
+                f"`size_multiple`). Received: {name}={tile_size!r}"
+            )
+            raise ValueError(message)
+        return tile_size
+
     def denoise(
         self,
         images: Any,
@@ -530,15 +546,7 @@ class UNetDenoiser(DenoiserMixin, keras.Model):
             batch_size, "batch_size", maximum=_validation.MAX_BATCH_SIZE
         )
         if tile_size is not None:
-            tile_size = _validation.check_positive_int(
-                tile_size, "tile_size", maximum=_validation.MAX_IMAGE_SIDE
-            )
-            if tile_size % self.size_multiple:
-                message = (
-                    f"`tile_size` must be a multiple of {self.size_multiple} (the model's "
-                    f"`size_multiple`). Received: tile_size={tile_size!r}"
-                )
-                raise ValueError(message)
+            tile_size = self._check_tile_size(tile_size)
         if overlap is None:
             overlap = self.receptive_radius
         if not _validation.is_int(overlap) or not 0 <= overlap <= _validation.MAX_IMAGE_SIDE:
