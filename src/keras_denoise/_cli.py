@@ -338,6 +338,11 @@ def _as_options(message: str) -> str:
     return message
 
 
+def _names_an_archive(data: str) -> bool:
+    """Whether `--data` names an `.npz` archive (a folder is a folder, whatever its name)."""
+    return data.lower().endswith(".npz") and not os.path.isdir(data)
+
+
 def _check_resizing(args: argparse.Namespace, *, arrays: bool = False) -> None:
     """Refuse `--size` and `--patch-size` for `--data` of arrays (or `arrays=True`).
 
@@ -346,8 +351,7 @@ def _check_resizing(args: argparse.Namespace, *, arrays: bool = False) -> None:
     """
     resizing = "--size" if args.size else "--patch-size" if args.patch_size else None
     data = args.data
-    archive = data.lower().endswith(".npz") and not os.path.isdir(data)
-    if resizing and (arrays or archive or data in ("mnist", "sample")):
+    if resizing and (arrays or _names_an_archive(data) or data in ("mnist", "sample")):
         message = (
             f"{resizing} resizes or cuts the images of a folder or of image files; "
             f"--data {data!r} holds arrays, which it would leave as they are"
@@ -416,7 +420,6 @@ def _load_data(
     batch = _npy_batch(data) if os.path.isfile(data) and data.lower().endswith(".npy") else None
     if batch is not None:  # the parser refuses the options for the other arrays, by their names
         _check_resizing(args, arrays=True)
-    arrays = os.path.isfile(data) and data.lower().endswith(".npz")
     if data == "mnist":
         try:
             train, test = datasets.load_mnist(args.mnist_path)
@@ -429,7 +432,7 @@ def _load_data(
     elif not os.path.exists(data):
         message = f"--data must be 'mnist', 'sample', an .npz file or a folder. Received: {data!r}"
         raise FileNotFoundError(message)
-    elif arrays:
+    elif _names_an_archive(data):  # it exists
         train, test = _load_npz(data)
     elif batch is not None:
         train, test = batch, None
