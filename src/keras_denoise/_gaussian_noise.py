@@ -58,8 +58,9 @@ class GaussianNoise:
     channels)`. Floating-point images are used as they are, and must lie in
     [0, 1] (or within a wider `clip`: pixels in 0-255 stored as floats are
     refused, not clipped); **uint8 images are read as 8-bit pixels and scaled
-    to [0, 1]** (divided by 255) before the noise is added. Other integer, boolean, complex
-    or non-numeric arrays raise `TypeError`. The result is always float32.
+    to [0, 1]** (divided by 255) before the noise is added. Other integer,
+    boolean, complex or non-numeric arrays raise `TypeError`. The result is
+    always float32.
 
     Args:
         noise_factor: standard deviation of the noise, a number from 0 to 1e6.
