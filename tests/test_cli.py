@@ -852,7 +852,7 @@ def test_evaluate_json_is_strict(capsys, tmp_path, rng, conv_path):
     ids=["resized", "patches"],
 )
 def test_evaluate_reads_a_folder_at_the_models_size_and_channels(
-    tmp_path, rng, conv_path, flags, read, count
+    capsys, tmp_path, rng, conv_path, flags, read, count
 ):
     # Grey and colour photos of 32x48 pixels, for a model of 16x16 grey images: resized to its
     # size, or with --patch-size cut into 2x3 patches each (not resized first).
@@ -865,12 +865,55 @@ def test_evaluate_reads_a_folder_at_the_models_size_and_channels(
     argv = ["evaluate", str(conv_path), "--data", str(folder), *flags, "--noise-factors", "0.5",
             "--baselines", "none", "--json", str(scores)]  # fmt: skip
     assert main(argv) == 0
+    said = f"all 3 images of --data {str(folder)!r} are resized to the model's 16x16 pixels"
+    assert (said in capsys.readouterr().err) == ("size" in read)
     images = keras_denoise.datasets.load_images(folder, channels=1, **read)
     assert len(images) == count
     expected = keras_denoise.evaluate(load_model(conv_path), images, noise_factors=(0.5,),
                                       baselines=(), verbose=False)  # fmt: skip
     for row, expected_row in zip(strict_json(scores), expected, strict=True):
         assert row["psnr"] == pytest.approx(expected_row["psnr"], rel=1e-9)
+
+
+def test_evaluate_says_how_many_images_it_resized(capsys, tmp_path, rng):
+    # For a model of 16x24 images: counted by their upright size, as they are read.
+    model_path = tmp_path / "wide.keras"
+    ConvAutoencoder(image_shape=(16, 24, 1), latent_dim=4).save(model_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    turned = Image.Exif()
+    turned[0x0112] = 6  # stored a quarter turn anticlockwise: upright, height and width swap
+    files = {
+        "a.png": ((16, 24), None),  # fits
+        "b.png": ((24, 16), turned),  # fits once upright
+        "c.png": ((16, 24), turned),  # 24x16 upright: resized
+        "d.npy": ((16, 24), None),  # fits
+        "e.npy": ((8, 8), None),  # resized
+    }
+    for name, (shape, exif) in files.items():
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        if name.endswith(".npy"):
+            np.save(folder / name, pixels)
+        else:
+            Image.fromarray(pixels).save(folder / name, **({"exif": exif} if exif else {}))
+    for data, said in [
+        (folder, f"2 of the 5 images of --data {str(folder)!r} are resized"),
+        (folder / "c.png", f"the image of --data {str(folder / 'c.png')!r} is resized"),
+    ]:
+        argv = ["evaluate", str(model_path), "--data", str(data), "--noise-factors", "0.5",
+                "--baselines", "none"]  # fmt: skip
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert f"{said} to the model's 16x24 pixels (bilinear)" in err, err
+    # Resized as --size asks, or none to resize: nothing said.
+    argv = ["evaluate", str(model_path), "--data", str(folder), "--noise-factors", "0.5",
+            "--baselines", "none"]  # fmt: skip
+    assert main([*argv, "--size", "16", "24"]) == 0
+    assert "resized" not in capsys.readouterr().err
+    for name in ("c.png", "e.npy"):
+        (folder / name).unlink()
+    assert main(argv) == 0
+    assert "resized" not in capsys.readouterr().err
 
 
 def test_missing_file_is_one_line_in_a_real_process(tmp_path, conv_path):

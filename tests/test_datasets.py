@@ -351,6 +351,8 @@ def test_read_image_turns_images_upright_by_their_exif_orientation(
     path = _save(tmp_path / "photo.png", pixels, exif=exif)
     image = read_image(path)
     np.testing.assert_allclose(image, upright(pixels).reshape(image.shape) / 255.0, atol=1e-6)
+    # As the command line tells which images of a folder are resized, from the file's header.
+    assert datasets._upright_size(path) == image.shape[:2]
 
 
 def test_read_image_32_bit_integers_within_16_bits(tmp_path):
@@ -736,6 +738,7 @@ def test_read_image_unreadable_npy(tmp_path, content, match):
         path.write_bytes(content)
     with pytest.raises(ValueError, match=match):
         read_image(path)
+    assert datasets._upright_size(str(path)) is None  # nor can its size be told
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])

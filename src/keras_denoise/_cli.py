@@ -447,6 +447,8 @@ def _load_data(
         except ValueError as error:
             raise ValueError(_as_data_option(_as_options(str(error)), data)) from error
         test = None
+        if size is not None and not (args.size or args.patch_size):
+            _note_resized(data, size)
     train = _as_batch(train, data)
     test = None if test is None else _as_batch(test, data)
     # Checked here, before the model is built, in the words of the command line: training
@@ -460,6 +462,33 @@ def _load_data(
             )
             raise ValueError(message)
     return train, test
+
+
+def _note_resized(data: str, size: tuple[int, int]) -> None:
+    """Say on stderr how many images of the files `data` names were resized to `size`.
+
+    For images read at a model's size when no option asked for it: the scores are those of
+    the resized images.
+    """
+    from keras_denoise import datasets
+
+    files = datasets._list_files(data)
+    sizes = [datasets._upright_size(file) for file in files]
+    resized = sum(each is not None and each != size for each in sizes)
+    if not resized:
+        return
+    if len(files) == 1:
+        which = f"the image of --data {data!r} is"
+    elif resized == len(files):
+        which = f"all {resized:,} images of --data {data!r} are"
+    else:
+        verb = "is" if resized == 1 else "are"
+        which = f"{resized:,} of the {len(files):,} images of --data {data!r} {verb}"
+    print(
+        f"{PROG}: {which} resized to the model's {size[0]}x{size[1]} pixels (bilinear); "
+        "--patch-size cuts patches of that size instead",
+        file=sys.stderr,
+    )
 
 
 def _check_test_split(
@@ -1378,7 +1407,8 @@ def _build_parser() -> _ArgumentParser:
             "Noise the test images (the data's test split, or all of them) at each noise\n"
             "level, denoise them with the model and with classical filters (scikit-image),\n"
             "and print a table of PSNR and SSIM. Folder images are resized to the model's\n"
-            "size unless --size or --patch-size says otherwise."
+            "size (a line on stderr says how many) unless --size or --patch-size says\n"
+            "otherwise."
         ),
         epilog=(
             "example:\n"

@@ -321,6 +321,33 @@ def _open_image(path: str) -> tuple[Image.Image, bool]:
     return upright, gray
 
 
+# EXIF orientations that turn an image a quarter: its upright height is its stored width.
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def _upright_size(path: str) -> tuple[int, int] | None:
+    """`(height, width)` of the image file at `path` as `_read_file` reads it, without its pixels.
+
+    Read from the file's header where the format allows (PNG and JPEG give their size and
+    EXIF orientation there; `.npy` its shape). None where it cannot be told: the file is
+    then unreadable, and reading it says why.
+    """
+    try:
+        if path.lower().endswith(".npy"):
+            array = np.load(path, mmap_mode="r")  # its header only, not its data
+            if not isinstance(array, np.ndarray):  # an `.npz` archive, which reading refuses
+                array.close()
+                return None
+            shape = array.shape
+            return (int(shape[0]), int(shape[1])) if len(shape) in (2, 3) else None
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)  # EXIF's orientation tag
+    except _DECODE_ERRORS:
+        return None
+    return (width, height) if orientation in _QUARTER_TURNS else (height, width)
+
+
 def _read_image_file(
     path: str, *, channels: int | None = None, size: tuple[int, int] | None = None
 ) -> np.ndarray:
