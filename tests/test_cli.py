@@ -1684,11 +1684,15 @@ def test_denoise_npy_keeps_layout_and_dtype(capsys, tmp_path, conv_path, shape, 
         assert_denoised(result, expected, array, atol=1e-5)
 
 
-def test_denoise_an_rgba_npy_image_gives_the_models_channels(tmp_path, conv_path):
+def test_denoise_an_rgba_npy_image_gives_the_models_channels(capsys, tmp_path, conv_path):
     rgba = np.random.default_rng(0).random((16, 16, 4), dtype=np.float32)
     np.save(tmp_path / "in.npy", rgba)
     argv = ["denoise", str(conv_path), str(tmp_path / "in.npy"), "-o", str(tmp_path / "o")]
     assert main(argv) == 0
+    assert capsys.readouterr().out.endswith(
+        f"in.npy -> {tmp_path / 'o' / 'in.npy'} (RGBA turned grayscale: the model takes "
+        "1 channel)\n"
+    )
     # One RGBA image, not 16 images of 16x4 pixels: alpha dropped, then luma.
     grey = (rgba[..., :3] @ LUMA)[..., None]
     expected = model_denoise(conv_path, grey[None])[0]
@@ -1744,11 +1748,14 @@ def test_inputs_take_the_models_channels_by_luma_alpha_dropped(received, channel
 
 
 @pytest.mark.parametrize("image_shape", [(24, 40), (24, 40, 3), (24, 40, 4)])
-def test_unet_denoises_any_size_and_channels(tmp_path, unet_path, image_shape):
+def test_unet_denoises_any_size_and_channels(capsys, tmp_path, unet_path, image_shape):
     path = write_png(tmp_path / "photo.png", np.full(image_shape, 200, np.uint8))
     out = tmp_path / "out"
     argv = ["denoise", str(unet_path), str(path), "-o", str(out), "--tile-size", "16"]
     assert main(argv) == 0
+    # Said for grayscale only: an RGBA file is read as RGB, what the model takes.
+    said = " (grayscale turned RGB: the model takes 3 channels)" if len(image_shape) == 2 else ""
+    assert capsys.readouterr().out == f"{path} -> {out / 'photo.png'}{said}\n"
     written = np.asarray(Image.open(out / "photo.png"))
     assert written.shape == (24, 40, 3)
     # Grayscale repeated into RGB, alpha dropped: the model sees an RGB image of 200s.

@@ -534,6 +534,17 @@ def _match_channels(images: np.ndarray, channels: int, name: str) -> np.ndarray:
     return images
 
 
+def _channel_conversion(received: int, channels: int) -> str:
+    """How `_match_channels` turned `received` channels into `channels`, in words; '' if not."""
+    if received == channels:
+        return ""
+    names = {1: "grayscale", 2: "grayscale with alpha", 3: "RGB", 4: "RGBA"}
+    return (
+        f" ({names[received]} turned {names[channels]}: the model takes "
+        f"{_validation.counted(channels, 'channel')})"
+    )
+
+
 def _model_image_shape(model: Any, path: str) -> tuple[int | None, int | None, int]:
     if not callable(getattr(model, "denoise", None)):
         message = f"{path} is not a keras-denoise model (it has no `denoise` method)"
@@ -1073,7 +1084,7 @@ def _denoise(args: argparse.Namespace) -> None:
         outputs[out] = path
         _check_output_file(out, "--output", given=args.output, make_folder=True)
     model = _load_model(args.model)
-    height, width, _ = _model_image_shape(model, args.model)
+    height, width, channels = _model_image_shape(model, args.model)
     options = {} if args.batch_size is None else {"batch_size": args.batch_size}
     # --overlap counts for the automatic tiling of large images too, not only with --tile-size.
     tiling = {"tile_size": args.tile_size, "overlap": args.overlap}
@@ -1100,7 +1111,7 @@ def _denoise(args: argparse.Namespace) -> None:
         result = model.denoise(_fit_images(model, images, path), **options)
         os.makedirs(args.output, exist_ok=True)
         write(result, out)
-        print(f"{path} -> {out}")
+        print(f"{path} -> {out}{_channel_conversion(images.shape[-1], channels)}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -1357,8 +1368,9 @@ def _build_parser() -> _ArgumentParser:
         help="denoise PNG, JPEG or .npy files with a trained model",
         description=(
             "Denoise image files with a trained model and write each result, in the same\n"
-            "format (PNG and JPEG with 8 bits per channel), to OUTDIR/NAME. PNG/JPEG images\n"
-            "are converted to the model's channels (RGB <-> grayscale, alpha dropped).\n"
+            "format (PNG and JPEG with 8 bits per channel), to OUTDIR/NAME. Images are\n"
+            "converted to the model's channels (RGB <-> grayscale, alpha dropped), as the\n"
+            "line printed for each file says.\n"
             "A .npy holds one image (H, W) or (H, W, C) with C in 1, 3, 4, or a batch\n"
             "(N, H, W) or (N, H, W, C), uint8 or float in [0, 1]. A ConvAutoencoder takes\n"
             "the image size it was trained on only; a U-Net takes any size, and denoises\n"
