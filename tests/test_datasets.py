@@ -352,7 +352,10 @@ def test_read_image_turns_images_upright_by_their_exif_orientation(
     image = read_image(path)
     np.testing.assert_allclose(image, upright(pixels).reshape(image.shape) / 255.0, atol=1e-6)
     # As the command line tells which images of a folder are resized, from the file's header.
-    assert datasets._upright_size(path) == image.shape[:2]
+    height, width = image.shape[:2]
+    assert datasets._is_resized(path, (height, width)) is False
+    assert datasets._is_resized(path, (width, height)) is True
+    assert datasets._is_resized(path, (height, height)) is True
 
 
 def test_read_image_32_bit_integers_within_16_bits(tmp_path):
@@ -738,7 +741,7 @@ def test_read_image_unreadable_npy(tmp_path, content, match):
         path.write_bytes(content)
     with pytest.raises(ValueError, match=match):
         read_image(path)
-    assert datasets._upright_size(str(path)) is None  # nor can its size be told
+    assert datasets._is_resized(str(path), (4, 4)) is None  # nor can its size be told
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])

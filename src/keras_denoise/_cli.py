@@ -473,8 +473,7 @@ def _note_resized(data: str, size: tuple[int, int]) -> None:
     from keras_denoise import datasets
 
     files = datasets._list_files(data)
-    sizes = [datasets._upright_size(file) for file in files]
-    resized = sum(each is not None and each != size for each in sizes)
+    resized = sum(bool(datasets._is_resized(file, size)) for file in files)
     if not resized:
         return
     if len(files) == 1:

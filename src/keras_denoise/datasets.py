@@ -325,12 +325,13 @@ def _open_image(path: str) -> tuple[Image.Image, bool]:
 _QUARTER_TURNS = (5, 6, 7, 8)
 
 
-def _upright_size(path: str) -> tuple[int, int] | None:
-    """`(height, width)` of the image file at `path` as `_read_file` reads it, without its pixels.
+def _is_resized(path: str, size: tuple[int, int]) -> bool | None:
+    """Whether `_read_file(path, size=size)` resizes the image: its upright size is not `size`.
 
-    Read from the file's header where the format allows (PNG and JPEG give their size and
-    EXIF orientation there; `.npy` its shape). None where it cannot be told: the file is
-    then unreadable, and reading it says why.
+    Told from the file's header: a `.npy` file's shape, an image file's size and, only where a
+    quarter turn makes the difference (Pillow decodes a whole PNG file to find it), its EXIF
+    orientation. None where it cannot be told: the file is then unreadable, and reading it
+    says why.
     """
     try:
         if path.lower().endswith(".npy"):
@@ -338,14 +339,17 @@ def _upright_size(path: str) -> tuple[int, int] | None:
             if not isinstance(array, np.ndarray):  # an `.npz` archive, which reading refuses
                 array.close()
                 return None
-            shape = array.shape
-            return (int(shape[0]), int(shape[1])) if len(shape) in (2, 3) else None
+            if array.ndim not in (2, 3):
+                return None
+            return array.shape[:2] != size
         with Image.open(path) as image:
-            width, height = image.size
+            stored = (image.height, image.width)
+            if stored == stored[::-1] or size not in (stored, stored[::-1]):
+                return stored != size  # whichever way up it is
             orientation = image.getexif().get(0x0112, 1)  # EXIF's orientation tag
     except _DECODE_ERRORS:
         return None
-    return (width, height) if orientation in _QUARTER_TURNS else (height, width)
+    return (stored[::-1] if orientation in _QUARTER_TURNS else stored) != size
 
 
 def _read_image_file(
